@@ -1,0 +1,67 @@
+import { defineConfig } from "@playwright/test";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+
+// The release build, started by Playwright on a fresh temporary database.
+// Run from the project root's README test command, after `cargo leptos build --release`.
+const root = path.resolve(__dirname, "..");
+const binary = path.join(root, "target", "release", "gatehouse");
+const port = Number(process.env.GATEHOUSE_E2E_PORT ?? 3100);
+const dataDir = process.env.GATEHOUSE_E2E_DATA ?? fs.mkdtempSync(path.join(os.tmpdir(), "gatehouse-e2e-"));
+process.env.GATEHOUSE_E2E_DATA = dataDir;
+
+function server(portNumber: number, name: string, extra: Record<string, string> = {}) {
+  return {
+    command: binary,
+    cwd: root,
+    url: `http://127.0.0.1:${portNumber}/health`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: "ignore" as const,
+    stderr: "pipe" as const,
+    env: {
+      DATABASE_URL: `sqlite://${path.join(dataDir, `${name}.db`)}?mode=rwc`,
+      LEPTOS_SITE_ADDR: `127.0.0.1:${portNumber}`,
+      LEPTOS_SITE_ROOT: "target/site",
+      GATEHOUSE_LOG_FORMAT: "json",
+      RUST_LOG: "warn",
+      ...extra,
+    },
+  };
+}
+
+export default defineConfig({
+  testDir: "./tests",
+  fullyParallel: false,
+  workers: 1,
+  retries: 0,
+  timeout: 30_000,
+  expect: { timeout: 10_000 },
+  reporter: [["list"]],
+  outputDir: "test-results",
+  use: {
+    baseURL: `http://127.0.0.1:${port}`,
+    trace: "retain-on-failure",
+    screenshot: "only-on-failure",
+    launchOptions: {
+      executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-quic",
+        "--no-first-run",
+      ],
+    },
+  },
+  projects: [
+    // The first-run setup must happen before anything else can.
+    { name: "setup", testMatch: /setup\.spec\.ts/ },
+    { name: "app", testIgnore: /setup\.spec\.ts/, dependencies: ["setup"] },
+  ],
+  webServer: [server(port, "main")],
+});

@@ -1,0 +1,40 @@
+import { expect, type Page } from "@playwright/test";
+
+export const ADMIN = { username: "admin", email: "admin@example.com", password: "correct horse battery staple" };
+
+let counter = 0;
+/** A username and email no other test uses. */
+export function uniqueUser(prefix = "user") {
+  counter += 1;
+  const id = `${prefix}${Date.now().toString(36)}${counter}`;
+  return { username: id, email: `${id}@example.com`, password: `a long passphrase for ${id}` };
+}
+
+/** Waits until the wasm has taken over the page. */
+export async function hydrated(page: Page) {
+  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+}
+
+export async function signUp(page: Page, user: { username: string; email: string; password: string }) {
+  await page.goto("/signup");
+  await page.getByLabel("Email").fill(user.email);
+  await page.getByLabel("Username").fill(user.username);
+  await page.getByLabel("Password", { exact: true }).fill(user.password);
+  await page.getByLabel("Confirm password").fill(user.password);
+  await page.getByRole("button", { name: "Create account" }).click();
+  await expect(page).toHaveURL(/\/login/);
+}
+
+export async function logIn(page: Page, identifier: string, password: string) {
+  await page.getByLabel("Username or email").fill(identifier);
+  await page.getByLabel("Password", { exact: true }).fill(password);
+  await page.getByRole("button", { name: "Log in" }).click();
+}
+
+/** Creates an account through the API (faster than the form). */
+export async function createUser(page: Page, user: { username: string; email: string; password: string }) {
+  const res = await page.request.post("/api/v1/auth/signup", {
+    data: { email: user.email, username: user.username, password: user.password },
+  });
+  expect(res.status()).toBe(201);
+}

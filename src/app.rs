@@ -1,0 +1,84 @@
+//! The HTML shell, the `<App/>` and its routes.
+
+use crate::{
+    components::nav::NavBar,
+    pages::{
+        dashboard::DashboardPage,
+        errors::NotFound,
+        home::{HomeRedirect, PrivateRedirect},
+        login::LoginPage,
+        setup::SetupPage,
+        signup::SignupPage,
+    },
+    server_fns::{site_state, SiteInfo},
+};
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Route, Router, Routes},
+    path, SsrMode,
+};
+
+/// The document around the app, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// The site state (visitor and settings), loaded once per page load. Every
+/// change of who is signed in is a full page load, so it never goes stale.
+#[derive(Clone, Copy)]
+pub struct Site(pub Resource<Result<SiteInfo, crate::model::AppError>>);
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    let site = Resource::new(|| (), |_| site_state());
+    provide_context(Site(site));
+
+    // A marker tests wait for: set once the wasm has taken over the page.
+    #[cfg(feature = "hydrate")]
+    Effect::new(|| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/gatehouse.css"/>
+        <Link rel="icon" href="/favicon.svg" type_="image/svg+xml"/>
+        <Meta name="color-scheme" content="light dark"/>
+        <Meta name="description" content="Gatehouse: accounts for your product."/>
+        <Title formatter=|title: String| if title.is_empty() { "Gatehouse".to_string() } else { format!("{title} · Gatehouse") }/>
+        <Router>
+            <a class="skip-link" href="#main">"Skip to content"</a>
+            <NavBar/>
+            <main id="main" class="page">
+                <Routes fallback=|| view! { <NotFound/> }>
+                    <Route path=path!("/") view=HomeRedirect ssr=SsrMode::Async/>
+                    <Route path=path!("/setup") view=SetupPage ssr=SsrMode::Async/>
+                    <Route path=path!("/signup") view=SignupPage ssr=SsrMode::Async/>
+                    <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
+                    <Route path=path!("/dashboard") view=DashboardPage ssr=SsrMode::Async/>
+                    <Route path=path!("/private") view=PrivateRedirect ssr=SsrMode::Async/>
+                </Routes>
+            </main>
+            <footer class="footer">
+                <p>"Gatehouse · accounts done right"</p>
+            </footer>
+        </Router>
+    }
+}

@@ -1,0 +1,96 @@
+//! Form fields with labels, `autocomplete`, inline errors and a pending state.
+
+use crate::model::AppError;
+use leptos::prelude::*;
+
+/// The error of the last submission of a form, if any.
+pub type LastError = Signal<Option<AppError>>;
+
+/// The last error of `action`, as a signal.
+pub fn last_error<I, O>(action: ServerAction<I>) -> LastError
+where
+    I: leptos::server_fn::ServerFn<Output = O, Error = AppError> + Clone + Send + Sync + 'static,
+    O: Clone + Send + Sync + 'static,
+{
+    Signal::derive(move || action.value().get().and_then(|r| r.err()))
+}
+
+/// A labelled input. Its error (from the server, for this `name`) shows
+/// below it and is tied to it with `aria-describedby`.
+#[component]
+pub fn Field(
+    label: &'static str,
+    name: &'static str,
+    #[prop(default = "text")] kind: &'static str,
+    #[prop(default = "off")] autocomplete: &'static str,
+    #[prop(optional)] required: bool,
+    #[prop(optional)] hint: Option<Signal<String>>,
+    #[prop(optional)] max_length: Option<usize>,
+    #[prop(optional)] autofocus: bool,
+    error: LastError,
+) -> impl IntoView {
+    let message = Signal::derive(move || error.get().and_then(|e| e.message_for(name)));
+    let error_id = format!("{name}-error");
+    let hint_id = format!("{name}-hint");
+    let has_hint = hint.is_some();
+    let described_by = {
+        let error_id = error_id.clone();
+        let hint_id = hint_id.clone();
+        move || {
+            let mut ids = Vec::new();
+            if message.get().is_some() {
+                ids.push(error_id.clone());
+            }
+            if has_hint {
+                ids.push(hint_id.clone());
+            }
+            (!ids.is_empty()).then(|| ids.join(" "))
+        }
+    };
+    view! {
+        <div class="field" class:invalid=move || message.get().is_some()>
+            <label for=name>{label}{(!required).then(|| view! { <span class="optional">" (optional)"</span> })}</label>
+            <input
+                id=name
+                name=name
+                type=kind
+                autocomplete=autocomplete
+                required=required
+                autofocus=autofocus
+                maxlength=max_length.map(|n| n.to_string())
+                aria-invalid=move || message.get().map(|_| "true")
+                aria-describedby=described_by
+            />
+            {hint.map(|h| view! { <p class="hint" id=hint_id.clone()>{move || h.get()}</p> })}
+            {move || message.get().map(|m| view! { <p class="field-error" id=error_id.clone()>{m}</p> })}
+        </div>
+    }
+}
+
+/// The form-level error (one that belongs to no field), announced to screen readers.
+#[component]
+pub fn FormAlert(error: LastError) -> impl IntoView {
+    move || {
+        error
+            .get()
+            .and_then(|e| e.form_message().map(|m| (m, e.retry_after)))
+            .map(|(message, retry)| {
+                view! {
+                    <div class="alert" role="alert" data-retry-after=retry.map(|s| s.to_string())>
+                        {message}
+                    </div>
+                }
+            })
+    }
+}
+
+/// A submit button that says what it is doing while the request runs.
+#[component]
+pub fn Submit(label: &'static str, busy_label: &'static str, pending: Memo<bool>) -> impl IntoView {
+    view! {
+        <button type="submit" class="btn btn-primary" disabled=move || pending.get() aria-busy=move || pending.get().then_some("true")>
+            <span class="spinner" aria-hidden="true" class:hidden=move || !pending.get()></span>
+            {move || if pending.get() { busy_label } else { label }}
+        </button>
+    }
+}

@@ -1,0 +1,73 @@
+//! Client-side route guards. Full page loads are guarded on the server before
+//! anything renders; these cover navigation inside the running app.
+
+use crate::{
+    app::Site,
+    model::{login_url_for, UserView},
+};
+use leptos::prelude::*;
+use leptos_router::{components::Redirect, hooks::use_location};
+
+/// Renders `page` for the signed-in user; anyone else goes to
+/// `/login?return=<this page>`.
+pub fn signed_in<V>(page: impl Fn(UserView) -> V + Clone + Send + Sync + 'static) -> impl IntoView
+where
+    V: IntoView + 'static,
+{
+    let Site(site) = expect_context::<Site>();
+    let location = use_location();
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {
+                let page = page.clone();
+                move || {
+                    let page = page.clone();
+                    Suspend::new(async move {
+                        match site.await.ok().and_then(|s| s.user) {
+                            Some(user) => page(user).into_any(),
+                            None => {
+                                let search = location.search.get_untracked();
+                                let mut here = location.pathname.get_untracked();
+                                if !search.is_empty() {
+                                    if !search.starts_with('?') {
+                                        here.push('?');
+                                    }
+                                    here.push_str(&search);
+                                }
+                                view! { <Redirect path=login_url_for(&here)/> }.into_any()
+                            }
+                        }
+                    })
+                }
+            }
+        </Suspense>
+    }
+}
+
+/// Renders `page` for visitors who are not signed in; signed-in users go to
+/// the dashboard.
+pub fn signed_out<V>(
+    page: impl Fn(crate::server_fns::SiteInfo) -> V + Clone + Send + Sync + 'static,
+) -> impl IntoView
+where
+    V: IntoView + 'static,
+{
+    let Site(site) = expect_context::<Site>();
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {
+                let page = page.clone();
+                move || {
+                    let page = page.clone();
+                    Suspend::new(async move {
+                        match site.await {
+                            Ok(state) if state.user.is_some() => view! { <Redirect path="/dashboard"/> }.into_any(),
+                            Ok(state) => page(state).into_any(),
+                            Err(e) => view! { <div class="alert" role="alert">{e.message}</div> }.into_any(),
+                        }
+                    })
+                }
+            }
+        </Suspense>
+    }
+}

@@ -1,0 +1,5 @@
+//! Pieces the pages share.
+
+pub mod form;
+pub mod guard;
+pub mod nav;

@@ -1,0 +1,47 @@
+//! The navigation bar: the site's name, the signed-in user and Logout.
+
+use crate::{app::Site, server_fns::Logout};
+use leptos::prelude::*;
+
+#[component]
+pub fn NavBar() -> impl IntoView {
+    let Site(site) = expect_context::<Site>();
+    let logout = ServerAction::<Logout>::new();
+    view! {
+        <header class="topbar">
+            <nav class="nav" aria-label="Main">
+                <a class="brand" href="/">
+                    <span class="brand-mark" aria-hidden="true"></span>
+                    "Gatehouse"
+                </a>
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        match site.await {
+                            Ok(state) => match state.user {
+                                Some(user) => view! {
+                                    <ul class="nav-links">
+                                        <li><a href="/dashboard">"Dashboard"</a></li>
+                                    </ul>
+                                    <div class="nav-user">
+                                        <span class="nav-username" data-testid="nav-username" title="Signed in">{user.username.clone()}</span>
+                                        <ActionForm action=logout attr:class="inline-form">
+                                            <button type="submit" class="btn btn-ghost" disabled=move || logout.pending().get()>"Logout"</button>
+                                        </ActionForm>
+                                    </div>
+                                }.into_any(),
+                                None if state.setup_required => ().into_any(),
+                                None => view! {
+                                    <ul class="nav-links nav-guest">
+                                        <li><a href="/login">"Log in"</a></li>
+                                        {state.signup_open.then(|| view! { <li><a class="btn btn-small" href="/signup">"Sign up"</a></li> })}
+                                    </ul>
+                                }.into_any(),
+                            },
+                            Err(_) => ().into_any(),
+                        }
+                    })}
+                </Suspense>
+            </nav>
+        </header>
+    }
+}

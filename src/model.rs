@@ -1,0 +1,207 @@
+//! Types both the server and the browser see. No server crates in here: this
+//! module compiles to wasm.
+
+use leptos::server_fn::{
+    codec::JsonEncoding,
+    error::{FromServerFnError, ServerFnErrorErr},
+};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// What a user may do. `Admin` can reach `/admin`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    User,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::User => "user",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "admin" => Some(Role::Admin),
+            "user" => Some(Role::User),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The public face of a user: what the API returns and the pages show. It never
+/// carries a password or a hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserView {
+    pub id: String,
+    pub username: String,
+    pub email: Option<String>,
+    pub role: Role,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+/// The error a server function returns to a page: a message for people, the
+/// form field it belongs to (if any) and, when rate-limited, how long to wait.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppError {
+    pub status: u16,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
+}
+
+impl AppError {
+    pub fn new(status: u16, message: impl Into<String>) -> Self {
+        AppError {
+            status,
+            message: message.into(),
+            field: None,
+            retry_after: None,
+        }
+    }
+
+    pub fn for_field(status: u16, field: impl Into<String>, message: impl Into<String>) -> Self {
+        AppError {
+            field: Some(field.into()),
+            ..AppError::new(status, message)
+        }
+    }
+
+    /// The message when it belongs to `field`.
+    pub fn message_for(&self, field: &str) -> Option<String> {
+        (self.field.as_deref() == Some(field)).then(|| self.message.clone())
+    }
+
+    /// The message when it belongs to no particular field.
+    pub fn form_message(&self) -> Option<String> {
+        self.field.is_none().then(|| self.message.clone())
+    }
+
+    pub fn is_unauthenticated(&self) -> bool {
+        self.status == 401
+    }
+}
+
+impl fmt::Display for AppError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for AppError {}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            ServerFnErrorErr::Args(_) | ServerFnErrorErr::MissingArg(_) => {
+                AppError::new(400, "The form was incomplete. Please fill it in and try again.")
+            }
+            ServerFnErrorErr::Request(_) => AppError::new(
+                503,
+                "Could not reach the server. Check your connection and try again.",
+            ),
+            _ => AppError::new(500, "Something went wrong on our side. Please try again."),
+        }
+    }
+}
+
+/// Outcome of an action whose page navigates elsewhere on success.
+pub type ActionResult<T> = Result<T, AppError>;
+
+/// Whether a `return` target is a path on this site: `/` followed by anything
+/// but `/` or `\`, with no control characters. Anything else (`//evil.com`,
+/// `/\evil.com`, `https://evil.com`, `javascript:...`) is refused.
+pub fn is_local_path(target: &str) -> bool {
+    let mut chars = target.chars();
+    if chars.next() != Some('/') {
+        return false;
+    }
+    match chars.next() {
+        None => true,
+        Some('/') | Some('\\') => false,
+        Some(_) => !target.chars().any(|c| c.is_control() || c == '\\'),
+    }
+}
+
+/// The page to go to after signing in: `target` when it is local, else the
+/// dashboard.
+pub fn safe_return(target: Option<&str>) -> String {
+    match target {
+        Some(t) if is_local_path(t) => t.to_string(),
+        _ => "/dashboard".to_string(),
+    }
+}
+
+/// Percent-encodes a path and query for use as a `return` query value.
+pub fn encode_return(path_and_query: &str) -> String {
+    let mut out = String::with_capacity(path_and_query.len() * 3);
+    for b in path_and_query.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `/login?return=<encoded path and query>`.
+pub fn login_url_for(path_and_query: &str) -> String {
+    format!("/login?return={}", encode_return(path_and_query))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_paths_are_followed() {
+        for ok in ["/", "/dashboard", "/account?tab=sessions", "/a/b#c", "/%2F"] {
+            assert!(is_local_path(ok), "{ok}");
+        }
+    }
+
+    #[test]
+    fn foreign_targets_fall_back() {
+        for bad in [
+            "",
+            "dashboard",
+            "//evil.com",
+            "/\\evil.com",
+            "\\\\evil.com",
+            "https://evil.com",
+            "http:/evil.com",
+            "javascript:alert(1)",
+            "/\tevil",
+            "/a\\b",
+            "/\u{0}x",
+            " /dashboard",
+        ] {
+            assert!(!is_local_path(bad), "{bad:?}");
+            assert_eq!(safe_return(Some(bad)), "/dashboard");
+        }
+    }
+
+    #[test]
+    fn return_encoding_round_trips_through_percent_decoding() {
+        assert_eq!(
+            login_url_for("/account?tab=a b&x=1"),
+            "/login?return=%2Faccount%3Ftab%3Da%20b%26x%3D1"
+        );
+    }
+}

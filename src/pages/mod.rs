@@ -1,0 +1,8 @@
+//! One module per page.
+
+pub mod dashboard;
+pub mod errors;
+pub mod home;
+pub mod login;
+pub mod setup;
+pub mod signup;

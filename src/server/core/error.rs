@@ -1,0 +1,69 @@
+//! The core's one error type. Adapters turn it into a status and a message.
+
+use std::fmt;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad input, with the field it concerns and a reason people can act on.
+    #[error("{message}")]
+    Invalid { field: &'static str, message: String },
+    /// The value is already used by another account.
+    #[error("{message}")]
+    Conflict { field: &'static str, message: String },
+    /// Unknown user, wrong password or disabled account: one answer for all three.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// No valid session or token.
+    #[error("authentication required")]
+    Unauthenticated,
+    /// Signed in, but not allowed (or the action is closed).
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// Too many failures from this client, or the account is locked.
+    #[error("too many attempts; try again in {retry_after} seconds")]
+    RateLimited { retry_after: u64 },
+    /// A state the request may not produce (e.g. no active admin left).
+    #[error("{0}")]
+    StateConflict(String),
+    /// Something broke that the caller could not have prevented.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        Error::Invalid {
+            field,
+            message: message.into(),
+        }
+    }
+
+    pub fn conflict(field: &'static str, message: impl Into<String>) -> Self {
+        Error::Conflict {
+            field,
+            message: message.into(),
+        }
+    }
+
+    /// The form field the error belongs to, if any.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            Error::Invalid { field, .. } | Error::Conflict { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+
+    pub fn internal(context: &str, err: impl fmt::Display) -> Self {
+        Error::Internal(format!("{context}: {err}"))
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        Error::internal("database", e)
+    }
+}

@@ -1,0 +1,133 @@
+//! The domain: accounts, passwords, sessions, limits, audit. It knows nothing
+//! of HTTP or Leptos: it takes plain values and a database handle and returns
+//! `Result<_, core::Error>`. Pages and the JSON API are thin adapters over it.
+
+pub mod accounts;
+pub mod error;
+pub mod passwords;
+pub mod sessions;
+pub mod validate;
+
+pub use error::{Error, Result};
+
+use crate::{
+    model::{Role, UserView},
+    server::{config::Config, db::Db},
+};
+use std::{
+    net::IpAddr,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+};
+use time::{format_description::well_known::Rfc3339, OffsetDateTime};
+
+/// Who is asking: the client address (already resolved through trusted
+/// proxies) and user agent. Recorded with sessions and audit rows.
+#[derive(Clone, Debug, Default)]
+pub struct Client {
+    pub ip: Option<IpAddr>,
+    pub user_agent: Option<String>,
+}
+
+/// A user as the core sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    pub id: String,
+    pub username: String,
+    pub email: Option<String>,
+    pub role: Role,
+    pub disabled: bool,
+    pub created_at: i64,
+    pub last_login_at: Option<i64>,
+}
+
+impl User {
+    pub fn view(&self) -> UserView {
+        UserView {
+            id: self.id.clone(),
+            username: self.username.clone(),
+            email: self.email.clone(),
+            role: self.role,
+            created_at: rfc3339(self.created_at),
+        }
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+}
+
+impl TryFrom<crate::server::db::users::UserRow> for User {
+    type Error = Error;
+
+    fn try_from(r: crate::server::db::users::UserRow) -> Result<User> {
+        Ok(User {
+            role: Role::parse(&r.role)
+                .ok_or_else(|| Error::Internal(format!("unknown role {:?}", r.role)))?,
+            id: r.id,
+            username: r.username,
+            email: r.email,
+            disabled: r.disabled,
+            created_at: r.created_at,
+            last_login_at: r.last_login_at,
+        })
+    }
+}
+
+/// Seconds since the Unix epoch, now.
+pub fn now() -> i64 {
+    OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// Unix seconds as RFC 3339 (UTC).
+pub fn rfc3339(ts: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(ts)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+/// The core service: cheap to clone, shared by every request.
+#[derive(Clone)]
+pub struct Core {
+    pub db: Db,
+    pub config: Arc<Config>,
+    pub hasher: passwords::Hasher,
+    pub policy: passwords::Policy,
+    setup_done: Arc<AtomicBool>,
+}
+
+impl Core {
+    pub fn new(db: Db, config: Arc<Config>) -> Core {
+        let policy = passwords::Policy {
+            min_length: config.password_min_length,
+            max_length: crate::server::config::PASSWORD_MAX_LENGTH,
+        };
+        Core {
+            db,
+            config,
+            hasher: passwords::Hasher::for_this_machine(),
+            policy,
+            setup_done: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Whether the first admin still has to be created. Once setup is done it
+    /// stays done, so the answer is cached after the first `false`.
+    pub async fn setup_required(&self) -> Result<bool> {
+        if self.setup_done.load(Ordering::Acquire) {
+            return Ok(false);
+        }
+        let done = crate::server::db::users::setup_done(&self.db).await?;
+        if done {
+            self.setup_done.store(true, Ordering::Release);
+        }
+        Ok(!done)
+    }
+
+    fn mark_setup_done(&self) {
+        self.setup_done.store(true, Ordering::Release);
+    }
+}

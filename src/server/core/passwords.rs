@@ -1,0 +1,169 @@
+//! Password hashing (argon2id, OWASP parameters) on the blocking pool with a
+//! bounded number at once, and the password policy.
+
+use super::error::{Error, Result};
+use argon2::{
+    password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString},
+    Algorithm, Argon2, Params, Version,
+};
+use std::sync::Arc;
+use tokio::sync::{OnceCell, Semaphore};
+use unicode_normalization::UnicodeNormalization;
+
+/// OWASP's argon2id setting: 19 MiB, 2 passes, 1 lane.
+pub const M_COST_KIB: u32 = 19 * 1024;
+pub const T_COST: u32 = 2;
+pub const P_COST: u32 = 1;
+
+fn argon2() -> Argon2<'static> {
+    // These parameters are constants within argon2's limits.
+    let params = Params::new(M_COST_KIB, T_COST, P_COST, None).expect("valid argon2 parameters");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// The form a password is hashed and measured in: Unicode NFKC, so that the
+/// same password typed on two keyboards is the same password.
+pub fn normalize(password: &str) -> String {
+    password.nfkc().collect()
+}
+
+/// Hashes and verifies passwords off the async runtime. At most `permits`
+/// hashes run at once (each takes 19 MiB and a core), so a login flood queues
+/// here instead of starving every other request.
+#[derive(Clone)]
+pub struct Hasher {
+    permits: Arc<Semaphore>,
+    dummy: Arc<OnceCell<String>>,
+}
+
+impl Hasher {
+    pub fn new(concurrency: usize) -> Self {
+        Hasher {
+            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            dummy: Arc::new(OnceCell::new()),
+        }
+    }
+
+    /// One permit per available core.
+    pub fn for_this_machine() -> Self {
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        Hasher::new(cores)
+    }
+
+    async fn run<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| Error::internal("hasher", e))?;
+        tokio::task::spawn_blocking(job)
+            .await
+            .map_err(|e| Error::internal("hasher task", e))
+    }
+
+    /// A PHC string (`$argon2id$v=19$m=19456,t=2,p=1$...`) of the normalized password.
+    pub async fn hash(&self, password: &str) -> Result<String> {
+        let password = normalize(password);
+        self.run(move || {
+            let salt = SaltString::generate(&mut OsRng);
+            argon2()
+                .hash_password(password.as_bytes(), &salt)
+                .map(|h| h.to_string())
+                .map_err(|e| Error::internal("hashing", e))
+        })
+        .await?
+    }
+
+    /// Whether `password` matches `phc`. A malformed stored hash is an error,
+    /// not a mismatch.
+    pub async fn verify(&self, password: &str, phc: &str) -> Result<bool> {
+        let password = normalize(password);
+        let phc = phc.to_string();
+        self.run(move || {
+            let parsed = PasswordHash::new(&phc).map_err(|e| Error::internal("stored hash", e))?;
+            Ok(argon2().verify_password(password.as_bytes(), &parsed).is_ok())
+        })
+        .await?
+    }
+
+    /// Spends the same work as a real verification, for an unknown user, so
+    /// that "no such user" and "wrong password" take the same time.
+    pub async fn verify_dummy(&self, password: &str) -> Result<()> {
+        let dummy = self
+            .dummy
+            .get_or_try_init(|| async { self.hash("gatehouse dummy password for timing").await })
+            .await?
+            .clone();
+        self.verify(password, &dummy).await.map(|_| ())
+    }
+}
+
+/// The password rules: length in Unicode characters after NFKC, within
+/// `min..=max`. No composition rules (NIST SP 800-63B 5.1.1.2).
+#[derive(Clone, Debug)]
+pub struct Policy {
+    pub min_length: usize,
+    pub max_length: usize,
+}
+
+impl Policy {
+    /// Checks a new password for `field`. `context` holds values the password
+    /// must not be built from (username, email).
+    pub fn check(&self, field: &'static str, password: &str, _context: &[&str]) -> Result<()> {
+        let normalized = normalize(password);
+        let len = normalized.chars().count();
+        if len == 0 {
+            return Err(Error::invalid(field, "Enter a password."));
+        }
+        if len < self.min_length {
+            return Err(Error::invalid(
+                field,
+                format!("Use at least {} characters (this has {len}).", self.min_length),
+            ));
+        }
+        if len > self.max_length {
+            return Err(Error::invalid(
+                field,
+                format!("Use at most {} characters (this has {len}).", self.max_length),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn hashes_are_argon2id_with_owasp_parameters_and_verify() {
+        let h = Hasher::new(2);
+        let phc = h.hash("correct horse battery staple").await.unwrap();
+        assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
+        assert!(h.verify("correct horse battery staple", &phc).await.unwrap());
+        assert!(!h.verify("correct horse battery stapler", &phc).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn passwords_are_compared_after_nfkc() {
+        let h = Hasher::new(1);
+        // "ﬁ" (U+FB01) is "fi" under NFKC.
+        let phc = h.hash("ﬁnal answer 42").await.unwrap();
+        assert!(h.verify("final answer 42", &phc).await.unwrap());
+    }
+
+    #[test]
+    fn length_is_counted_in_characters() {
+        let p = Policy {
+            min_length: 10,
+            max_length: 256,
+        };
+        assert!(
+            p.check("password", "ääääääääää", &[]).is_ok(),
+            "10 characters, 20 bytes"
+        );
+        assert!(p.check("password", "äääää", &[]).is_err());
+        assert!(p.check("password", &"é".repeat(256), &[]).is_ok());
+        assert!(p.check("password", &"é".repeat(257), &[]).is_err());
+    }
+}

@@ -1,0 +1,112 @@
+//! The database: one handle over SQLite (embedded default) or PostgreSQL
+//! (several instances sharing one database). Queries are written once, in SQL
+//! both engines accept (`$1` placeholders, `ON CONFLICT`, `RETURNING`), and run
+//! on whichever pool is configured through [`on_pool!`].
+
+mod session_store;
+pub mod sessions;
+pub mod users;
+
+pub use session_store::SessionStoreAny;
+
+use sqlx::{
+    postgres::{PgConnectOptions, PgPoolOptions},
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+    PgPool, SqlitePool,
+};
+use std::{str::FromStr, time::Duration};
+
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to the concrete pool, whichever engine it is.
+/// The body is compiled once per engine, so it must be generic SQL.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! on_pool {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::server::db::Db::Sqlite($pool) => $body,
+            $crate::server::db::Db::Postgres($pool) => $body,
+        }
+    };
+}
+pub use on_pool;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+impl Db {
+    /// Opens a pool for `url` (`sqlite:...` or `postgres://...`). Does not migrate.
+    pub async fn connect(url: &str) -> Result<Db, sqlx::Error> {
+        if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)?
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10));
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(15))
+                .connect_with(options)
+                .await?;
+            Ok(Db::Sqlite(pool))
+        } else {
+            let options = PgConnectOptions::from_str(url)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(15))
+                .connect_with(options)
+                .await?;
+            Ok(Db::Postgres(pool))
+        }
+    }
+
+    /// Applies pending migrations (the app's schema and the session store's).
+    pub async fn migrate(&self) -> Result<(), sqlx::Error> {
+        match self {
+            Db::Sqlite(pool) => {
+                SQLITE_MIGRATIONS.run(pool).await?;
+                tower_sessions_sqlx_store::SqliteStore::new(pool.clone())
+                    .migrate()
+                    .await?;
+            }
+            Db::Postgres(pool) => {
+                POSTGRES_MIGRATIONS.run(pool).await?;
+                tower_sessions_sqlx_store::PostgresStore::new(pool.clone())
+                    .migrate()
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The tower-sessions store on the same database.
+    pub fn session_store(&self) -> SessionStoreAny {
+        match self {
+            Db::Sqlite(pool) => {
+                SessionStoreAny::Sqlite(tower_sessions_sqlx_store::SqliteStore::new(pool.clone()))
+            }
+            Db::Postgres(pool) => {
+                SessionStoreAny::Postgres(tower_sessions_sqlx_store::PostgresStore::new(pool.clone()))
+            }
+        }
+    }
+
+    /// `SELECT 1`: whether the database answers.
+    pub async fn ping(&self) -> bool {
+        on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.is_ok())
+    }
+
+    pub async fn close(&self) {
+        on_pool!(self, pool => pool.close().await)
+    }
+}
+
+/// Whether `err` is a unique-constraint violation (a row that already exists).
+pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(e) if e.is_unique_violation())
+}

@@ -1,0 +1,170 @@
+//! Queries on `user_sessions`: the signed-in browser sessions of each user.
+
+use super::{on_pool, users::UserRow, Db};
+
+#[derive(sqlx::FromRow, Clone, Debug)]
+pub struct SessionRow {
+    pub id: String,
+    pub user_id: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+    pub remember: bool,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+/// A session joined with its user (one query per authenticated request).
+#[derive(Clone, Debug)]
+pub struct SessionWithUser {
+    pub session: SessionRow,
+    pub user: UserRow,
+}
+
+#[derive(sqlx::FromRow)]
+struct JoinedRow {
+    s_id: String,
+    s_created_at: i64,
+    last_seen_at: i64,
+    expires_at: i64,
+    remember: bool,
+    user_agent: Option<String>,
+    ip: Option<String>,
+    u_id: String,
+    username: String,
+    email: Option<String>,
+    password_hash: String,
+    role: String,
+    disabled: bool,
+    u_created_at: i64,
+    last_login_at: Option<i64>,
+    password_changed_at: i64,
+}
+
+impl From<JoinedRow> for SessionWithUser {
+    fn from(r: JoinedRow) -> Self {
+        SessionWithUser {
+            session: SessionRow {
+                id: r.s_id,
+                user_id: r.u_id.clone(),
+                created_at: r.s_created_at,
+                last_seen_at: r.last_seen_at,
+                expires_at: r.expires_at,
+                remember: r.remember,
+                user_agent: r.user_agent,
+                ip: r.ip,
+            },
+            user: UserRow {
+                id: r.u_id,
+                username: r.username,
+                email: r.email,
+                password_hash: r.password_hash,
+                role: r.role,
+                disabled: r.disabled,
+                created_at: r.u_created_at,
+                last_login_at: r.last_login_at,
+                password_changed_at: r.password_changed_at,
+            },
+        }
+    }
+}
+
+pub async fn insert(db: &Db, s: &SessionRow) -> Result<(), sqlx::Error> {
+    on_pool!(db, pool => sqlx::query(
+        "INSERT INTO user_sessions (id, user_id, created_at, last_seen_at, expires_at, remember, user_agent, ip) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&s.id)
+    .bind(&s.user_id)
+    .bind(s.created_at)
+    .bind(s.last_seen_at)
+    .bind(s.expires_at)
+    .bind(s.remember)
+    .bind(&s.user_agent)
+    .bind(&s.ip)
+    .execute(pool)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// The session `id` and its user, whatever their state; the caller judges.
+pub async fn find_with_user(db: &Db, id: &str) -> Result<Option<SessionWithUser>, sqlx::Error> {
+    let row = on_pool!(db, pool => sqlx::query_as::<_, JoinedRow>(
+        "SELECT s.id AS s_id, s.created_at AS s_created_at, s.last_seen_at, s.expires_at, s.remember, \
+         s.user_agent, s.ip, u.id AS u_id, u.username, u.email, u.password_hash, u.role, u.disabled, \
+         u.created_at AS u_created_at, u.last_login_at, u.password_changed_at \
+         FROM user_sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await)?;
+    Ok(row.map(SessionWithUser::from))
+}
+
+pub async fn touch(db: &Db, id: &str, now: i64) -> Result<(), sqlx::Error> {
+    on_pool!(db, pool => sqlx::query("UPDATE user_sessions SET last_seen_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(id)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn delete(db: &Db, id: &str) -> Result<bool, sqlx::Error> {
+    let done = on_pool!(db, pool => sqlx::query("DELETE FROM user_sessions WHERE id = $1").bind(id).execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(done > 0)
+}
+
+/// Deletes session `id` only if it belongs to `user_id`.
+pub async fn delete_owned(db: &Db, user_id: &str, id: &str) -> Result<bool, sqlx::Error> {
+    let done = on_pool!(db, pool => sqlx::query("DELETE FROM user_sessions WHERE id = $1 AND user_id = $2")
+        .bind(id)
+        .bind(user_id)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(done > 0)
+}
+
+/// Deletes every session of `user_id` except `keep` (if given). Returns how many.
+pub async fn delete_all_of_user(db: &Db, user_id: &str, keep: Option<&str>) -> Result<u64, sqlx::Error> {
+    let done = on_pool!(db, pool => sqlx::query("DELETE FROM user_sessions WHERE user_id = $1 AND id <> $2")
+        .bind(user_id)
+        .bind(keep.unwrap_or(""))
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(done)
+}
+
+/// The live sessions of `user_id`, most recently used first.
+pub async fn list_of_user(
+    db: &Db,
+    user_id: &str,
+    now: i64,
+    idle_cutoff: i64,
+) -> Result<Vec<SessionRow>, sqlx::Error> {
+    on_pool!(db, pool => sqlx::query_as::<_, SessionRow>(
+        "SELECT id, user_id, created_at, last_seen_at, expires_at, remember, user_agent, ip \
+         FROM user_sessions WHERE user_id = $1 AND expires_at > $2 AND last_seen_at > $3 \
+         ORDER BY last_seen_at DESC, created_at DESC",
+    )
+    .bind(user_id)
+    .bind(now)
+    .bind(idle_cutoff)
+    .fetch_all(pool)
+    .await)
+}
+
+/// Removes sessions past their absolute or idle end.
+pub async fn delete_expired(db: &Db, now: i64, idle_cutoff: i64) -> Result<u64, sqlx::Error> {
+    let done = on_pool!(db, pool => sqlx::query("DELETE FROM user_sessions WHERE expires_at <= $1 OR last_seen_at <= $2")
+        .bind(now)
+        .bind(idle_cutoff)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(done)
+}

@@ -1,0 +1,177 @@
+//! Queries on `users`, `user_identifiers` and `instance`.
+
+use super::{is_unique_violation, on_pool, Db};
+
+#[derive(sqlx::FromRow, Clone, Debug)]
+pub struct UserRow {
+    pub id: String,
+    pub username: String,
+    pub email: Option<String>,
+    pub password_hash: String,
+    pub role: String,
+    pub disabled: bool,
+    pub created_at: i64,
+    pub last_login_at: Option<i64>,
+    pub password_changed_at: i64,
+}
+
+const USER_COLUMNS: &str = "u.id, u.username, u.email, u.password_hash, u.role, u.disabled, \
+                            u.created_at, u.last_login_at, u.password_changed_at";
+
+/// A user to insert, with the lookup keys of its username and email.
+#[derive(Clone, Debug)]
+pub struct NewUser {
+    pub id: String,
+    pub username: String,
+    pub username_key: String,
+    pub email: Option<String>,
+    pub email_key: Option<String>,
+    pub password_hash: String,
+    pub role: &'static str,
+    pub now: i64,
+}
+
+#[derive(Debug)]
+pub enum InsertError {
+    /// Setup was already done (the `instance` row exists).
+    SetupDone,
+    /// The username's key belongs to another account.
+    UsernameTaken,
+    /// The email's key belongs to another account.
+    EmailTaken,
+    Db(sqlx::Error),
+}
+
+impl From<sqlx::Error> for InsertError {
+    fn from(e: sqlx::Error) -> Self {
+        InsertError::Db(e)
+    }
+}
+
+/// Whether the first admin has been created.
+pub async fn setup_done(db: &Db) -> Result<bool, sqlx::Error> {
+    let n: i64 =
+        on_pool!(db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM instance").fetch_one(pool).await)?;
+    Ok(n > 0)
+}
+
+/// Inserts `user`. With `as_setup`, also claims the one `instance` row in the
+/// same transaction, so two racing setups cannot both succeed; with
+/// `mark_setup`, claims it only if still free (the CLI's create-admin).
+pub async fn insert(db: &Db, user: &NewUser, setup: SetupClaim) -> Result<(), InsertError> {
+    on_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        // The first statement writes, so SQLite takes its write lock at once and
+        // concurrent setups queue instead of failing to upgrade a read lock.
+        match setup {
+            SetupClaim::Claim => {
+                let claimed = sqlx::query(
+                    "INSERT INTO instance (id, setup_at, setup_user_id) VALUES (1, $1, $2)",
+                )
+                .bind(user.now)
+                .bind(&user.id)
+                .execute(&mut *tx)
+                .await;
+                match claimed {
+                    Ok(_) => {}
+                    Err(e) if is_unique_violation(&e) => return Err(InsertError::SetupDone),
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            SetupClaim::ClaimIfFree => {
+                sqlx::query(
+                    "INSERT INTO instance (id, setup_at, setup_user_id) VALUES (1, $1, $2) \
+                     ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(user.now)
+                .bind(&user.id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            SetupClaim::No => {}
+        }
+        sqlx::query(
+            "INSERT INTO users (id, username, email, password_hash, role, disabled, created_at, \
+             password_changed_at) VALUES ($1, $2, $3, $4, $5, FALSE, $6, $6)",
+        )
+        .bind(&user.id)
+        .bind(&user.username)
+        .bind(&user.email)
+        .bind(&user.password_hash)
+        .bind(user.role)
+        .bind(user.now)
+        .execute(&mut *tx)
+        .await?;
+        let username_key = sqlx::query("INSERT INTO user_identifiers (key, user_id, kind) VALUES ($1, $2, 'username')")
+            .bind(&user.username_key)
+            .bind(&user.id)
+            .execute(&mut *tx)
+            .await;
+        match username_key {
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => return Err(InsertError::UsernameTaken),
+            Err(e) => return Err(e.into()),
+        }
+        if let Some(email_key) = user.email_key.as_ref().filter(|k| **k != user.username_key) {
+            let inserted = sqlx::query("INSERT INTO user_identifiers (key, user_id, kind) VALUES ($1, $2, 'email')")
+                .bind(email_key)
+                .bind(&user.id)
+                .execute(&mut *tx)
+                .await;
+            match inserted {
+                Ok(_) => {}
+                Err(e) if is_unique_violation(&e) => return Err(InsertError::EmailTaken),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    })
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetupClaim {
+    /// This insert is the setup: fail with `SetupDone` if it already happened.
+    Claim,
+    /// Mark setup done if it was not (an operator creating an admin).
+    ClaimIfFree,
+    No,
+}
+
+/// The user a login identifier (username or email key) names.
+pub async fn find_by_key(db: &Db, key: &str) -> Result<Option<UserRow>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {USER_COLUMNS} FROM user_identifiers i JOIN users u ON u.id = i.user_id WHERE i.key = $1"
+    );
+    on_pool!(db, pool => sqlx::query_as::<_, UserRow>(&sql).bind(key).fetch_optional(pool).await)
+}
+
+pub async fn find_by_id(db: &Db, id: &str) -> Result<Option<UserRow>, sqlx::Error> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = $1");
+    on_pool!(db, pool => sqlx::query_as::<_, UserRow>(&sql).bind(id).fetch_optional(pool).await)
+}
+
+pub async fn record_login(db: &Db, id: &str, now: i64) -> Result<(), sqlx::Error> {
+    on_pool!(db, pool => sqlx::query("UPDATE users SET last_login_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(id)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn set_password_hash(db: &Db, id: &str, hash: &str, now: i64) -> Result<(), sqlx::Error> {
+    on_pool!(db, pool => sqlx::query("UPDATE users SET password_hash = $1, password_changed_at = $2 WHERE id = $3")
+        .bind(hash)
+        .bind(now)
+        .bind(id)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn count(db: &Db) -> Result<i64, sqlx::Error> {
+    on_pool!(db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(pool).await)
+}

@@ -1,0 +1,154 @@
+//! Extractors: a JSON body whose every failure is a clear 4xx in the API's
+//! error shape (never echoing what was sent), and the signed-in user.
+
+use super::error::ApiError;
+use crate::server::{auth::CurrentAuth, core::sessions::Authenticated, core::Client};
+use axum::{
+    body::Bytes,
+    extract::{FromRequest, FromRequestParts, Request},
+    http::{header, request::Parts, StatusCode},
+};
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+
+/// `Json<T>` with the API's errors: 415 without a JSON content type, 413 over
+/// the body limit, 400 for malformed JSON or missing and mistyped fields.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !is_json(req.headers().get(header::CONTENT_TYPE)) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "expected a JSON body (Content-Type: application/json)",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "request body too large (the limit is 64 KiB)",
+                )
+            } else {
+                ApiError::bad_request("could not read the request body")
+            }
+        })?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// Parses a JSON body; the error names what is wrong without repeating any
+/// submitted value.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice::<T>(bytes).map_err(|e| {
+        use serde_json::error::Category;
+        let message = match e.classify() {
+            Category::Syntax | Category::Eof => "malformed JSON body".to_string(),
+            Category::Io => "could not read the request body".to_string(),
+            Category::Data => describe_data_error(&e.to_string()),
+        };
+        ApiError::bad_request(message)
+    })
+}
+
+/// serde's data errors quote the offending value ("invalid type: string
+/// \"hunter2\" ..."); keep only the kind of problem and the field name.
+fn describe_data_error(text: &str) -> String {
+    let text = text.split(" at line ").next().unwrap_or(text);
+    if let Some(rest) = text.strip_prefix("missing field ") {
+        return format!("missing field {rest}");
+    }
+    if let Some(rest) = text.strip_prefix("unknown field ") {
+        let name = rest.split(',').next().unwrap_or(rest);
+        return format!("unknown field {name}");
+    }
+    if text.starts_with("invalid type") {
+        return "a field has the wrong type (expected a JSON object of strings and booleans)".to_string();
+    }
+    if text.starts_with("invalid length") || text.starts_with("invalid value") {
+        return "a field has an invalid value".to_string();
+    }
+    "the JSON body does not have the expected shape".to_string()
+}
+
+fn is_json(value: Option<&header::HeaderValue>) -> bool {
+    let Some(v) = value.and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let mime = v.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+}
+
+/// The signed-in user; 401 with `WWW-Authenticate: Bearer` otherwise.
+pub struct CurrentUser(pub Arc<Authenticated>);
+
+impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        match parts.extensions.get::<CurrentAuth>() {
+            Some(CurrentAuth(Some(auth))) => Ok(CurrentUser(auth.clone())),
+            _ => Err(ApiError::unauthenticated()),
+        }
+    }
+}
+
+/// The signed-in user if there is one.
+pub struct MaybeUser(pub Option<Arc<Authenticated>>);
+
+impl<S: Send + Sync> FromRequestParts<S> for MaybeUser {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(MaybeUser(
+            parts.extensions.get::<CurrentAuth>().and_then(|a| a.0.clone()),
+        ))
+    }
+}
+
+/// Who is asking (address and user agent), as resolved by the middleware.
+pub struct ClientInfo(pub Client);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientInfo(
+            parts.extensions.get::<Client>().cloned().unwrap_or_default(),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_errors_never_repeat_the_value() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Body {
+            password: String,
+        }
+        let err = parse_json::<Body>(br#"{"password": 123456789}"#).unwrap_err();
+        assert_eq!(err.status, StatusCode::BAD_REQUEST);
+        assert!(!err.message.contains("123456789"), "{}", err.message);
+        let err = parse_json::<Body>(br#"{}"#).unwrap_err();
+        assert_eq!(err.message, "missing field `password`");
+        let err = parse_json::<Body>(br#"{"password": "x"#).unwrap_err();
+        assert_eq!(err.message, "malformed JSON body");
+    }
+
+    #[test]
+    fn json_content_types() {
+        let v = |s: &'static str| header::HeaderValue::from_static(s);
+        assert!(is_json(Some(&v("application/json"))));
+        assert!(is_json(Some(&v("application/json; charset=utf-8"))));
+        assert!(is_json(Some(&v("application/merge-patch+json"))));
+        assert!(!is_json(Some(&v("text/plain"))));
+        assert!(!is_json(Some(&v("application/x-www-form-urlencoded"))));
+        assert!(!is_json(None));
+    }
+}

@@ -1,0 +1,93 @@
+//! Route guards for pages, decided on the server before anything renders: a
+//! redirect carries no page body.
+
+use crate::{
+    model::login_url_for,
+    server::{auth::CurrentAuth, AppState},
+};
+use axum::{
+    extract::{Request, State},
+    http::{header, HeaderValue, Method, StatusCode},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Page {
+    /// `/setup`: only while no user exists.
+    Setup,
+    /// `/`: to the dashboard or the login page.
+    Root,
+    /// `/login`, `/signup`: for people not signed in.
+    Guest,
+    /// `/private`: the dashboard's other name.
+    Private,
+    /// Signed-in pages.
+    Protected,
+}
+
+fn classify(path: &str) -> Option<Page> {
+    Some(match path {
+        "/setup" => Page::Setup,
+        "/" => Page::Root,
+        "/login" | "/signup" => Page::Guest,
+        "/private" => Page::Private,
+        "/dashboard" | "/account" | "/admin" => Page::Protected,
+        p if p.starts_with("/admin/") || p.starts_with("/account/") => Page::Protected,
+        _ => return None,
+    })
+}
+
+fn found(location: &str) -> Response {
+    let mut res = StatusCode::FOUND.into_response();
+    if let Ok(v) = HeaderValue::from_str(location) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    res
+}
+
+/// Middleware on the page routes.
+pub async fn guard_pages(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if !matches!(*req.method(), Method::GET | Method::HEAD) {
+        return next.run(req).await;
+    }
+    let Some(page) = classify(req.uri().path()) else {
+        return next.run(req).await;
+    };
+    let setup_required = match state.core.setup_required().await {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::error!(error = %e, "could not check setup state");
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        }
+    };
+    let signed_in = matches!(req.extensions().get::<CurrentAuth>(), Some(CurrentAuth(Some(_))));
+    match page {
+        Page::Setup if !setup_required => found("/login"),
+        Page::Setup => next.run(req).await,
+        _ if setup_required => found("/setup"),
+        Page::Root | Page::Private if signed_in => found("/dashboard"),
+        Page::Root => found("/login"),
+        Page::Guest if signed_in => found("/dashboard"),
+        Page::Private | Page::Protected if !signed_in => {
+            let target = req.uri().path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
+            found(&login_url_for(target))
+        }
+        Page::Guest | Page::Private | Page::Protected => next.run(req).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_are_classified() {
+        assert_eq!(classify("/dashboard"), Some(Page::Protected));
+        assert_eq!(classify("/admin/users"), Some(Page::Protected));
+        assert_eq!(classify("/login"), Some(Page::Guest));
+        assert_eq!(classify("/pkg/gatehouse.wasm"), None);
+        assert_eq!(classify("/api/v1/auth/login"), None);
+        assert_eq!(classify("/nope"), None);
+    }
+}

@@ -1,0 +1,52 @@
+//! The JSON API (`/api/v1`), health checks, and the HTTP middleware every
+//! response passes through.
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod guard;
+pub mod security;
+
+use super::AppState;
+use axum::{
+    extract::State,
+    http::StatusCode,
+    routing::{get, post},
+    Json, Router,
+};
+use error::ApiError;
+use serde_json::{json, Value};
+
+/// `/api/v1/...`: JSON in, JSON out; unknown paths answer a JSON 404.
+pub fn api_routes() -> Router<AppState> {
+    let v1 = Router::new()
+        .route("/auth/setup-required", get(auth::setup_required))
+        .route("/auth/setup", post(auth::setup))
+        .route("/auth/signup", post(auth::signup))
+        .route("/auth/login", post(auth::login))
+        .route("/auth/logout", post(auth::logout))
+        .route("/auth/session", get(auth::session_state))
+        .fallback(|| async { ApiError::not_found() })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
+        });
+    Router::new().nest("/api/v1", v1)
+}
+
+/// `/health` (the process answers) and `/ready` (and so does the database).
+pub fn health_routes() -> Router<AppState> {
+    Router::new()
+        .route("/health", get(|| async { Json(json!({ "status": "ok" })) }))
+        .route("/ready", get(ready))
+}
+
+async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    if state.core.db.ping().await {
+        (StatusCode::OK, Json(json!({ "status": "ready" })))
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "error": "database unavailable" })),
+        )
+    }
+}

@@ -1,0 +1,45 @@
+//! Everything that runs only on the server.
+
+pub mod auth;
+pub mod config;
+pub mod core;
+pub mod db;
+pub mod http;
+pub mod router;
+pub mod telemetry;
+
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+use std::sync::Arc;
+
+/// What every handler and server function can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub core: core::Core,
+    pub config: Arc<config::Config>,
+    pub leptos_options: LeptosOptions,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+impl AppState {
+    /// Opens the database, applies pending migrations and builds the core.
+    pub async fn open(config: config::Config, leptos_options: LeptosOptions) -> Result<AppState, String> {
+        let db = db::Db::connect(&config.database_url)
+            .await
+            .map_err(|e| format!("cannot open the database: {e}"))?;
+        db.migrate()
+            .await
+            .map_err(|e| format!("cannot migrate the database: {e}"))?;
+        let config = Arc::new(config);
+        Ok(AppState {
+            core: core::Core::new(db, config.clone()),
+            config,
+            leptos_options,
+        })
+    }
+}

@@ -1,0 +1,179 @@
+//! The whole HTTP application: pages, server functions, the JSON API and
+//! the middleware around them.
+
+use super::{auth, http, AppState};
+use crate::app::{shell, App};
+use axum::{
+    body::Body,
+    extract::Request,
+    http::{header, HeaderName, HeaderValue, Response, StatusCode},
+    middleware::{self, from_fn, from_fn_with_state},
+    Router,
+};
+use leptos::prelude::{provide_context, use_context};
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::time::Duration;
+use tower::ServiceBuilder;
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    limit::RequestBodyLimitLayer,
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
+    sensitive_headers::SetSensitiveRequestHeadersLayer,
+    services::ServeDir,
+    set_header::SetResponseHeaderLayer,
+    timeout::TimeoutLayer,
+    trace::TraceLayer,
+};
+use tower_sessions::{cookie::SameSite, Expiry, SessionManagerLayer};
+
+/// Request bodies over this get 413.
+pub const BODY_LIMIT: usize = 64 * 1024;
+/// A request that takes longer than this is cut off (408).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Context every render and server function gets: this request's CSP nonce
+/// (so Leptos' inline scripts carry it).
+fn leptos_context() -> impl Fn() + Clone + Send + Sync + 'static {
+    || {
+        if let Some(parts) = use_context::<axum::http::request::Parts>() {
+            if let Some(nonce) = parts.extensions.get::<http::security::CspNonce>() {
+                provide_context(leptos::nonce::Nonce::from_value(nonce.0.clone()));
+            }
+        }
+    }
+}
+
+pub fn build(state: AppState) -> Router {
+    let config = state.config.clone();
+    let options = state.leptos_options.clone();
+    let routes = generate_route_list(App);
+
+    let pages = Router::new()
+        .leptos_routes_with_context(&state, routes, leptos_context(), {
+            let options = options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
+            leptos_context(),
+            shell,
+        ))
+        .layer(from_fn_with_state(state.clone(), http::guard::guard_pages));
+
+    let sessions = SessionManagerLayer::new(state.core.db.session_store())
+        .with_name(config.session_cookie_name())
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(config.secure_cookies)
+        .with_path("/")
+        .with_expiry(Expiry::OnSessionEnd);
+
+    let with_sessions = Router::new()
+        .merge(http::api_routes())
+        .merge(pages)
+        .layer(from_fn_with_state(state.clone(), auth::resolve_user))
+        .layer(sessions);
+
+    let pkg_dir = format!("{}/{}", options.site_root, options.site_pkg_dir);
+    let static_files = ServeDir::new(pkg_dir).precompressed_br().precompressed_gzip();
+
+    let mut common = vec![
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "strict-origin-when-cross-origin"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (
+            HeaderName::from_static("cross-origin-opener-policy"),
+            "same-origin",
+        ),
+        (
+            HeaderName::from_static("cross-origin-resource-policy"),
+            "same-origin",
+        ),
+        (
+            HeaderName::from_static("permissions-policy"),
+            "camera=(), microphone=(), geolocation=(), payment=()",
+        ),
+    ];
+    if config.secure_cookies {
+        common.push((
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=63072000; includeSubDomains",
+        ));
+    }
+    let mut app = Router::new()
+        .merge(http::health_routes())
+        .nest_service("/pkg", static_files)
+        .merge(with_sessions)
+        .layer(from_fn_with_state(
+            state.clone(),
+            http::security::same_origin_writes,
+        ))
+        .layer(from_fn_with_state(state.clone(), auth::resolve_client))
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(middleware::map_response(json_limit_errors))
+        .layer(from_fn(http::security::csp_and_cache));
+    for (name, value) in common {
+        app = app.layer(SetResponseHeaderLayer::if_not_present(
+            name,
+            HeaderValue::from_static(value),
+        ));
+    }
+    app.layer(
+        ServiceBuilder::new()
+            .layer(SetSensitiveRequestHeadersLayer::new([
+                header::AUTHORIZATION,
+                header::COOKIE,
+            ]))
+            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+            .layer(TraceLayer::new_for_http().make_span_with(request_span))
+            .layer(PropagateRequestIdLayer::x_request_id())
+            .layer(CatchPanicLayer::custom(panic_response)),
+    )
+    .with_state(state)
+}
+
+/// A span per request: method, path (never the query string) and request id.
+fn request_span(req: &Request<Body>) -> tracing::Span {
+    let id = req
+        .extensions()
+        .get::<RequestId>()
+        .and_then(|id| id.header_value().to_str().ok())
+        .unwrap_or("-");
+    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> {
+    tracing::error!("a request handler panicked");
+    json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+}
+
+fn json_error(status: StatusCode, message: &str) -> Response<Body> {
+    let body = serde_json::json!({ "error": message }).to_string();
+    let mut res = Response::new(Body::from(body));
+    *res.status_mut() = status;
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    res
+}
+
+/// The body limit and timeout layers answer in plain text; the API's shape is
+/// `{"error": ...}`.
+async fn json_limit_errors(res: Response<Body>) -> Response<Body> {
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    match res.status() {
+        StatusCode::PAYLOAD_TOO_LARGE if !is_json => json_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request body too large (the limit is 64 KiB)",
+        ),
+        StatusCode::REQUEST_TIMEOUT if !is_json => {
+            json_error(StatusCode::REQUEST_TIMEOUT, "request timed out")
+        }
+        _ => res,
+    }
+}

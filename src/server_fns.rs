@@ -1,0 +1,231 @@
+//! Server functions: the pages' thin adapters over the core. Each one works
+//! as a plain form post (JavaScript off) and as a fetch (JavaScript on).
+
+use crate::model::{AppError, UserView};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// What every page needs to know about the site and the visitor.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteInfo {
+    pub user: Option<UserView>,
+    pub signup_open: bool,
+    pub setup_required: bool,
+    pub password_min_length: usize,
+}
+
+#[cfg(feature = "ssr")]
+pub(crate) mod ssr {
+    //! Reaching the app state, the request and the session from a server function.
+    use crate::{
+        model::AppError,
+        server::{
+            auth::CurrentAuth,
+            core::{self, sessions::Authenticated, Client},
+            http::error::{public_message, status_of},
+            AppState,
+        },
+    };
+    use axum::http::{header, request::Parts, HeaderValue};
+    use leptos::prelude::*;
+    use leptos_axum::ResponseOptions;
+    use std::sync::Arc;
+    use tower_sessions::Session;
+
+    pub fn state() -> Result<AppState, AppError> {
+        use_context::<AppState>().ok_or_else(|| AppError::new(500, "server state unavailable"))
+    }
+
+    fn parts() -> Option<Parts> {
+        use_context::<Parts>()
+    }
+
+    /// The signed-in user of this request, as the middleware resolved it.
+    pub fn auth() -> Option<Arc<Authenticated>> {
+        parts()?.extensions.get::<CurrentAuth>()?.0.clone()
+    }
+
+    pub fn require_auth() -> Result<Arc<Authenticated>, AppError> {
+        auth().ok_or_else(|| fail(core::Error::Unauthenticated))
+    }
+
+    pub fn client() -> Client {
+        parts()
+            .and_then(|p| p.extensions.get::<Client>().cloned())
+            .unwrap_or_default()
+    }
+
+    pub async fn session() -> Result<Session, AppError> {
+        leptos_axum::extract::<Session>()
+            .await
+            .map_err(|_| fail(core::Error::Internal("no session layer".into())))
+    }
+
+    /// Whether the browser posted a plain form (JavaScript off). Then errors
+    /// travel back in a redirect to the form's page, and the status must stay
+    /// a redirect.
+    fn is_plain_form_post() -> bool {
+        parts()
+            .and_then(|p| p.headers.get(header::ACCEPT).cloned())
+            .and_then(|v| v.to_str().ok().map(|s| s.contains("text/html")))
+            .unwrap_or(false)
+    }
+
+    /// Turns a core error into the page's error, with the right status (and
+    /// `Retry-After`) on the response when the page called by fetch.
+    pub fn fail(e: core::Error) -> AppError {
+        let error = AppError {
+            status: status_of(&e).as_u16(),
+            field: e.field().map(str::to_string),
+            retry_after: match e {
+                core::Error::RateLimited { retry_after } => Some(retry_after),
+                _ => None,
+            },
+            message: public_message(&e),
+        };
+        reject(error)
+    }
+
+    /// Sets the status of `error` on the response (fetch calls only).
+    pub fn reject(error: AppError) -> AppError {
+        if !is_plain_form_post() {
+            if let Some(res) = use_context::<ResponseOptions>() {
+                if let Ok(status) = axum::http::StatusCode::from_u16(error.status) {
+                    res.set_status(status);
+                }
+                if let Some(secs) = error.retry_after {
+                    res.insert_header(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+                }
+            }
+        }
+        error
+    }
+
+    /// Renames the core's field names to the forms' input names.
+    pub fn on_field(mut error: AppError, from: &str, to: &str) -> AppError {
+        if error.field.as_deref() == Some(from) {
+            error.field = Some(to.to_string());
+        }
+        error
+    }
+}
+
+/// The visitor (if signed in) and the site's settings the pages show.
+#[server(prefix = "/fn", endpoint = "site_state")]
+pub async fn site_state() -> Result<SiteInfo, AppError> {
+    use self::ssr::*;
+    let state = state()?;
+    let setup_required = state.core.setup_required().await.map_err(fail)?;
+    Ok(SiteInfo {
+        user: auth().map(|a| a.user.view()),
+        signup_open: state.config.signup_open,
+        setup_required,
+        password_min_length: state.config.password_min_length,
+    })
+}
+
+/// Creates the first admin and signs them in.
+#[server(prefix = "/fn", endpoint = "setup")]
+pub async fn setup(
+    #[server(default)] username: String,
+    #[server(default)] email: String,
+    #[server(default)] password: String,
+    #[server(default)] password_confirmation: String,
+) -> Result<(), AppError> {
+    use self::ssr::*;
+    use crate::server::{auth as web_auth, core::accounts::NewAccount};
+    let state = state()?;
+    if password != password_confirmation {
+        return Err(reject(AppError::for_field(
+            400,
+            "password_confirmation",
+            "The passwords do not match.",
+        )));
+    }
+    let client = client();
+    let input = NewAccount {
+        username: Some(username),
+        email: Some(email),
+        password,
+    };
+    let user = state.core.setup(input, &client).await.map_err(fail)?;
+    let new = state
+        .core
+        .start_session(&user, false, &client)
+        .await
+        .map_err(fail)?;
+    let session = session().await?;
+    web_auth::establish(&state.core, &session, &new)
+        .await
+        .map_err(|e| fail(crate::server::core::Error::internal("session", e)))?;
+    leptos_axum::redirect("/dashboard");
+    Ok(())
+}
+
+/// Creates an account; the person then signs in.
+#[server(prefix = "/fn", endpoint = "signup")]
+pub async fn signup(
+    #[server(default)] email: String,
+    #[server(default)] username: String,
+    #[server(default)] password: String,
+    #[server(default)] password_confirmation: String,
+) -> Result<(), AppError> {
+    use self::ssr::*;
+    use crate::server::core::accounts::NewAccount;
+    let state = state()?;
+    if password != password_confirmation {
+        return Err(reject(AppError::for_field(
+            400,
+            "password_confirmation",
+            "The passwords do not match.",
+        )));
+    }
+    let input = NewAccount {
+        username: Some(username),
+        email: Some(email),
+        password,
+    };
+    let user = state.core.signup(input, &client()).await.map_err(fail)?;
+    leptos_axum::redirect(&format!(
+        "/login?created={}",
+        crate::model::encode_return(&user.username)
+    ));
+    Ok(())
+}
+
+/// Signs in with a username or email; then goes to `return_to` when it is a
+/// local path, else to the dashboard.
+#[server(prefix = "/fn", endpoint = "login")]
+pub async fn login(
+    #[server(default)] username: String,
+    #[server(default)] password: String,
+    #[server(default)] remember: Option<String>,
+    #[server(default)] return_to: Option<String>,
+) -> Result<(), AppError> {
+    use self::ssr::*;
+    use crate::server::auth as web_auth;
+    let state = state()?;
+    let remember = remember.is_some_and(|v| !v.is_empty() && v != "false" && v != "off");
+    let (_user, new) = state
+        .core
+        .login(&username, &password, remember, &client())
+        .await
+        .map_err(|e| on_field(fail(e), "identifier", "username"))?;
+    let session = session().await?;
+    web_auth::establish(&state.core, &session, &new)
+        .await
+        .map_err(|e| fail(crate::server::core::Error::internal("session", e)))?;
+    leptos_axum::redirect(&crate::model::safe_return(return_to.as_deref()));
+    Ok(())
+}
+
+/// Signs out: the server-side session is deleted and the cookie cleared.
+#[server(prefix = "/fn", endpoint = "logout")]
+pub async fn logout() -> Result<(), AppError> {
+    use self::ssr::*;
+    let state = state()?;
+    let session = session().await?;
+    crate::server::auth::end(&state.core, &session).await;
+    leptos_axum::redirect("/login");
+    Ok(())
+}

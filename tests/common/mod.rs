@@ -1,0 +1,205 @@
+//! `TestApp`: the real router on a free port with a fresh SQLite database.
+#![allow(dead_code)]
+
+use gatehouse::server::{config::Config, db::Db, router, AppState};
+use leptos::config::LeptosOptions;
+use reqwest::{header, redirect::Policy, Client, Response, StatusCode};
+use serde_json::{json, Value};
+use std::{collections::HashMap, net::SocketAddr, path::PathBuf};
+
+pub const ADMIN: &str = "admin";
+pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
+pub const PASSWORD: &str = "a long enough passphrase";
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    pub db_path: PathBuf,
+    pub vars: Vec<(String, String)>,
+    server: tokio::task::JoinHandle<()>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+pub fn leptos_options() -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name("gatehouse")
+        .site_root("target/site")
+        .build()
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        TestApp::spawn_with(&[]).await
+    }
+
+    /// A fresh app whose configuration is the defaults overridden by `vars`.
+    pub async fn spawn_with(vars: &[(&str, &str)]) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db_path = dir.path().join("gatehouse-test.db");
+        let mut app = TestApp::start(db_path, vars).await;
+        app._dir = Some(dir);
+        app
+    }
+
+    /// A second server on the same database (a restart, or another instance).
+    pub async fn restart(&self) -> TestApp {
+        let vars: Vec<(&str, &str)> = self.vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        TestApp::start(self.db_path.clone(), &vars).await
+    }
+
+    async fn start(db_path: PathBuf, vars: &[(&str, &str)]) -> TestApp {
+        let url = format!("sqlite://{}?mode=rwc", db_path.display());
+        let mut map: HashMap<&str, &str> = vars.iter().copied().collect();
+        map.insert("DATABASE_URL", &url);
+        let config = Config::from_map(&map).expect("valid test configuration");
+        let state = AppState::open(config, leptos_options()).await.expect("app state");
+        let app = router::build(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+                .await
+                .expect("server");
+        });
+        TestApp {
+            addr,
+            state,
+            db_path,
+            vars: vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            server,
+            _dir: None,
+        }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.state.core.db
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// A browser-like client with its own cookie jar that does not follow redirects.
+    pub fn client(&self) -> Client {
+        Client::builder()
+            .cookie_store(true)
+            .redirect(Policy::none())
+            .build()
+            .expect("client")
+    }
+
+    /// A client without a cookie jar: cookies are passed by hand.
+    pub fn bare_client(&self) -> Client {
+        Client::builder()
+            .redirect(Policy::none())
+            .build()
+            .expect("client")
+    }
+
+    pub async fn get(&self, client: &Client, path: &str) -> Response {
+        client.get(self.url(path)).send().await.expect("request")
+    }
+
+    /// A page request, as a browser sends it.
+    pub async fn get_page(&self, client: &Client, path: &str) -> Response {
+        client
+            .get(self.url(path))
+            .header(header::ACCEPT, "text/html,application/xhtml+xml")
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn post_json(&self, client: &Client, path: &str, body: &Value) -> Response {
+        client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Runs setup; returns the signed-in client.
+    pub async fn setup_admin(&self) -> Client {
+        let client = self.client();
+        let res = self
+            .post_json(
+                &client,
+                "/api/v1/auth/setup",
+                &json!({ "username": ADMIN, "password": ADMIN_PASSWORD, "email": "admin@example.com" }),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::CREATED, "setup");
+        client
+    }
+
+    pub async fn signup(&self, email: &str, username: Option<&str>) -> Value {
+        let mut body = json!({ "email": email, "password": PASSWORD });
+        if let Some(u) = username {
+            body["username"] = json!(u);
+        }
+        let res = self.post_json(&self.client(), "/api/v1/auth/signup", &body).await;
+        assert_eq!(res.status(), StatusCode::CREATED, "signup {email}");
+        res.json::<Value>().await.expect("json")["user"].clone()
+    }
+
+    /// Logs in; returns the signed-in client.
+    pub async fn login(&self, identifier: &str, password: &str) -> Client {
+        let client = self.client();
+        let res = self
+            .post_json(
+                &client,
+                "/api/v1/auth/login",
+                &json!({ "username": identifier, "password": password }),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK, "login {identifier}");
+        client
+    }
+
+    pub async fn whoami(&self, client: &Client) -> Value {
+        self.get(client, "/api/v1/auth/session")
+            .await
+            .json()
+            .await
+            .expect("json")
+    }
+}
+
+/// The `Set-Cookie` header for cookie `name`, if the response sets it.
+pub fn set_cookie(res: &Response, name: &str) -> Option<String> {
+    res.headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(str::to_string)
+}
+
+/// The value part of a `Set-Cookie` header.
+pub fn cookie_value(set_cookie: &str) -> String {
+    set_cookie
+        .split(';')
+        .next()
+        .and_then(|kv| kv.split_once('='))
+        .map(|(_, v)| v.to_string())
+        .unwrap_or_default()
+}
+
+pub async fn json_of(res: Response) -> Value {
+    res.json().await.expect("a JSON body")
+}
+
+pub fn location(res: &Response) -> String {
+    res.headers()
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string()
+}
