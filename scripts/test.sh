@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs every test: formatting, the Rust unit and integration tests, then the
+# Playwright tests in Chromium against the release build. Installs what a fresh
+# machine lacks first.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
+install_tools --browser
+cd "$GATEHOUSE_ROOT"
+
+started=$SECONDS
+say "cargo fmt --check"
+cargo fmt --all -- --check
+
+say "Rust tests (unit and integration)"
+cargo test --features ssr
+
+say "release build (cargo leptos build --release --precompress)"
+cargo leptos build --release --precompress
+
+say "browser tests (Playwright, Chromium)"
+(cd end2end && npx playwright test)
+
+say "all tests passed in $((SECONDS - started)) s"
