@@ -3,6 +3,7 @@
 use crate::{
     components::nav::NavBar,
     pages::{
+        account::AccountPage,
         dashboard::DashboardPage,
         errors::NotFound,
         home::{HomeRedirect, PrivateRedirect},
@@ -73,6 +74,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/signup") view=SignupPage ssr=SsrMode::Async/>
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
                     <Route path=path!("/dashboard") view=DashboardPage ssr=SsrMode::Async/>
+                    <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
                     <Route path=path!("/private") view=PrivateRedirect ssr=SsrMode::Async/>
                 </Routes>
             </main>

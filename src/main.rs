@@ -88,7 +88,7 @@ async fn serve(config: Config) -> Result<(), BoxError> {
     Ok(())
 }
 
-/// Deletes expired sessions every ten minutes.
+/// Deletes expired sessions and ended token families every ten minutes.
 fn spawn_housekeeping(core: Core) {
     tokio::spawn(async move {
         use tower_sessions::ExpiredDeletion;
@@ -98,6 +98,9 @@ fn spawn_housekeeping(core: Core) {
             tick.tick().await;
             if let Err(e) = core.purge_expired_sessions().await {
                 tracing::warn!(error = %e, "could not purge expired sessions");
+            }
+            if let Err(e) = core.purge_token_families().await {
+                tracing::warn!(error = %e, "could not purge ended token families");
             }
             if let Err(e) = store.delete_expired().await {
                 tracing::warn!(error = %e, "could not purge expired session records");

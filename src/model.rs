@@ -10,6 +10,7 @@ use std::fmt;
 
 /// What a user may do. `Admin` can reach `/admin`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Admin,
@@ -42,13 +43,80 @@ impl fmt::Display for Role {
 /// The public face of a user: what the API returns and the pages show. It never
 /// carries a password or a hash.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UserView {
+    #[cfg_attr(feature = "ssr", schema(format = "uuid"))]
     pub id: String,
     pub username: String,
     pub email: Option<String>,
     pub role: Role,
     /// RFC 3339.
+    #[cfg_attr(feature = "ssr", schema(format = "date-time"))]
     pub created_at: String,
+}
+
+/// One of the signed-in user's sessions, as the account page lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionItem {
+    pub id: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub last_seen_at: String,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    /// The session of the browser looking at the list.
+    pub current: bool,
+}
+
+/// "Firefox on Linux", from a User-Agent header; good enough to tell one's
+/// devices apart.
+pub fn describe_user_agent(ua: Option<&str>) -> String {
+    let Some(ua) = ua.filter(|s| !s.trim().is_empty()) else {
+        return "Unknown device".to_string();
+    };
+    let browser = if ua.contains("Edg/") {
+        Some("Edge")
+    } else if ua.contains("OPR/") || ua.contains("Opera") {
+        Some("Opera")
+    } else if ua.contains("Firefox/") {
+        Some("Firefox")
+    } else if ua.contains("Chrome/") || ua.contains("Chromium/") || ua.contains("HeadlessChrome") {
+        Some("Chrome")
+    } else if ua.contains("Safari/") {
+        Some("Safari")
+    } else if ua.starts_with("curl/") {
+        Some("curl")
+    } else {
+        None
+    };
+    let os = if ua.contains("Android") {
+        Some("Android")
+    } else if ua.contains("iPhone") || ua.contains("iPad") {
+        Some("iOS")
+    } else if ua.contains("Windows") {
+        Some("Windows")
+    } else if ua.contains("Mac OS X") || ua.contains("Macintosh") {
+        Some("macOS")
+    } else if ua.contains("Linux") || ua.contains("X11") {
+        Some("Linux")
+    } else {
+        None
+    };
+    match (browser, os) {
+        (Some(b), Some(o)) => format!("{b} on {o}"),
+        (Some(b), None) => b.to_string(),
+        (None, Some(o)) => format!("A browser on {o}"),
+        (None, None) => ua.chars().take(40).collect(),
+    }
+}
+
+/// `2026-11-23T18:40:03Z` -> `2026-11-23 18:40 UTC`.
+pub fn short_time(rfc3339: &str) -> String {
+    match (rfc3339.get(..10), rfc3339.get(11..16)) {
+        (Some(date), Some(time)) => format!("{date} {time} UTC"),
+        _ => rfc3339.to_string(),
+    }
 }
 
 /// The error a server function returns to a page: a message for people, the
@@ -195,6 +263,17 @@ mod tests {
             assert!(!is_local_path(bad), "{bad:?}");
             assert_eq!(safe_return(Some(bad)), "/dashboard");
         }
+    }
+
+    #[test]
+    fn user_agents_are_described() {
+        let chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36";
+        assert_eq!(describe_user_agent(Some(chrome)), "Chrome on Linux");
+        let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Version/17.0 Mobile/15E148 Safari/604.1";
+        assert_eq!(describe_user_agent(Some(iphone)), "Safari on iOS");
+        assert_eq!(describe_user_agent(Some("curl/8.5.0")), "curl");
+        assert_eq!(describe_user_agent(None), "Unknown device");
+        assert_eq!(short_time("2026-11-23T18:40:03Z"), "2026-11-23 18:40 UTC");
     }
 
     #[test]

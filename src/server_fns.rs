@@ -1,7 +1,7 @@
 //! Server functions: the pages' thin adapters over the core. Each one works
 //! as a plain form post (JavaScript off) and as a fetch (JavaScript on).
 
-use crate::model::{AppError, UserView};
+use crate::model::{AppError, SessionItem, UserView};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -227,5 +227,98 @@ pub async fn logout() -> Result<(), AppError> {
     let session = session().await?;
     crate::server::auth::end(&state.core, &session).await;
     leptos_axum::redirect("/login");
+    Ok(())
+}
+
+/// The signed-in user's live sessions, this one marked.
+#[server(prefix = "/fn", endpoint = "my_sessions")]
+pub async fn my_sessions() -> Result<Vec<SessionItem>, AppError> {
+    use self::ssr::*;
+    use crate::server::core::rfc3339;
+    let state = state()?;
+    let auth = require_auth()?;
+    let current = auth.session_id();
+    let sessions = state.core.sessions_of(&auth.user.id).await.map_err(fail)?;
+    Ok(sessions
+        .into_iter()
+        .map(|s| SessionItem {
+            current: Some(s.id.as_str()) == current,
+            created_at: rfc3339(s.created_at),
+            last_seen_at: rfc3339(s.last_seen_at),
+            id: s.id,
+            user_agent: s.user_agent,
+            ip: s.ip,
+        })
+        .collect())
+}
+
+/// Changes the password; every other session ends and this one gets a new id.
+#[server(prefix = "/fn", endpoint = "change_password")]
+pub async fn change_password(
+    #[server(default)] current_password: String,
+    #[server(default)] new_password: String,
+    #[server(default)] new_password_confirmation: String,
+) -> Result<(), AppError> {
+    use self::ssr::*;
+    let state = state()?;
+    let auth = require_auth()?;
+    if new_password != new_password_confirmation {
+        return Err(reject(AppError::for_field(
+            400,
+            "new_password_confirmation",
+            "The passwords do not match.",
+        )));
+    }
+    state
+        .core
+        .change_password(&auth, &current_password, &new_password)
+        .await
+        .map_err(fail)?;
+    let session = session().await?;
+    crate::server::auth::rotate(&session)
+        .await
+        .map_err(|e| fail(crate::server::core::Error::internal("session", e)))?;
+    leptos_axum::redirect("/account?changed=password");
+    Ok(())
+}
+
+/// Ends one of the signed-in user's other sessions.
+#[server(prefix = "/fn", endpoint = "revoke_session")]
+pub async fn revoke_session(#[server(default)] id: String) -> Result<(), AppError> {
+    use self::ssr::*;
+    let state = state()?;
+    let auth = require_auth()?;
+    state
+        .core
+        .revoke_session(&auth.user.id, &id)
+        .await
+        .map_err(fail)?;
+    if auth.session_id() == Some(id.as_str()) {
+        crate::server::auth::end(&state.core, &session().await?).await;
+        leptos_axum::redirect("/login");
+    } else {
+        leptos_axum::redirect("/account?changed=revoked");
+    }
+    Ok(())
+}
+
+/// Ends every session of the signed-in user but this one, and their
+/// refresh-token families.
+#[server(prefix = "/fn", endpoint = "revoke_other_sessions")]
+pub async fn revoke_other_sessions() -> Result<(), AppError> {
+    use self::ssr::*;
+    let state = state()?;
+    let auth = require_auth()?;
+    state
+        .core
+        .revoke_other_sessions(&auth.user.id, auth.session_id())
+        .await
+        .map_err(fail)?;
+    state
+        .core
+        .revoke_token_families(&auth.user.id, None, "signed out everywhere")
+        .await
+        .map_err(fail)?;
+    leptos_axum::redirect("/account?changed=others");
     Ok(())
 }

@@ -21,6 +21,7 @@ pub fn NavBar() -> impl IntoView {
                                 Some(user) => view! {
                                     <ul class="nav-links">
                                         <li><a href="/dashboard">"Dashboard"</a></li>
+                                        <li><a href="/account">"Account"</a></li>
                                     </ul>
                                     <div class="nav-user">
                                         <span class="nav-username" data-testid="nav-username" title="Signed in">{user.username.clone()}</span>

@@ -12,6 +12,7 @@ pub fn DashboardPage() -> impl IntoView {
             let role_label = user.role.as_str();
             let since = user.created_at.get(..10).unwrap_or("").to_string();
             view! {
+                <div class="stack">
                 <section class="card" aria-labelledby="dash-title">
                     <p class="eyebrow">"Dashboard"</p>
                     <h1 id="dash-title">"Hello, " <span data-testid="dashboard-username">{user.username.clone()}</span></h1>
@@ -23,6 +24,20 @@ pub fn DashboardPage() -> impl IntoView {
                         <div><dt>"Member since"</dt><dd><time datetime=user.created_at.clone()>{since}</time></dd></div>
                     </dl>
                 </section>
+                <section class="card next" aria-labelledby="next-title">
+                    <h2 id="next-title">"Next steps"</h2>
+                    <ul class="links">
+                        <li>
+                            <a href="/account">"Your account"</a>
+                            <span class="muted">" · change your password, see where you are signed in"</span>
+                        </li>
+                        <li>
+                            <a href="/api/v1/openapi.json" rel="external">"API reference (OpenAPI)"</a>
+                            <span class="muted">" · tokens for scripts and apps"</span>
+                        </li>
+                    </ul>
+                </section>
+                </div>
             }
         })}
     }

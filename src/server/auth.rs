@@ -25,6 +25,12 @@ const SESSION_KEY: &str = "sid";
 #[derive(Clone, Debug, Default)]
 pub struct CurrentAuth(pub Option<Arc<Authenticated>>);
 
+/// Marks a request whose `Authorization` header was present but not a valid
+/// bearer token (a request extension): it is not signed in, whatever cookie
+/// it also carries.
+#[derive(Clone, Copy, Debug)]
+pub struct BearerRejected;
+
 /// Makes `new` this browser's session: a fresh session id (so a planted id is
 /// never kept), the core session's id inside, and a cookie lifetime only with
 /// "remember me". Ends the session the browser had before, if any.
@@ -73,6 +79,34 @@ pub async fn end(core: &Core, session: &Session) {
 /// expired, idle, revoked) is cleared.
 pub async fn resolve_user(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let mut auth = CurrentAuth(None);
+    // The JSON API also takes bearer tokens, from the Authorization header only.
+    if req.uri().path().starts_with("/api/v1/") {
+        if let Some(value) = req.headers().get(header::AUTHORIZATION) {
+            let token = value
+                .to_str()
+                .ok()
+                .and_then(|v| v.split_once(' '))
+                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                .map(|(_, token)| token.trim().to_string());
+            match token {
+                Some(token) => match state.core.authenticate_bearer(&token).await {
+                    Ok(found) => auth = CurrentAuth(Some(Arc::new(found))),
+                    Err(crate::server::core::Error::Unauthenticated) => {
+                        req.extensions_mut().insert(BearerRejected);
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "could not check a bearer token");
+                        req.extensions_mut().insert(BearerRejected);
+                    }
+                },
+                None => {
+                    req.extensions_mut().insert(BearerRejected);
+                }
+            }
+            req.extensions_mut().insert(auth);
+            return next.run(req).await;
+        }
+    }
     if let Some(session) = req.extensions().get::<Session>().cloned() {
         if has_cookie(req.headers(), state.config.session_cookie_name()) {
             match session.get::<String>(SESSION_KEY).await {

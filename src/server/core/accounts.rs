@@ -1,6 +1,6 @@
 //! Creating accounts and checking credentials.
 
-use super::{validate, Client, Core, Error, Result, User};
+use super::{sessions::Authenticated, validate, Client, Core, Error, Result, User};
 use crate::{
     model::Role,
     server::db::users::{self, InsertError, NewUser, SetupClaim},
@@ -137,6 +137,42 @@ impl Core {
             return Err(Error::InvalidCredentials);
         }
         Ok(user)
+    }
+
+    /// Changes the signed-in user's password after checking the current one,
+    /// then ends every other session and token family of theirs (the one
+    /// making the change stays).
+    pub async fn change_password(&self, auth: &Authenticated, current: &str, new: &str) -> Result<()> {
+        let user = &auth.user;
+        if current.is_empty() {
+            return Err(Error::invalid("current_password", "Enter your current password."));
+        }
+        let row = users::find_by_id(&self.db, &user.id)
+            .await?
+            .ok_or(Error::Unauthenticated)?;
+        if !self.hasher.verify(current, &row.password_hash).await? {
+            return Err(Error::WrongPassword {
+                field: "current_password",
+                message: "current password is incorrect".into(),
+            });
+        }
+        let mut context = vec![user.username.as_str()];
+        if let Some(e) = user.email.as_deref() {
+            context.push(e);
+        }
+        self.policy.check("new_password", new, &context)?;
+        if super::passwords::normalize(new) == super::passwords::normalize(current) {
+            return Err(Error::invalid(
+                "new_password",
+                "Choose a password different from your current one.",
+            ));
+        }
+        let hash = self.hasher.hash(new).await?;
+        users::set_password_hash(&self.db, &user.id, &hash, super::now()).await?;
+        self.revoke_other_sessions(&user.id, auth.session_id()).await?;
+        self.revoke_token_families(&user.id, auth.token_family(), "password change")
+            .await?;
+        Ok(())
     }
 
     pub async fn user(&self, id: &str) -> Result<User> {

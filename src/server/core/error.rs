@@ -13,6 +13,10 @@ pub enum Error {
     /// Unknown user, wrong password or disabled account: one answer for all three.
     #[error("invalid credentials")]
     InvalidCredentials,
+    /// A signed-in user's password check failed (e.g. the current password
+    /// when changing it).
+    #[error("{message}")]
+    WrongPassword { field: &'static str, message: String },
     /// No valid session or token.
     #[error("authentication required")]
     Unauthenticated,
@@ -52,7 +56,9 @@ impl Error {
     /// The form field the error belongs to, if any.
     pub fn field(&self) -> Option<&'static str> {
         match self {
-            Error::Invalid { field, .. } | Error::Conflict { field, .. } => Some(field),
+            Error::Invalid { field, .. }
+            | Error::Conflict { field, .. }
+            | Error::WrongPassword { field, .. } => Some(field),
             _ => None,
         }
     }

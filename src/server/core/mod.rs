@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod error;
 pub mod passwords;
 pub mod sessions;
+pub mod tokens;
 pub mod validate;
 
 pub use error::{Error, Result};
@@ -97,6 +98,7 @@ pub struct Core {
     pub hasher: passwords::Hasher,
     pub policy: passwords::Policy,
     setup_done: Arc<AtomicBool>,
+    keys: tokens::KeyCache,
 }
 
 impl Core {
@@ -111,6 +113,7 @@ impl Core {
             hasher: passwords::Hasher::for_this_machine(),
             policy,
             setup_done: Arc::new(AtomicBool::new(false)),
+            keys: tokens::KeyCache::default(),
         }
     }
 

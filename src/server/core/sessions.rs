@@ -17,11 +17,47 @@ pub struct NewSession {
     pub remember: bool,
 }
 
-/// A request's signed-in user and the session that proves it.
+/// What proved who the caller is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Credential {
+    /// A browser session (the core session row's id).
+    Session(String),
+    /// A bearer access token of this refresh-token family.
+    Bearer { family: String },
+}
+
+/// A request's signed-in user and the credential that proves it.
 #[derive(Clone, Debug)]
 pub struct Authenticated {
     pub user: User,
-    pub session_id: String,
+    pub credential: Credential,
+}
+
+impl Authenticated {
+    pub fn session_id(&self) -> Option<&str> {
+        match &self.credential {
+            Credential::Session(id) => Some(id),
+            Credential::Bearer { .. } => None,
+        }
+    }
+
+    pub fn token_family(&self) -> Option<&str> {
+        match &self.credential {
+            Credential::Bearer { family } => Some(family),
+            Credential::Session(_) => None,
+        }
+    }
+}
+
+/// A session as its owner sees it in the list of their sessions.
+#[derive(Clone, Debug)]
+pub struct SessionInfo {
+    pub id: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
 }
 
 impl Core {
@@ -88,7 +124,7 @@ impl Core {
         }
         Ok(Some(Authenticated {
             user: User::try_from(found.user)?,
-            session_id: found.session.id,
+            credential: Credential::Session(found.session.id),
         }))
     }
 
@@ -96,6 +132,38 @@ impl Core {
     pub async fn end_session(&self, sid: &str) -> Result<()> {
         q::delete(&self.db, sid).await?;
         Ok(())
+    }
+
+    /// The live sessions of `user_id`, most recently used first.
+    pub async fn sessions_of(&self, user_id: &str) -> Result<Vec<SessionInfo>> {
+        let now = super::now();
+        let idle = self.config.session_idle.as_secs() as i64;
+        let rows = q::list_of_user(&self.db, user_id, now, now - idle).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| SessionInfo {
+                id: r.id,
+                created_at: r.created_at,
+                last_seen_at: r.last_seen_at,
+                expires_at: r.expires_at,
+                user_agent: r.user_agent,
+                ip: r.ip,
+            })
+            .collect())
+    }
+
+    /// Ends one of `user_id`'s sessions; `NotFound` if it is not theirs.
+    pub async fn revoke_session(&self, user_id: &str, session_id: &str) -> Result<()> {
+        if q::delete_owned(&self.db, user_id, session_id).await? {
+            Ok(())
+        } else {
+            Err(super::Error::NotFound("no such session".into()))
+        }
+    }
+
+    /// Ends every session of `user_id` but `keep`. Returns how many ended.
+    pub async fn revoke_other_sessions(&self, user_id: &str, keep: Option<&str>) -> Result<u64> {
+        Ok(q::delete_all_of_user(&self.db, user_id, keep).await?)
     }
 
     /// Deletes sessions past their end; run periodically.

@@ -5,6 +5,7 @@
 
 mod session_store;
 pub mod sessions;
+pub mod tokens;
 pub mod users;
 
 pub use session_store::SessionStoreAny;

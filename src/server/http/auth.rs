@@ -1,41 +1,48 @@
 //! `/api/v1/auth/*`: setup, signup, login, logout, session.
 
 use super::{
-    error::{ApiError, ApiResult},
+    error::{ApiError, ApiResult, ErrorBody},
     extract::{ApiJson, ClientInfo, MaybeUser},
 };
 use crate::{
     model::UserView,
-    server::{auth, core::accounts::NewAccount, AppState},
+    server::{auth, core, core::accounts::NewAccount, AppState},
 };
 use axum::{extract::State, http::StatusCode, Json};
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
+use utoipa::ToSchema;
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct SetupRequired {
     pub setup_required: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct UserEnvelope {
     pub ok: bool,
     pub user: UserView,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct Ok {
     pub ok: bool,
 }
 
-#[derive(Serialize)]
+impl Ok {
+    pub fn json() -> Json<Ok> {
+        Json(Ok { ok: true })
+    }
+}
+
+#[derive(Serialize, ToSchema)]
 pub struct SessionState {
     pub authenticated: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<UserView>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct SetupBody {
     pub username: String,
     pub password: String,
@@ -43,16 +50,18 @@ pub struct SetupBody {
     pub email: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct SignupBody {
     pub email: String,
     pub password: String,
+    /// Defaults to the email.
     #[serde(default)]
     pub username: Option<String>,
 }
 
-/// `username` or `email` (or `identifier`) names the account.
-#[derive(Deserialize)]
+/// `username` or `email` (or `identifier`) names the account; any of them
+/// may hold either.
+#[derive(Deserialize, ToSchema)]
 pub struct LoginBody {
     #[serde(default)]
     pub username: Option<String>,
@@ -61,6 +70,7 @@ pub struct LoginBody {
     #[serde(default)]
     pub identifier: Option<String>,
     pub password: String,
+    /// Keep the session for `GATEHOUSE_REMEMBER_DAYS` instead of the browser session.
     #[serde(default)]
     pub remember: bool,
 }
@@ -75,12 +85,27 @@ impl LoginBody {
     }
 }
 
+fn session_error(e: tower_sessions::session::Error) -> ApiError {
+    core::Error::internal("session", e).into()
+}
+
+/// Whether the first admin still has to be created.
+#[utoipa::path(get, path = "/api/v1/auth/setup-required", tag = "auth",
+    responses((status = 200, body = SetupRequired)))]
 pub async fn setup_required(State(state): State<AppState>) -> ApiResult<Json<SetupRequired>> {
     Ok(Json(SetupRequired {
         setup_required: state.core.setup_required().await?,
     }))
 }
 
+/// Creates the first admin (only while no user exists) and signs them in.
+#[utoipa::path(post, path = "/api/v1/auth/setup", tag = "auth", request_body = SetupBody,
+    responses(
+        (status = 201, description = "The admin, signed in (session cookie set)", body = UserEnvelope),
+        (status = 400, description = "Invalid input", body = ErrorBody),
+        (status = 403, description = "setup already complete", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+    ))]
 pub async fn setup(
     State(state): State<AppState>,
     ClientInfo(client): ClientInfo,
@@ -96,7 +121,7 @@ pub async fn setup(
     let new = state.core.start_session(&user, false, &client).await?;
     auth::establish(&state.core, &session, &new)
         .await
-        .map_err(|e| crate::server::core::Error::internal("session", e))?;
+        .map_err(session_error)?;
     Ok((
         StatusCode::CREATED,
         Json(UserEnvelope {
@@ -106,6 +131,14 @@ pub async fn setup(
     ))
 }
 
+/// Creates an account. It is not signed in.
+#[utoipa::path(post, path = "/api/v1/auth/signup", tag = "auth", request_body = SignupBody,
+    responses(
+        (status = 201, description = "The new user", body = UserEnvelope),
+        (status = 400, description = "Invalid input, or a password the policy refuses", body = ErrorBody),
+        (status = 403, description = "Signup is closed, or setup has not been done", body = ErrorBody),
+        (status = 409, description = "The username or email is taken", body = ErrorBody),
+    ))]
 pub async fn signup(
     State(state): State<AppState>,
     ClientInfo(client): ClientInfo,
@@ -126,6 +159,14 @@ pub async fn signup(
     ))
 }
 
+/// Signs in with a username or email and a password; sets the session cookie.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginBody,
+    responses(
+        (status = 200, description = "Signed in (session cookie set)", body = UserEnvelope),
+        (status = 400, description = "Malformed body", body = ErrorBody),
+        (status = 401, description = "invalid credentials (unknown user, wrong password or disabled account alike)", body = ErrorBody),
+        (status = 429, description = "Too many failures from this client, or the account is locked; see Retry-After", body = ErrorBody),
+    ))]
 pub async fn login(
     State(state): State<AppState>,
     ClientInfo(client): ClientInfo,
@@ -139,18 +180,24 @@ pub async fn login(
         .await?;
     auth::establish(&state.core, &session, &new)
         .await
-        .map_err(|e| crate::server::core::Error::internal("session", e))?;
+        .map_err(session_error)?;
     Ok(Json(UserEnvelope {
         ok: true,
         user: user.view(),
     }))
 }
 
+/// Signs out: deletes the session server-side and clears the cookie.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
+    responses((status = 200, body = Ok)))]
 pub async fn logout(State(state): State<AppState>, session: Session) -> Json<Ok> {
     auth::end(&state.core, &session).await;
-    Json(Ok { ok: true })
+    Ok::json()
 }
 
+/// Whether the request is signed in, and as whom.
+#[utoipa::path(get, path = "/api/v1/auth/session", tag = "auth",
+    responses((status = 200, body = SessionState)))]
 pub async fn session_state(MaybeUser(auth): MaybeUser) -> Json<SessionState> {
     Json(SessionState {
         authenticated: auth.is_some(),

@@ -8,6 +8,13 @@ use axum::{
 };
 use serde_json::json;
 
+/// The body of every error answer.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong, for people.
+    pub error: String,
+}
+
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
@@ -16,6 +23,8 @@ pub struct ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+const INVALID_TOKEN: &str = "invalid or expired access token";
 
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
@@ -34,6 +43,11 @@ impl ApiError {
         ApiError::new(StatusCode::UNAUTHORIZED, "authentication required")
     }
 
+    /// A bearer token was sent but is not valid (bad, expired or revoked).
+    pub fn invalid_token() -> Self {
+        ApiError::new(StatusCode::UNAUTHORIZED, INVALID_TOKEN)
+    }
+
     pub fn not_found() -> Self {
         ApiError::new(StatusCode::NOT_FOUND, "not found")
     }
@@ -45,7 +59,7 @@ pub fn status_of(e: &core::Error) -> StatusCode {
     match e {
         Invalid { .. } => StatusCode::BAD_REQUEST,
         Conflict { .. } | StateConflict(_) => StatusCode::CONFLICT,
-        InvalidCredentials | Unauthenticated => StatusCode::UNAUTHORIZED,
+        InvalidCredentials | Unauthenticated | WrongPassword { .. } => StatusCode::UNAUTHORIZED,
         Forbidden(_) => StatusCode::FORBIDDEN,
         NotFound(_) => StatusCode::NOT_FOUND,
         RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -86,10 +100,13 @@ impl IntoResponse for ApiError {
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
         }
         if self.status == StatusCode::UNAUTHORIZED {
-            res.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"gatehouse\""),
-            );
+            let challenge = if self.message == INVALID_TOKEN {
+                "Bearer realm=\"gatehouse\", error=\"invalid_token\""
+            } else {
+                "Bearer realm=\"gatehouse\""
+            };
+            res.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
         }
         res
     }

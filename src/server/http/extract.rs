@@ -2,7 +2,10 @@
 //! error shape (never echoing what was sent), and the signed-in user.
 
 use super::error::ApiError;
-use crate::server::{auth::CurrentAuth, core::sessions::Authenticated, core::Client};
+use crate::server::{
+    auth::{BearerRejected, CurrentAuth},
+    core::{sessions::Authenticated, Client},
+};
 use axum::{
     body::Bytes,
     extract::{FromRequest, FromRequestParts, Request},
@@ -90,8 +93,38 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         match parts.extensions.get::<CurrentAuth>() {
             Some(CurrentAuth(Some(auth))) => Ok(CurrentUser(auth.clone())),
+            _ if parts.extensions.get::<BearerRejected>().is_some() => Err(ApiError::invalid_token()),
             _ => Err(ApiError::unauthenticated()),
         }
+    }
+}
+
+/// A JSON body that may be absent (empty): `None` then.
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let declared_empty = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() == b"0");
+        let no_type = req.headers().get(header::CONTENT_TYPE).is_none();
+        if declared_empty || no_type {
+            let bytes = Bytes::from_request(req, state)
+                .await
+                .map_err(|_| ApiError::bad_request("could not read the request body"))?;
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                return Ok(OptionalJson(None));
+            }
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "expected a JSON body (Content-Type: application/json)",
+            ));
+        }
+        let ApiJson(value) = ApiJson::<T>::from_request(req, state).await?;
+        Ok(OptionalJson(Some(value)))
     }
 }
 

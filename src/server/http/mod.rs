@@ -1,17 +1,20 @@
 //! The JSON API (`/api/v1`), health checks, and the HTTP middleware every
 //! response passes through.
 
+pub mod account;
 pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod guard;
+pub mod openapi;
 pub mod security;
+pub mod tokens;
 
 use super::AppState;
 use axum::{
     extract::State,
     http::StatusCode,
-    routing::{get, post},
+    routing::{delete, get, post},
     Json, Router,
 };
 use error::ApiError;
@@ -26,6 +29,14 @@ pub fn api_routes() -> Router<AppState> {
         .route("/auth/login", post(auth::login))
         .route("/auth/logout", post(auth::logout))
         .route("/auth/session", get(auth::session_state))
+        .route("/auth/token", post(tokens::token))
+        .route("/auth/refresh", post(tokens::refresh))
+        .route("/auth/revoke", post(tokens::revoke))
+        .route("/auth/sessions", get(account::sessions))
+        .route("/auth/sessions/{id}", delete(account::revoke_session))
+        .route("/users/me", get(account::me))
+        .route("/users/me/password", post(account::change_password))
+        .route("/openapi.json", get(openapi::document))
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")

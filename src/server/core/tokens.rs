@@ -1,0 +1,265 @@
+//! Bearer tokens for non-browser clients: short-lived JWT access tokens signed
+//! with keys kept in the database, and opaque refresh tokens in families.
+
+use super::{
+    sessions::{Authenticated, Credential},
+    Core, Error, Result, User,
+};
+use crate::server::db::tokens::{self as q, KeyRow};
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use jsonwebtoken::{decode, decode_header, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::{collections::HashMap, sync::Arc};
+use tokio::sync::RwLock;
+
+/// The one algorithm accepted. `none` and every other are refused.
+const ALGORITHM: Algorithm = Algorithm::HS256;
+/// The JWT `typ` of access tokens (RFC 9068).
+const ACCESS_TYP: &str = "at+jwt";
+const ISSUER: &str = "gatehouse";
+const AUDIENCE: &str = "gatehouse-api";
+/// Clock skew tolerated on `exp`, in seconds.
+const LEEWAY: u64 = 2;
+/// Revoked families are kept this long (so reuse is still recognised), then purged.
+const REVOKED_RETENTION: i64 = 30 * 24 * 3600;
+
+/// Claims of an access token.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub role: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: String,
+    pub iss: String,
+    pub aud: String,
+    /// The refresh-token family the token belongs to.
+    pub sid: String,
+}
+
+/// What the token endpoints hand out.
+#[derive(Clone, Debug)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub expires_in: u64,
+    pub refresh_token: String,
+    /// Unix seconds: the refresh token's (and family's) absolute end.
+    pub refresh_expires_at: i64,
+}
+
+/// The signing keys this instance knows, by `kid`.
+pub struct KeySet {
+    signing: (String, EncodingKey),
+    verifying: HashMap<String, DecodingKey>,
+}
+
+/// The cached key set, shared by clones of the core.
+#[derive(Clone, Default)]
+pub struct KeyCache(Arc<RwLock<Option<Arc<KeySet>>>>);
+
+fn random_token(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut buf);
+    URL_SAFE_NO_PAD.encode(buf)
+}
+
+/// The stored form of a refresh token.
+pub fn hash_token(token: &str) -> String {
+    format!("{:x}", Sha256::digest(token.as_bytes()))
+}
+
+fn build_keyset(rows: &[KeyRow]) -> Result<KeySet> {
+    let mut verifying = HashMap::new();
+    let mut signing = None;
+    for row in rows.iter().filter(|r| r.algorithm == "HS256") {
+        let secret = URL_SAFE_NO_PAD
+            .decode(&row.secret)
+            .map_err(|e| Error::internal("signing key", e))?;
+        if signing.is_none() {
+            signing = Some((row.kid.clone(), EncodingKey::from_secret(&secret)));
+        }
+        verifying.insert(row.kid.clone(), DecodingKey::from_secret(&secret));
+    }
+    let signing = signing.ok_or_else(|| Error::Internal("no signing key".into()))?;
+    Ok(KeySet { signing, verifying })
+}
+
+impl Core {
+    /// The key set, loaded (and, on first start, created) once.
+    async fn keys(&self, reload: bool) -> Result<Arc<KeySet>> {
+        if !reload {
+            if let Some(keys) = self.keys.0.read().await.clone() {
+                return Ok(keys);
+            }
+        }
+        let mut slot = self.keys.0.write().await;
+        let mut rows = q::active_keys(&self.db).await?;
+        if rows.is_empty() {
+            let row = KeyRow {
+                kid: uuid::Uuid::new_v4().simple().to_string(),
+                algorithm: "HS256".into(),
+                secret: random_token(32),
+                created_at: super::now(),
+            };
+            q::insert_key(&self.db, &row).await?;
+            // Another instance may have raced us: use what the database holds.
+            rows = q::active_keys(&self.db).await?;
+        }
+        let keys = Arc::new(build_keyset(&rows)?);
+        *slot = Some(keys.clone());
+        Ok(keys)
+    }
+
+    /// Starts a new refresh-token family for `user` and returns its first pair.
+    pub async fn start_token_family(&self, user: &User) -> Result<TokenPair> {
+        let now = super::now();
+        let family = uuid::Uuid::new_v4().to_string();
+        let refresh = random_token(32);
+        let expires_at = now + self.config.refresh_token_lifetime.as_secs() as i64;
+        q::insert_family(
+            &self.db,
+            &family,
+            &user.id,
+            &hash_token(&refresh),
+            now,
+            expires_at,
+        )
+        .await?;
+        self.pair(user, &family, refresh, expires_at).await
+    }
+
+    async fn pair(
+        &self,
+        user: &User,
+        family: &str,
+        refresh: String,
+        refresh_expires_at: i64,
+    ) -> Result<TokenPair> {
+        let now = super::now();
+        let lifetime = self.config.access_token_lifetime.as_secs();
+        let claims = Claims {
+            sub: user.id.clone(),
+            role: user.role.as_str().to_string(),
+            iat: now,
+            exp: now + lifetime as i64,
+            jti: uuid::Uuid::new_v4().to_string(),
+            iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
+            sid: family.to_string(),
+        };
+        let keys = self.keys(false).await?;
+        let mut header = Header::new(ALGORITHM);
+        header.typ = Some(ACCESS_TYP.into());
+        header.kid = Some(keys.signing.0.clone());
+        let access_token =
+            encode(&header, &claims, &keys.signing.1).map_err(|e| Error::internal("signing", e))?;
+        Ok(TokenPair {
+            access_token,
+            expires_in: lifetime,
+            refresh_token: refresh,
+            refresh_expires_at,
+        })
+    }
+
+    /// Checks credentials and starts a token family (the token endpoint).
+    pub async fn issue_tokens(&self, identifier: &str, password: &str) -> Result<(User, TokenPair)> {
+        let user = self.check_credentials(identifier, password).await?;
+        let pair = self.start_token_family(&user).await?;
+        let _ = crate::server::db::users::record_login(&self.db, &user.id, super::now()).await;
+        Ok((user, pair))
+    }
+
+    /// Spends `refresh_token` and returns the next pair of its family. A token
+    /// that was already spent revokes the whole family: someone replayed it.
+    pub async fn refresh_tokens(&self, refresh_token: &str) -> Result<(User, TokenPair)> {
+        let now = super::now();
+        let hash = hash_token(refresh_token);
+        let Some(family) = q::spend(&self.db, &hash, now).await? else {
+            if let Some(family) = q::family_of(&self.db, &hash).await? {
+                if q::revoke_family(&self.db, &family, now, "reuse").await? {
+                    tracing::warn!("a spent refresh token was presented again; its family is revoked");
+                }
+            }
+            return Err(Error::Unauthenticated);
+        };
+        let Some(found) = q::family_with_user(&self.db, &family).await? else {
+            return Err(Error::Unauthenticated);
+        };
+        if found.revoked_at.is_some() || found.expires_at <= now || found.user.disabled {
+            return Err(Error::Unauthenticated);
+        }
+        let user = User::try_from(found.user)?;
+        let next = random_token(32);
+        q::insert_token(&self.db, &family, &hash_token(&next), now).await?;
+        let pair = self.pair(&user, &family, next, found.expires_at).await?;
+        Ok((user, pair))
+    }
+
+    /// Ends the family of `refresh_token` (spent or not). Unknown tokens are
+    /// ignored: there is nothing to revoke.
+    pub async fn revoke_refresh_token(&self, refresh_token: &str) -> Result<()> {
+        if let Some(family) = q::family_of(&self.db, &hash_token(refresh_token)).await? {
+            q::revoke_family(&self.db, &family, super::now(), "revoked").await?;
+        }
+        Ok(())
+    }
+
+    /// Ends every token family of `user_id` but `keep`.
+    pub async fn revoke_token_families(
+        &self,
+        user_id: &str,
+        keep: Option<&str>,
+        reason: &str,
+    ) -> Result<u64> {
+        Ok(q::revoke_user_families(&self.db, user_id, keep, super::now(), reason).await?)
+    }
+
+    /// The user behind a bearer access token: a valid signature by one of our
+    /// keys, the pinned algorithm, our issuer and audience, not expired, its
+    /// family not revoked and its user not disabled.
+    pub async fn authenticate_bearer(&self, token: &str) -> Result<Authenticated> {
+        let header = decode_header(token).map_err(|_| Error::Unauthenticated)?;
+        if header.alg != ALGORITHM || header.typ.as_deref() != Some(ACCESS_TYP) {
+            return Err(Error::Unauthenticated);
+        }
+        let kid = header.kid.ok_or(Error::Unauthenticated)?;
+        let mut keys = self.keys(false).await?;
+        if !keys.verifying.contains_key(&kid) {
+            // Another instance may have rotated in a key we have not seen yet.
+            keys = self.keys(true).await?;
+        }
+        let key = keys.verifying.get(&kid).ok_or(Error::Unauthenticated)?;
+        let mut validation = Validation::new(ALGORITHM);
+        validation.leeway = LEEWAY;
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "iat", "sub", "iss", "aud"]);
+        let claims = decode::<Claims>(token, key, &validation)
+            .map_err(|_| Error::Unauthenticated)?
+            .claims;
+        let found = q::family_with_user(&self.db, &claims.sid)
+            .await?
+            .ok_or(Error::Unauthenticated)?;
+        let now = super::now();
+        if found.user.id != claims.sub
+            || found.revoked_at.is_some()
+            || found.expires_at <= now
+            || found.user.disabled
+        {
+            return Err(Error::Unauthenticated);
+        }
+        Ok(Authenticated {
+            user: User::try_from(found.user)?,
+            credential: Credential::Bearer {
+                family: found.family_id,
+            },
+        })
+    }
+
+    /// Deletes token families that ended; run periodically.
+    pub async fn purge_token_families(&self) -> Result<u64> {
+        let now = super::now();
+        Ok(q::purge(&self.db, now, now - REVOKED_RETENTION).await?)
+    }
+}

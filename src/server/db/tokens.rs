@@ -1,0 +1,191 @@
+//! Queries on `signing_keys`, `refresh_families` and `refresh_tokens`.
+
+use super::{on_pool, users::UserRow, Db};
+
+#[derive(sqlx::FromRow, Clone, Debug)]
+pub struct KeyRow {
+    pub kid: String,
+    pub algorithm: String,
+    pub secret: String,
+    pub created_at: i64,
+}
+
+/// Unretired keys, newest first.
+pub async fn active_keys(db: &Db) -> Result<Vec<KeyRow>, sqlx::Error> {
+    on_pool!(db, pool => sqlx::query_as::<_, KeyRow>(
+        "SELECT kid, algorithm, secret, created_at FROM signing_keys WHERE retired_at IS NULL \
+         ORDER BY created_at DESC, kid DESC",
+    )
+    .fetch_all(pool)
+    .await)
+}
+
+pub async fn insert_key(db: &Db, key: &KeyRow) -> Result<(), sqlx::Error> {
+    on_pool!(db, pool => sqlx::query(
+        "INSERT INTO signing_keys (kid, algorithm, secret, created_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(&key.kid)
+    .bind(&key.algorithm)
+    .bind(&key.secret)
+    .bind(key.created_at)
+    .execute(pool)
+    .await
+    .map(|_| ()))
+}
+
+/// Starts a family with its first token.
+pub async fn insert_family(
+    db: &Db,
+    family_id: &str,
+    user_id: &str,
+    token_hash: &str,
+    now: i64,
+    expires_at: i64,
+) -> Result<(), sqlx::Error> {
+    on_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        sqlx::query("INSERT INTO refresh_families (id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(family_id)
+            .bind(user_id)
+            .bind(now)
+            .bind(expires_at)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO refresh_tokens (token_hash, family_id, created_at) VALUES ($1, $2, $3)")
+            .bind(token_hash)
+            .bind(family_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await
+    })
+}
+
+pub async fn insert_token(db: &Db, family_id: &str, token_hash: &str, now: i64) -> Result<(), sqlx::Error> {
+    on_pool!(db, pool => sqlx::query("INSERT INTO refresh_tokens (token_hash, family_id, created_at) VALUES ($1, $2, $3)")
+        .bind(token_hash)
+        .bind(family_id)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|_| ()))
+}
+
+/// Spends the token in one statement, so two concurrent refreshes with the
+/// same token cannot both succeed. Returns its family if it was unspent.
+pub async fn spend(db: &Db, token_hash: &str, now: i64) -> Result<Option<String>, sqlx::Error> {
+    on_pool!(db, pool => sqlx::query_scalar::<_, String>(
+        "UPDATE refresh_tokens SET spent_at = $1 WHERE token_hash = $2 AND spent_at IS NULL RETURNING family_id",
+    )
+    .bind(now)
+    .bind(token_hash)
+    .fetch_optional(pool)
+    .await)
+}
+
+/// The family of a token, spent or not.
+pub async fn family_of(db: &Db, token_hash: &str) -> Result<Option<String>, sqlx::Error> {
+    on_pool!(db, pool => sqlx::query_scalar::<_, String>("SELECT family_id FROM refresh_tokens WHERE token_hash = $1")
+        .bind(token_hash)
+        .fetch_optional(pool)
+        .await)
+}
+
+#[derive(Clone, Debug)]
+pub struct FamilyWithUser {
+    pub family_id: String,
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+    pub user: UserRow,
+}
+
+#[derive(sqlx::FromRow)]
+struct FamilyJoin {
+    f_id: String,
+    f_expires_at: i64,
+    revoked_at: Option<i64>,
+    id: String,
+    username: String,
+    email: Option<String>,
+    password_hash: String,
+    role: String,
+    disabled: bool,
+    created_at: i64,
+    last_login_at: Option<i64>,
+    password_changed_at: i64,
+}
+
+/// A family and its user, in one query (once per bearer request).
+pub async fn family_with_user(db: &Db, family_id: &str) -> Result<Option<FamilyWithUser>, sqlx::Error> {
+    let row = on_pool!(db, pool => sqlx::query_as::<_, FamilyJoin>(
+        "SELECT f.id AS f_id, f.expires_at AS f_expires_at, f.revoked_at, u.id, u.username, u.email, \
+         u.password_hash, u.role, u.disabled, u.created_at, u.last_login_at, u.password_changed_at \
+         FROM refresh_families f JOIN users u ON u.id = f.user_id WHERE f.id = $1",
+    )
+    .bind(family_id)
+    .fetch_optional(pool)
+    .await)?;
+    Ok(row.map(|r| FamilyWithUser {
+        family_id: r.f_id,
+        expires_at: r.f_expires_at,
+        revoked_at: r.revoked_at,
+        user: UserRow {
+            id: r.id,
+            username: r.username,
+            email: r.email,
+            password_hash: r.password_hash,
+            role: r.role,
+            disabled: r.disabled,
+            created_at: r.created_at,
+            last_login_at: r.last_login_at,
+            password_changed_at: r.password_changed_at,
+        },
+    }))
+}
+
+/// Revokes one family. Returns whether it was live.
+pub async fn revoke_family(db: &Db, family_id: &str, now: i64, reason: &str) -> Result<bool, sqlx::Error> {
+    let n = on_pool!(db, pool => sqlx::query(
+        "UPDATE refresh_families SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(reason)
+    .bind(family_id)
+    .execute(pool)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(n > 0)
+}
+
+/// Revokes every live family of a user but `keep`. Returns how many.
+pub async fn revoke_user_families(
+    db: &Db,
+    user_id: &str,
+    keep: Option<&str>,
+    now: i64,
+    reason: &str,
+) -> Result<u64, sqlx::Error> {
+    on_pool!(db, pool => sqlx::query(
+        "UPDATE refresh_families SET revoked_at = $1, revoked_reason = $2 \
+         WHERE user_id = $3 AND id <> $4 AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(reason)
+    .bind(user_id)
+    .bind(keep.unwrap_or(""))
+    .execute(pool)
+    .await
+    .map(|r| r.rows_affected()))
+}
+
+/// Deletes families that ended (expired, or revoked a while ago).
+pub async fn purge(db: &Db, now: i64, revoked_before: i64) -> Result<u64, sqlx::Error> {
+    on_pool!(db, pool => sqlx::query(
+        "DELETE FROM refresh_families WHERE expires_at <= $1 OR (revoked_at IS NOT NULL AND revoked_at <= $2)",
+    )
+    .bind(now)
+    .bind(revoked_before)
+    .execute(pool)
+    .await
+    .map(|r| r.rows_affected()))
+}

@@ -1,0 +1,65 @@
+//! The OpenAPI 3 document of the JSON API, generated from the handlers' types.
+
+use super::{account, auth, error, tokens};
+use crate::model::{Role, UserView};
+use utoipa::{
+    openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
+    Modify, OpenApi,
+};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Gatehouse API",
+        description = "Accounts, sessions and bearer tokens. Errors are `{\"error\": \"<message>\"}`.",
+    ),
+    paths(
+        auth::setup_required,
+        auth::setup,
+        auth::signup,
+        auth::login,
+        auth::logout,
+        auth::session_state,
+        tokens::token,
+        tokens::refresh,
+        tokens::revoke,
+        account::me,
+        account::change_password,
+        account::sessions,
+        account::revoke_session,
+    ),
+    components(schemas(UserView, Role, error::ErrorBody)),
+    modifiers(&Security),
+    tags(
+        (name = "auth", description = "Setup, signup, login and the browser session"),
+        (name = "tokens", description = "Bearer and refresh tokens for non-browser clients"),
+        (name = "account", description = "The signed-in user"),
+    )
+)]
+pub struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("gatehouse_session"))),
+        );
+    }
+}
+
+/// `GET /api/v1/openapi.json`.
+pub async fn document() -> axum::Json<utoipa::openapi::OpenApi> {
+    axum::Json(ApiDoc::openapi())
+}

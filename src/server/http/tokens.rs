@@ -1,0 +1,147 @@
+//! `/api/v1/auth/token`, `/refresh`, `/revoke`: bearer tokens for clients
+//! that are not browsers. The refresh token also travels as an HttpOnly,
+//! SameSite=Strict cookie scoped to `/api/v1/auth`.
+
+use super::{
+    auth::{LoginBody, Ok},
+    error::{ApiError, ApiResult, ErrorBody},
+    extract::{ApiJson, OptionalJson},
+};
+use crate::server::{core, core::tokens::TokenPair, AppState};
+use axum::{
+    extract::State,
+    http::{header, HeaderMap, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
+use serde::{Deserialize, Serialize};
+use tower_sessions::cookie::{time::Duration, Cookie, SameSite};
+use utoipa::ToSchema;
+
+const COOKIE_PATH: &str = "/api/v1/auth";
+
+#[derive(Serialize, ToSchema)]
+pub struct TokenResponse {
+    /// A JWT (HS256) for `Authorization: Bearer`.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    /// Opaque; spend it at `/api/v1/auth/refresh` for the next pair.
+    pub refresh_token: String,
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+pub struct RefreshBody {
+    /// The refresh token; without it, the refresh cookie is used.
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+}
+
+fn cookie_name(state: &AppState) -> &'static str {
+    if state.config.secure_cookies {
+        "__Secure-gatehouse_refresh"
+    } else {
+        "gatehouse_refresh"
+    }
+}
+
+fn refresh_cookie(state: &AppState, value: String, max_age: i64) -> HeaderValue {
+    let cookie = Cookie::build((cookie_name(state), value))
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(state.config.secure_cookies)
+        .path(COOKIE_PATH)
+        .max_age(Duration::seconds(max_age.max(0)))
+        .build();
+    HeaderValue::from_str(&cookie.to_string()).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+fn token_response(state: &AppState, pair: TokenPair) -> Response {
+    let max_age = pair.refresh_expires_at - core::now();
+    let cookie = refresh_cookie(state, pair.refresh_token.clone(), max_age);
+    let body = TokenResponse {
+        access_token: pair.access_token,
+        token_type: "Bearer",
+        expires_in: pair.expires_in,
+        refresh_token: pair.refresh_token,
+    };
+    let mut res = Json(body).into_response();
+    res.headers_mut().append(header::SET_COOKIE, cookie);
+    res
+}
+
+/// The refresh token from the body, else from the cookie.
+fn presented_token(state: &AppState, body: Option<RefreshBody>, headers: &HeaderMap) -> Option<String> {
+    body.and_then(|b| b.refresh_token)
+        .filter(|t| !t.is_empty())
+        .or_else(|| {
+            let name = cookie_name(state);
+            headers
+                .get_all(header::COOKIE)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(';'))
+                .filter_map(|pair| pair.trim().split_once('='))
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        })
+}
+
+/// Exchanges a username (or email) and password for an access token and a
+/// refresh token.
+#[utoipa::path(post, path = "/api/v1/auth/token", tag = "tokens", request_body = LoginBody,
+    responses(
+        (status = 200, description = "A token pair; the refresh token is also set as a cookie", body = TokenResponse),
+        (status = 400, description = "Malformed body", body = ErrorBody),
+        (status = 401, description = "invalid credentials", body = ErrorBody),
+        (status = 429, description = "Rate-limited or locked; see Retry-After", body = ErrorBody),
+    ))]
+pub async fn token(State(state): State<AppState>, ApiJson(body): ApiJson<LoginBody>) -> ApiResult<Response> {
+    let identifier = body.identifier()?;
+    let (_user, pair) = state.core.issue_tokens(identifier, &body.password).await?;
+    Ok(token_response(&state, pair))
+}
+
+/// Spends a refresh token (body or cookie) for the next pair. Presenting a
+/// spent token revokes its whole family.
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "tokens", request_body(content = RefreshBody, description = "Optional when the refresh cookie is sent"),
+    responses(
+        (status = 200, description = "The next token pair", body = TokenResponse),
+        (status = 401, description = "Unknown, spent, expired or revoked refresh token", body = ErrorBody),
+    ))]
+pub async fn refresh(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    OptionalJson(body): OptionalJson<RefreshBody>,
+) -> ApiResult<Response> {
+    let Some(token) = presented_token(&state, body, &headers) else {
+        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "missing refresh token"));
+    };
+    match state.core.refresh_tokens(&token).await {
+        Ok((_user, pair)) => Ok(token_response(&state, pair)),
+        Err(core::Error::Unauthenticated) => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid or expired refresh token",
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Revokes the family of a refresh token (body or cookie) and clears the cookie.
+#[utoipa::path(post, path = "/api/v1/auth/revoke", tag = "tokens", request_body(content = RefreshBody, description = "Optional when the refresh cookie is sent"),
+    responses((status = 200, description = "Revoked (unknown tokens are ignored)", body = Ok)))]
+pub async fn revoke(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    OptionalJson(body): OptionalJson<RefreshBody>,
+) -> ApiResult<Response> {
+    if let Some(token) = presented_token(&state, body, &headers) {
+        state.core.revoke_refresh_token(&token).await?;
+    }
+    let mut res = Ok::json().into_response();
+    res.headers_mut()
+        .append(header::SET_COOKIE, refresh_cookie(&state, String::new(), 0));
+    Ok(res)
+}

@@ -1,0 +1,287 @@
+//! The account API: me, password change, sessions.
+
+mod common;
+
+use common::*;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+async fn sessions(app: &TestApp, c: &reqwest::Client) -> Vec<Value> {
+    let res = app.get(c, "/api/v1/auth/sessions").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    json_of(res).await.as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn me_answers_with_the_session_cookie() {
+    let app = TestApp::spawn().await;
+    let c = app.setup_admin().await;
+    let res = app.get(&c, "/api/v1/users/me").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(json_of(res).await["username"], ADMIN);
+}
+
+#[tokio::test]
+async fn sessions_are_listed_with_the_current_one_marked() {
+    let app = TestApp::spawn().await;
+    app.setup_admin().await;
+    let a = app.login(ADMIN, ADMIN_PASSWORD).await;
+    let b = app.login(ADMIN, ADMIN_PASSWORD).await;
+    let list = sessions(&app, &a).await;
+    assert_eq!(list.len(), 3, "setup, a and b: {list:?}");
+    assert_eq!(list.iter().filter(|s| s["current"] == json!(true)).count(), 1);
+    for s in &list {
+        for field in ["id", "created_at", "last_seen_at", "user_agent", "ip", "current"] {
+            assert!(s.get(field).is_some(), "{field} in {s}");
+        }
+        assert_eq!(s["ip"], "127.0.0.1");
+    }
+    // b ends a's session.
+    let a_id = list.iter().find(|s| s["current"] == json!(true)).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let res = b
+        .delete(app.url(&format!("/api/v1/auth/sessions/{a_id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(app.whoami(&a).await["authenticated"], json!(false));
+    assert_eq!(sessions(&app, &b).await.len(), 2);
+    // Again: it is gone.
+    let res = b
+        .delete(app.url(&format!("/api/v1/auth/sessions/{a_id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn another_users_session_cannot_be_ended() {
+    let app = TestApp::spawn().await;
+    let admin = app.setup_admin().await;
+    app.signup("jane@example.com", Some("jane")).await;
+    let jane = app.login("jane", PASSWORD).await;
+    let admin_session = sessions(&app, &admin).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let res = jane
+        .delete(app.url(&format!("/api/v1/auth/sessions/{admin_session}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_eq!(app.whoami(&admin).await["authenticated"], json!(true));
+    let res = jane
+        .delete(app.url("/api/v1/auth/sessions/not-a-session"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get(&app.client(), "/api/v1/auth/sessions").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn changing_the_password_ends_every_other_session_and_token_family() {
+    let app = TestApp::spawn().await;
+    app.setup_admin().await;
+    let here = app.bare_client();
+    let res = app
+        .post_json(
+            &here,
+            "/api/v1/auth/login",
+            &json!({ "username": ADMIN, "password": ADMIN_PASSWORD }),
+        )
+        .await;
+    let here_cookie = cookie_value(&set_cookie(&res, "gatehouse_session").unwrap());
+    let elsewhere = app.login(ADMIN, ADMIN_PASSWORD).await;
+    let res = app
+        .post_json(
+            &app.bare_client(),
+            "/api/v1/auth/token",
+            &json!({ "username": ADMIN, "password": ADMIN_PASSWORD }),
+        )
+        .await;
+    let pair = json_of(res).await;
+
+    let new_password = "a brand new passphrase";
+    let res = here
+        .post(app.url("/api/v1/users/me/password"))
+        .header(
+            reqwest::header::COOKIE,
+            format!("gatehouse_session={here_cookie}"),
+        )
+        .json(&json!({ "current_password": ADMIN_PASSWORD, "new_password": new_password }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let rotated = cookie_value(&set_cookie(&res, "gatehouse_session").expect("this session's id rotates"));
+    assert_ne!(rotated, here_cookie);
+    assert_eq!(json_of(res).await, json!({ "ok": true }));
+
+    // This session goes on under its new id; the old id is dead.
+    let whoami = |cookie: String| {
+        let c = app.bare_client();
+        let url = app.url("/api/v1/auth/session");
+        async move {
+            c.get(url)
+                .header(reqwest::header::COOKIE, format!("gatehouse_session={cookie}"))
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(whoami(rotated).await["authenticated"], json!(true));
+    assert_eq!(whoami(here_cookie).await["authenticated"], json!(false));
+    // Every other session and token family ended.
+    assert_eq!(app.whoami(&elsewhere).await["authenticated"], json!(false));
+    let res = app
+        .post_json(
+            &app.bare_client(),
+            "/api/v1/auth/refresh",
+            &json!({ "refresh_token": pair["refresh_token"] }),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let res = app
+        .bare_client()
+        .get(app.url("/api/v1/users/me"))
+        .bearer_auth(pair["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+
+    // The old password no longer works; the new one does.
+    let res = app
+        .post_json(
+            &app.client(),
+            "/api/v1/auth/login",
+            &json!({ "username": ADMIN, "password": ADMIN_PASSWORD }),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    app.login(ADMIN, new_password).await;
+}
+
+#[tokio::test]
+async fn password_change_checks_the_current_password_and_the_policy() {
+    let app = TestApp::spawn().await;
+    let c = app.setup_admin().await;
+    let res = app
+        .post_json(
+            &c,
+            "/api/v1/users/me/password",
+            &json!({ "current_password": "not my password", "new_password": "a brand new passphrase" }),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(json_of(res).await["error"]
+        .as_str()
+        .unwrap()
+        .contains("current password"));
+    let res = app
+        .post_json(
+            &c,
+            "/api/v1/users/me/password",
+            &json!({ "current_password": ADMIN_PASSWORD, "new_password": "short" }),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let res = app
+        .post_json(
+            &c,
+            "/api/v1/users/me/password",
+            &json!({ "current_password": ADMIN_PASSWORD }),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    // Signed out: 401.
+    let res = app
+        .post_json(
+            &app.client(),
+            "/api/v1/users/me/password",
+            &json!({ "current_password": ADMIN_PASSWORD, "new_password": "a brand new passphrase" }),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    // Nothing changed.
+    app.login(ADMIN, ADMIN_PASSWORD).await;
+}
+
+#[tokio::test]
+async fn a_bearer_client_can_change_the_password_and_keeps_its_own_family() {
+    let app = TestApp::spawn().await;
+    app.setup_admin().await;
+    let res = app
+        .post_json(
+            &app.bare_client(),
+            "/api/v1/auth/token",
+            &json!({ "username": ADMIN, "password": ADMIN_PASSWORD }),
+        )
+        .await;
+    let mine = json_of(res).await;
+    let other_browser = app.login(ADMIN, ADMIN_PASSWORD).await;
+    let res = app
+        .bare_client()
+        .post(app.url("/api/v1/users/me/password"))
+        .bearer_auth(mine["access_token"].as_str().unwrap())
+        .json(&json!({ "current_password": ADMIN_PASSWORD, "new_password": "a brand new passphrase" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(app.whoami(&other_browser).await["authenticated"], json!(false));
+    let res = app
+        .post_json(
+            &app.bare_client(),
+            "/api/v1/auth/refresh",
+            &json!({ "refresh_token": mine["refresh_token"] }),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK, "the caller's own family goes on");
+}
+
+#[tokio::test]
+async fn the_openapi_document_covers_every_endpoint() {
+    let app = TestApp::spawn().await;
+    let res = app.get(&app.client(), "/api/v1/openapi.json").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let doc = json_of(res).await;
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = doc["paths"].as_object().unwrap();
+    for (path, method) in [
+        ("/api/v1/auth/setup-required", "get"),
+        ("/api/v1/auth/setup", "post"),
+        ("/api/v1/auth/signup", "post"),
+        ("/api/v1/auth/login", "post"),
+        ("/api/v1/auth/logout", "post"),
+        ("/api/v1/auth/session", "get"),
+        ("/api/v1/auth/token", "post"),
+        ("/api/v1/auth/refresh", "post"),
+        ("/api/v1/auth/revoke", "post"),
+        ("/api/v1/users/me", "get"),
+        ("/api/v1/users/me/password", "post"),
+        ("/api/v1/auth/sessions", "get"),
+        ("/api/v1/auth/sessions/{id}", "delete"),
+    ] {
+        let op = &paths[path][method];
+        assert!(op.is_object(), "{method} {path}");
+        assert!(
+            op["responses"].as_object().is_some_and(|r| !r.is_empty()),
+            "{method} {path}"
+        );
+    }
+    assert!(paths["/api/v1/auth/login"]["post"]["responses"]["401"].is_object());
+    assert!(doc["components"]["schemas"]["UserView"].is_object());
+}
