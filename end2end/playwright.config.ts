@@ -8,6 +8,8 @@ import * as path from "node:path";
 const root = path.resolve(__dirname, "..");
 const binary = path.join(root, "target", "release", "gatehouse");
 const port = Number(process.env.GATEHOUSE_E2E_PORT ?? 3100);
+/** A second instance with tight login limits, for the rate-limit test. */
+export const limitedPort = port + 1;
 const dataDir = process.env.GATEHOUSE_E2E_DATA ?? fs.mkdtempSync(path.join(os.tmpdir(), "gatehouse-e2e-"));
 process.env.GATEHOUSE_E2E_DATA = dataDir;
 
@@ -63,5 +65,9 @@ export default defineConfig({
     { name: "setup", testMatch: /setup\.spec\.ts/ },
     { name: "app", testIgnore: /setup\.spec\.ts/, dependencies: ["setup"] },
   ],
-  webServer: [server(port, "main")],
+  webServer: [
+    // Every test logs in from 127.0.0.1: the main instance allows many failures.
+    server(port, "main", { GATEHOUSE_LOGIN_ATTEMPTS: "1000", GATEHOUSE_LOCKOUT_THRESHOLD: "1000" }),
+    server(limitedPort, "limited", { GATEHOUSE_LOGIN_ATTEMPTS: "2", GATEHOUSE_LOGIN_WINDOW_SECONDS: "900" }),
+  ],
 });

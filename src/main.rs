@@ -102,6 +102,12 @@ fn spawn_housekeeping(core: Core) {
             if let Err(e) = core.purge_token_families().await {
                 tracing::warn!(error = %e, "could not purge ended token families");
             }
+            if let Err(e) = core.purge_limits().await {
+                tracing::warn!(error = %e, "could not purge login counters");
+            }
+            if let Err(e) = core.purge_audit_log().await {
+                tracing::warn!(error = %e, "could not purge the audit log");
+            }
             if let Err(e) = store.delete_expired().await {
                 tracing::warn!(error = %e, "could not purge expired session records");
             }

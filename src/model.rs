@@ -119,6 +119,67 @@ pub fn short_time(rfc3339: &str) -> String {
     }
 }
 
+/// A rough strength estimate for the hint under a new-password field: the
+/// server's policy decides, this only guides the person typing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Strength {
+    /// 0 (too short) to 4 (strong).
+    pub score: u8,
+    pub label: &'static str,
+    pub advice: String,
+}
+
+/// Estimates how hard `password` is to guess from its length, the kinds of
+/// characters in it and how much it repeats itself.
+pub fn estimate_strength(password: &str, min_length: usize) -> Strength {
+    let chars: Vec<char> = password.chars().collect();
+    let len = chars.len();
+    if len < min_length {
+        let missing = min_length - len;
+        return Strength {
+            score: 0,
+            label: "Too short",
+            advice: format!(
+                "{missing} more character{} to go.",
+                if missing == 1 { "" } else { "s" }
+            ),
+        };
+    }
+    let mut pool = 0u32;
+    if chars.iter().any(|c| c.is_ascii_lowercase()) {
+        pool += 26;
+    }
+    if chars.iter().any(|c| c.is_ascii_uppercase()) {
+        pool += 26;
+    }
+    if chars.iter().any(|c| c.is_ascii_digit()) {
+        pool += 10;
+    }
+    if chars.iter().any(|c| c.is_ascii_punctuation() || *c == ' ') {
+        pool += 33;
+    }
+    if chars.iter().any(|c| !c.is_ascii()) {
+        pool += 100;
+    }
+    let mut distinct = chars.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    // Repetition ("aaaa", "abab") adds little: weigh by the share of distinct characters.
+    let variety = (distinct.len() as f64 / len as f64).clamp(0.25, 1.0);
+    let bits = len as f64 * f64::from(pool.max(1)).log2() * variety;
+    let (score, label, advice) = match bits {
+        b if b < 45.0 => (1, "Weak", "Longer is stronger: try a few unrelated words."),
+        b if b < 65.0 => (2, "Fair", "Add another word or two to make it strong."),
+        b if b < 90.0 => (3, "Good", "Good. A little longer would make it strong."),
+        _ => (4, "Strong", "Strong password."),
+    };
+    Strength {
+        score,
+        label,
+        advice: advice.to_string(),
+    }
+}
+
 /// The error a server function returns to a page: a message for people, the
 /// form field it belongs to (if any) and, when rate-limited, how long to wait.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -263,6 +324,15 @@ mod tests {
             assert!(!is_local_path(bad), "{bad:?}");
             assert_eq!(safe_return(Some(bad)), "/dashboard");
         }
+    }
+
+    #[test]
+    fn strength_grows_with_length_and_variety() {
+        assert_eq!(estimate_strength("short", 10).score, 0);
+        assert_eq!(estimate_strength("short", 10).advice, "5 more characters to go.");
+        assert_eq!(estimate_strength("aaaaaaaaaa", 10).score, 1);
+        assert!(estimate_strength("correct horse battery staple", 10).score >= 3);
+        assert!(estimate_strength("tangerine orbit lantern 42", 10).score >= 3);
     }
 
     #[test]

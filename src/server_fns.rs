@@ -225,7 +225,7 @@ pub async fn logout() -> Result<(), AppError> {
     use self::ssr::*;
     let state = state()?;
     let session = session().await?;
-    crate::server::auth::end(&state.core, &session).await;
+    crate::server::auth::end(&state.core, &session, &client()).await;
     leptos_axum::redirect("/login");
     Ok(())
 }
@@ -271,7 +271,7 @@ pub async fn change_password(
     }
     state
         .core
-        .change_password(&auth, &current_password, &new_password)
+        .change_password(&auth, &current_password, &new_password, &client())
         .await
         .map_err(fail)?;
     let session = session().await?;
@@ -290,11 +290,11 @@ pub async fn revoke_session(#[server(default)] id: String) -> Result<(), AppErro
     let auth = require_auth()?;
     state
         .core
-        .revoke_session(&auth.user.id, &id)
+        .revoke_session(&auth.user.id, &id, &client())
         .await
         .map_err(fail)?;
     if auth.session_id() == Some(id.as_str()) {
-        crate::server::auth::end(&state.core, &session().await?).await;
+        let _ = session().await?.flush().await;
         leptos_axum::redirect("/login");
     } else {
         leptos_axum::redirect("/account?changed=revoked");
@@ -311,12 +311,7 @@ pub async fn revoke_other_sessions() -> Result<(), AppError> {
     let auth = require_auth()?;
     state
         .core
-        .revoke_other_sessions(&auth.user.id, auth.session_id())
-        .await
-        .map_err(fail)?;
-    state
-        .core
-        .revoke_token_families(&auth.user.id, None, "signed out everywhere")
+        .sign_out_elsewhere(&auth, &client())
         .await
         .map_err(fail)?;
     leptos_axum::redirect("/account?changed=others");

@@ -7,7 +7,9 @@ let counter = 0;
 export function uniqueUser(prefix = "user") {
   counter += 1;
   const id = `${prefix}${Date.now().toString(36)}${counter}`;
-  return { username: id, email: `${id}@example.com`, password: `a long passphrase for ${id}` };
+  // The password must not contain the username or email (the policy refuses that).
+  const digits = Math.floor(Math.random() * 1e9).toString();
+  return { username: id, email: `${id}@example.com`, password: `tangerine orbit lantern ${digits}` };
 }
 
 /** Waits until the wasm has taken over the page. */

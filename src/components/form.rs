@@ -27,9 +27,27 @@ pub fn Field(
     #[prop(optional)] hint: Option<Signal<String>>,
     #[prop(optional)] max_length: Option<usize>,
     #[prop(optional)] autofocus: bool,
+    /// Shows a strength meter for a new password of at least this many characters.
+    #[prop(optional)]
+    strength: Option<usize>,
     error: LastError,
 ) -> impl IntoView {
     let message = Signal::derive(move || error.get().and_then(|e| e.message_for(name)));
+    let typed = RwSignal::new(String::new());
+    let meter = strength.map(|min| {
+        let estimate = Memo::new(move |_| {
+            let text = typed.get();
+            (!text.is_empty()).then(|| crate::model::estimate_strength(&text, min))
+        });
+        view! {
+            <div class="meter" aria-hidden="true" data-score=move || estimate.get().map(|e| e.score.to_string())>
+                <span></span>
+            </div>
+            <p class="strength" aria-live="polite" id=format!("{name}-strength")>
+                {move || estimate.get().map(|e| format!("{}. {}", e.label, e.advice))}
+            </p>
+        }
+    });
     let error_id = format!("{name}-error");
     let hint_id = format!("{name}-hint");
     let has_hint = hint.is_some();
@@ -60,7 +78,13 @@ pub fn Field(
                 maxlength=max_length.map(|n| n.to_string())
                 aria-invalid=move || message.get().map(|_| "true")
                 aria-describedby=described_by
+                on:input=move |ev| {
+                    if strength.is_some() {
+                        typed.set(event_target_value(&ev));
+                    }
+                }
             />
+            {meter}
             {hint.map(|h| view! { <p class="hint" id=hint_id.clone()>{move || h.get()}</p> })}
             {move || message.get().map(|m| view! { <p class="field-error" id=error_id.clone()>{m}</p> })}
         </div>

@@ -4,13 +4,14 @@
 use crate::{
     app::Site,
     model::{login_url_for, UserView},
+    server_fns::SiteInfo,
 };
 use leptos::prelude::*;
 use leptos_router::{components::Redirect, hooks::use_location};
 
 /// Renders `page` for the signed-in user; anyone else goes to
 /// `/login?return=<this page>`.
-pub fn signed_in<V>(page: impl Fn(UserView) -> V + Clone + Send + Sync + 'static) -> impl IntoView
+pub fn signed_in<V>(page: impl Fn(UserView, SiteInfo) -> V + Clone + Send + Sync + 'static) -> impl IntoView
 where
     V: IntoView + 'static,
 {
@@ -23,8 +24,8 @@ where
                 move || {
                     let page = page.clone();
                     Suspend::new(async move {
-                        match site.await.ok().and_then(|s| s.user) {
-                            Some(user) => page(user).into_any(),
+                        match site.await.ok().and_then(|s| Some((s.user.clone()?, s))) {
+                            Some((user, site)) => page(user, site).into_any(),
                             None => {
                                 let search = location.search.get_untracked();
                                 let mut here = location.pathname.get_untracked();

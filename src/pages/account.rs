@@ -16,7 +16,7 @@ use leptos_router::hooks::use_query_map;
 pub fn AccountPage() -> impl IntoView {
     view! {
         <Title text="Your account"/>
-        {signed_in(|user| view! {
+        {signed_in(|user, site| view! {
             <div class="stack">
                 <header class="page-head">
                     <p class="eyebrow">"Account"</p>
@@ -24,7 +24,7 @@ pub fn AccountPage() -> impl IntoView {
                     <p class="muted">"Signed in as "<strong>{user.username.clone()}</strong>"."</p>
                 </header>
                 <Notice/>
-                <PasswordCard/>
+                <PasswordCard min=site.password_min_length/>
                 <SessionsCard/>
             </div>
         })}
@@ -47,9 +47,12 @@ fn Notice() -> impl IntoView {
 }
 
 #[component]
-fn PasswordCard() -> impl IntoView {
+fn PasswordCard(min: usize) -> impl IntoView {
     let action = ServerAction::<ChangePassword>::new();
     let error = last_error(action);
+    let hint = Signal::derive(move || {
+        format!("At least {min} characters. A few unrelated words make a strong, memorable password.")
+    });
     view! {
         <section class="card" aria-labelledby="password-title">
             <h2 id="password-title">"Change password"</h2>
@@ -57,7 +60,7 @@ fn PasswordCard() -> impl IntoView {
             <ActionForm action=action attr:class="form narrow-form" attr:novalidate=true>
                 <FormAlert error=error/>
                 <Field label="Current password" name="current_password" kind="password" autocomplete="current-password" required=true error=error/>
-                <Field label="New password" name="new_password" kind="password" autocomplete="new-password" required=true error=error/>
+                <Field label="New password" name="new_password" kind="password" autocomplete="new-password" required=true strength=min hint=hint error=error/>
                 <Field label="Confirm new password" name="new_password_confirmation" kind="password" autocomplete="new-password" required=true error=error/>
                 <Submit label="Change password" busy_label="Changing password…" pending=action.pending()/>
             </ActionForm>

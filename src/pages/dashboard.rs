@@ -8,7 +8,7 @@ use leptos_meta::Title;
 pub fn DashboardPage() -> impl IntoView {
     view! {
         <Title text="Dashboard"/>
-        {signed_in(|user| {
+        {signed_in(|user, _site| {
             let role_label = user.role.as_str();
             let since = user.created_at.get(..10).unwrap_or("").to_string();
             view! {
@@ -28,7 +28,7 @@ pub fn DashboardPage() -> impl IntoView {
                     <h2 id="next-title">"Next steps"</h2>
                     <ul class="links">
                         <li>
-                            <a href="/account">"Your account"</a>
+                            <a href="/account">"Password and sessions"</a>
                             <span class="muted">" · change your password, see where you are signed in"</span>
                         </li>
                         <li>

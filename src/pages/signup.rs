@@ -36,7 +36,7 @@ pub fn SignupPage() -> impl IntoView {
                         <FormAlert error=error/>
                         <Field label="Email" name="email" kind="email" autocomplete="email" required=true autofocus=true max_length=254 error=error/>
                         <Field label="Username" name="username" autocomplete="username" max_length=64 error=error/>
-                        <Field label="Password" name="password" kind="password" autocomplete="new-password" required=true hint=hint error=error/>
+                        <Field label="Password" name="password" kind="password" autocomplete="new-password" required=true strength=min hint=hint error=error/>
                         <Field label="Confirm password" name="password_confirmation" kind="password" autocomplete="new-password" required=true error=error/>
                         <Submit label="Create account" busy_label="Creating account…" pending=action.pending()/>
                     </ActionForm>

@@ -65,9 +65,11 @@ pub async fn rotate(session: &Session) -> Result<(), tower_sessions::session::Er
 
 /// Ends the browser's session: the core row and the stored record go, and the
 /// cookie is cleared.
-pub async fn end(core: &Core, session: &Session) {
+pub async fn end(core: &Core, session: &Session, client: &Client) {
     if let Ok(Some(sid)) = session.get::<String>(SESSION_KEY).await {
-        let _ = core.end_session(&sid).await;
+        if let Err(e) = core.logout(&sid, client).await {
+            tracing::warn!(error = %e, "could not end the session");
+        }
     }
     if let Err(e) = session.flush().await {
         tracing::warn!(error = %e, "could not delete the session record");

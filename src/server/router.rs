@@ -57,7 +57,8 @@ pub fn build(state: AppState) -> Router {
             leptos_context(),
             shell,
         ))
-        .layer(from_fn_with_state(state.clone(), http::guard::guard_pages));
+        .layer(from_fn_with_state(state.clone(), http::guard::guard_pages))
+        .layer(from_fn(server_fn_status));
 
     let sessions = SessionManagerLayer::new(state.core.db.session_store())
         .with_name(config.session_cookie_name())
@@ -176,4 +177,30 @@ async fn json_limit_errors(res: Response<Body>) -> Response<Body> {
         }
         _ => res,
     }
+}
+
+/// Server functions answer 500 for every error they did not set a status for,
+/// including arguments they could not decode. Their error body says which
+/// status it is; put it on the response, so bad input is a 4xx.
+async fn server_fn_status(req: Request<Body>, next: middleware::Next) -> Response<Body> {
+    if !req.uri().path().starts_with("/fn/") {
+        return next.run(req).await;
+    }
+    let res = next.run(req).await;
+    if res.status() != StatusCode::INTERNAL_SERVER_ERROR || !res.headers().contains_key("serverfnerror") {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let bytes = match axum::body::to_bytes(body, 64 * 1024).await {
+        Ok(b) => b,
+        Err(_) => return json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error"),
+    };
+    if let Ok(error) = serde_json::from_slice::<crate::model::AppError>(&bytes) {
+        if let Ok(status) = StatusCode::from_u16(error.status) {
+            if status.is_client_error() {
+                parts.status = status;
+            }
+        }
+    }
+    Response::from_parts(parts, Body::from(bytes))
 }

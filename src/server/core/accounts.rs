@@ -1,6 +1,6 @@
 //! Creating accounts and checking credentials.
 
-use super::{sessions::Authenticated, validate, Client, Core, Error, Result, User};
+use super::{audit::Event, limits, sessions::Authenticated, validate, Client, Core, Error, Result, User};
 use crate::{
     model::Role,
     server::db::users::{self, InsertError, NewUser, SetupClaim},
@@ -16,7 +16,7 @@ pub struct NewAccount {
 
 impl Core {
     /// Creates the first admin. Exactly one setup succeeds, however many race.
-    pub async fn setup(&self, input: NewAccount, _client: &Client) -> Result<User> {
+    pub async fn setup(&self, input: NewAccount, client: &Client) -> Result<User> {
         if !self.setup_required().await? {
             return Err(Error::Forbidden("setup already complete".into()));
         }
@@ -25,12 +25,16 @@ impl Core {
             Some(e) => Some(validate::email(e)?),
             None => None,
         };
-        self.create(username, email, &input.password, Role::Admin, SetupClaim::Claim)
-            .await
+        let user = self
+            .create(username, email, &input.password, Role::Admin, SetupClaim::Claim)
+            .await?;
+        self.audit(Event::Setup, Some(&user.id), client, Some("first admin created"))
+            .await;
+        Ok(user)
     }
 
     /// Creates an ordinary account (signup). The username defaults to the email.
-    pub async fn signup(&self, input: NewAccount, _client: &Client) -> Result<User> {
+    pub async fn signup(&self, input: NewAccount, client: &Client) -> Result<User> {
         if self.setup_required().await? {
             return Err(Error::Forbidden(
                 "setup required: create the first admin account at /setup".into(),
@@ -44,8 +48,11 @@ impl Core {
             Some(u) => validate::username(u)?,
             None => email.clone(),
         };
-        self.create(username, Some(email), &input.password, Role::User, SetupClaim::No)
-            .await
+        let user = self
+            .create(username, Some(email), &input.password, Role::User, SetupClaim::No)
+            .await?;
+        self.audit(Event::Signup, Some(&user.id), client, None).await;
+        Ok(user)
     }
 
     /// Creates an admin from the command line; marks setup done if it was not.
@@ -64,11 +71,8 @@ impl Core {
         role: Role,
         claim: SetupClaim,
     ) -> Result<User> {
-        let mut context = vec![username.as_str()];
-        if let Some(e) = email.as_deref() {
-            context.push(e);
-        }
-        self.policy.check("password", password, &context)?;
+        self.policy
+            .check("password", password, &username, email.as_deref())?;
         let hash = self.hasher.hash(password).await?;
         let now = super::now();
         let new = NewUser {
@@ -116,33 +120,75 @@ impl Core {
         })
     }
 
-    /// Checks a username-or-email and password. Unknown user, wrong password
-    /// and disabled account all answer `InvalidCredentials`, after the same
-    /// amount of hashing work.
-    pub async fn check_credentials(&self, identifier: &str, password: &str) -> Result<User> {
+    /// Checks a username-or-email and password, under the login limits:
+    /// past `GATEHOUSE_LOGIN_ATTEMPTS` failures from this client, or while the
+    /// account is locked, 429. Unknown user, wrong password and disabled
+    /// account all answer `InvalidCredentials`, after the same hashing work,
+    /// and count towards a lockout alike.
+    pub async fn check_credentials(&self, identifier: &str, password: &str, client: &Client) -> Result<User> {
         let key = validate::identifier_key(identifier);
         if key.is_empty() {
             return Err(Error::invalid("identifier", "Enter your username or email."));
         }
+        if key.chars().count() > validate::EMAIL_MAX {
+            // No account has an identifier this long; and a lockout row per
+            // 64 KiB identifier would let anyone bloat the database.
+            return Err(Error::invalid(
+                "identifier",
+                format!(
+                    "Usernames and emails have at most {} characters.",
+                    validate::EMAIL_MAX
+                ),
+            ));
+        }
         if password.is_empty() {
             return Err(Error::invalid("password", "Enter your password."));
         }
-        let Some(row) = users::find_by_key(&self.db, &key).await? else {
-            self.hasher.verify_dummy(password).await?;
-            return Err(Error::InvalidCredentials);
+        self.admit_attempt(client).await?;
+        let row = users::find_by_key(&self.db, &key).await?;
+        let lock_key = limits::account_key(row.as_ref().map(|r| r.id.as_str()), identifier);
+        self.check_lock(&lock_key).await?;
+        let matches = match &row {
+            Some(r) => self.hasher.verify(password, &r.password_hash).await?,
+            None => {
+                self.hasher.verify_dummy(password).await?;
+                false
+            }
         };
-        let matches = self.hasher.verify(password, &row.password_hash).await?;
-        let user = User::try_from(row)?;
-        if !matches || user.disabled {
-            return Err(Error::InvalidCredentials);
+        let user = row.map(User::try_from).transpose()?;
+        match user {
+            Some(user) if matches && !user.disabled => {
+                self.attempt_succeeded(client).await?;
+                self.clear_failures(&lock_key).await?;
+                Ok(user)
+            }
+            user => {
+                let user_id = user.as_ref().map(|u| u.id.as_str());
+                self.record_failure(&lock_key, user_id, client).await?;
+                let shown: String = identifier.trim().chars().take(100).collect();
+                let reason = match &user {
+                    None => "no such account",
+                    Some(u) if u.disabled => "account disabled",
+                    Some(_) => "wrong password",
+                };
+                let detail = format!("identifier {shown:?}: {reason}");
+                self.audit(Event::LoginFailed, user_id, client, Some(&detail))
+                    .await;
+                Err(Error::InvalidCredentials)
+            }
         }
-        Ok(user)
     }
 
     /// Changes the signed-in user's password after checking the current one,
     /// then ends every other session and token family of theirs (the one
     /// making the change stays).
-    pub async fn change_password(&self, auth: &Authenticated, current: &str, new: &str) -> Result<()> {
+    pub async fn change_password(
+        &self,
+        auth: &Authenticated,
+        current: &str,
+        new: &str,
+        client: &Client,
+    ) -> Result<()> {
         let user = &auth.user;
         if current.is_empty() {
             return Err(Error::invalid("current_password", "Enter your current password."));
@@ -156,11 +202,8 @@ impl Core {
                 message: "current password is incorrect".into(),
             });
         }
-        let mut context = vec![user.username.as_str()];
-        if let Some(e) = user.email.as_deref() {
-            context.push(e);
-        }
-        self.policy.check("new_password", new, &context)?;
+        self.policy
+            .check("new_password", new, &user.username, user.email.as_deref())?;
         if super::passwords::normalize(new) == super::passwords::normalize(current) {
             return Err(Error::invalid(
                 "new_password",
@@ -169,9 +212,13 @@ impl Core {
         }
         let hash = self.hasher.hash(new).await?;
         users::set_password_hash(&self.db, &user.id, &hash, super::now()).await?;
-        self.revoke_other_sessions(&user.id, auth.session_id()).await?;
-        self.revoke_token_families(&user.id, auth.token_family(), "password change")
+        let sessions = self.end_other_sessions(&user.id, auth.session_id()).await?;
+        let families = self
+            .revoke_token_families(&user.id, auth.token_family(), "password change")
             .await?;
+        let detail = format!("{sessions} other sessions and {families} token families ended");
+        self.audit(Event::PasswordChanged, Some(&user.id), client, Some(&detail))
+            .await;
         Ok(())
     }
 

@@ -26,7 +26,7 @@ pub enum Error {
     #[error("{0}")]
     NotFound(String),
     /// Too many failures from this client, or the account is locked.
-    #[error("too many attempts; try again in {retry_after} seconds")]
+    #[error("too many failed attempts; try again in {}", human_wait(*retry_after))]
     RateLimited { retry_after: u64 },
     /// A state the request may not produce (e.g. no active admin left).
     #[error("{0}")]
@@ -37,6 +37,20 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// "45 seconds", "15 minutes", "2 hours": a wait, rounded up.
+pub fn human_wait(seconds: u64) -> String {
+    let (n, unit) = match seconds {
+        0..=59 => (seconds.max(1), "second"),
+        60..=3599 => (seconds.div_ceil(60), "minute"),
+        _ => (seconds.div_ceil(3600), "hour"),
+    };
+    if n == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{n} {unit}s")
+    }
+}
 
 impl Error {
     pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
@@ -71,5 +85,23 @@ impl Error {
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
         Error::internal("database", e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_read_like_people_talk() {
+        assert_eq!(human_wait(0), "1 second");
+        assert_eq!(human_wait(45), "45 seconds");
+        assert_eq!(human_wait(60), "1 minute");
+        assert_eq!(human_wait(899), "15 minutes");
+        assert_eq!(human_wait(3601), "2 hours");
+        assert_eq!(
+            Error::RateLimited { retry_after: 900 }.to_string(),
+            "too many failed attempts; try again in 15 minutes"
+        );
     }
 }

@@ -3,7 +3,9 @@
 //! `Result<_, core::Error>`. Pages and the JSON API are thin adapters over it.
 
 pub mod accounts;
+pub mod audit;
 pub mod error;
+pub mod limits;
 pub mod passwords;
 pub mod sessions;
 pub mod tokens;

@@ -98,8 +98,34 @@ impl Hasher {
     }
 }
 
-/// The password rules: length in Unicode characters after NFKC, within
-/// `min..=max`. No composition rules (NIST SP 800-63B 5.1.1.2).
+/// The bundled list of common passwords, parsed on first use.
+static COMMON: std::sync::LazyLock<std::collections::HashSet<&'static str>> =
+    std::sync::LazyLock::new(|| {
+        include_str!("../../../data/common-passwords.txt")
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect()
+    });
+
+/// How many passwords the bundled list holds.
+pub fn common_list_len() -> usize {
+    COMMON.len()
+}
+
+/// Whether `password` (compared in lower case, after NFKC) is on the list.
+pub fn is_common(password: &str) -> bool {
+    COMMON.contains(normalize(password).to_lowercase().as_str())
+}
+
+/// Values shorter than this are only refused when they are the whole password:
+/// refusing every password that contains "al" would help nobody.
+const CONTEXT_MIN: usize = 4;
+
+/// The password rules (NIST SP 800-63B 3.1.1.2, OWASP ASVS 6.2): a length in
+/// Unicode characters after NFKC within `min..=max`; not on the list of common
+/// passwords; not the username, the email's local part or the site's name, nor
+/// containing them. No composition rules.
 #[derive(Clone, Debug)]
 pub struct Policy {
     pub min_length: usize,
@@ -107,9 +133,15 @@ pub struct Policy {
 }
 
 impl Policy {
-    /// Checks a new password for `field`. `context` holds values the password
-    /// must not be built from (username, email).
-    pub fn check(&self, field: &'static str, password: &str, _context: &[&str]) -> Result<()> {
+    /// Checks a new password for `field`. `username` and `email` are the
+    /// account's, which the password must not be built from.
+    pub fn check(
+        &self,
+        field: &'static str,
+        password: &str,
+        username: &str,
+        email: Option<&str>,
+    ) -> Result<()> {
         let normalized = normalize(password);
         let len = normalized.chars().count();
         if len == 0 {
@@ -125,6 +157,39 @@ impl Policy {
             return Err(Error::invalid(
                 field,
                 format!("Use at most {} characters (this has {len}).", self.max_length),
+            ));
+        }
+        let lower = normalized.to_lowercase();
+        if COMMON.contains(lower.as_str()) {
+            return Err(Error::invalid(
+                field,
+                "This password is too common: it is on the list of passwords attackers try first.",
+            ));
+        }
+        let built_from = |value: &str| {
+            let value = normalize(value.trim()).to_lowercase();
+            !value.is_empty()
+                && (lower == value || (value.chars().count() >= CONTEXT_MIN && lower.contains(&value)))
+        };
+        if built_from(username) {
+            return Err(Error::invalid(
+                field,
+                "The password must not contain your username.",
+            ));
+        }
+        if let Some(email) = email {
+            let local = email.rsplit_once('@').map(|(l, _)| l).unwrap_or(email);
+            if built_from(email) || built_from(local) {
+                return Err(Error::invalid(
+                    field,
+                    "The password must not contain your email address.",
+                ));
+            }
+        }
+        if built_from("gatehouse") {
+            return Err(Error::invalid(
+                field,
+                "The password must not contain the name of this site.",
             ));
         }
         Ok(())
@@ -152,18 +217,50 @@ mod tests {
         assert!(h.verify("final answer 42", &phc).await.unwrap());
     }
 
+    const P: Policy = Policy {
+        min_length: 10,
+        max_length: 256,
+    };
+
+    fn reason(password: &str, username: &str, email: Option<&str>) -> Option<String> {
+        P.check("password", password, username, email)
+            .err()
+            .map(|e| e.to_string())
+    }
+
     #[test]
     fn length_is_counted_in_characters() {
-        let p = Policy {
-            min_length: 10,
-            max_length: 256,
-        };
         assert!(
-            p.check("password", "ääääääääää", &[]).is_ok(),
-            "10 characters, 20 bytes"
+            reason("äöüäöüäöüx", "someone", None).is_none(),
+            "10 characters, 19 bytes"
         );
-        assert!(p.check("password", "äääää", &[]).is_err());
-        assert!(p.check("password", &"é".repeat(256), &[]).is_ok());
-        assert!(p.check("password", &"é".repeat(257), &[]).is_err());
+        assert!(reason("äöüäö", "someone", None).is_some());
+        assert!(reason(&"é".repeat(256), "someone", None).is_none());
+        assert!(reason(&"é".repeat(257), "someone", None).is_some());
+    }
+
+    #[test]
+    fn the_common_list_is_bundled_and_checked_case_insensitively() {
+        assert!(common_list_len() >= 10_000);
+        for common in ["qwertyuiop", "Password123", "iloveyou12", "1234567890"] {
+            assert!(
+                reason(common, "someone", None).is_some_and(|r| r.contains("too common")),
+                "{common}"
+            );
+        }
+        assert!(reason("tangerine orbit lantern", "someone", None).is_none());
+    }
+
+    #[test]
+    fn passwords_built_from_the_account_or_site_are_refused() {
+        let user = |p: &str| reason(p, "margaret", Some("maggie.t@example.com"));
+        assert!(user("margaret2024!").is_some_and(|r| r.contains("username")));
+        assert!(user("MARGARET-is-here").is_some_and(|r| r.contains("username")));
+        assert!(user("maggie.t@example.com").is_some_and(|r| r.contains("email")));
+        assert!(user("hello maggie.t 99").is_some_and(|r| r.contains("email")));
+        assert!(user("my gatehouse pass").is_some_and(|r| r.contains("site")));
+        assert!(user("pale blue lantern").is_none());
+        // A short username is refused only as the whole password.
+        assert!(reason("bob is my uncle!", "bob", None).is_none());
     }
 }

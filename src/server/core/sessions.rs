@@ -1,7 +1,7 @@
 //! Browser sessions: their lifetime (absolute and idle), listing and revoking.
 //! The cookie and its store belong to the adapters; this module owns the rules.
 
-use super::{Client, Core, Result, User};
+use super::{audit::Event, Client, Core, Result, User};
 use crate::server::db::sessions::{self as q, SessionRow};
 
 /// Seconds between two writes of `last_seen_at` for one session: idle time is
@@ -69,9 +69,16 @@ impl Core {
         remember: bool,
         client: &Client,
     ) -> Result<(User, NewSession)> {
-        let user = self.check_credentials(identifier, password).await?;
+        let user = self.check_credentials(identifier, password, client).await?;
         let session = self.start_session(&user, remember, client).await?;
         let _ = crate::server::db::users::record_login(&self.db, &user.id, super::now()).await;
+        let detail = if remember {
+            "session (remember me)"
+        } else {
+            "session"
+        };
+        self.audit(Event::LoginSucceeded, Some(&user.id), client, Some(detail))
+            .await;
         Ok((user, session))
     }
 
@@ -128,9 +135,17 @@ impl Core {
         }))
     }
 
-    /// Ends session `sid` (logout).
+    /// Ends session `sid` without a trace (replaced by a new login).
     pub async fn end_session(&self, sid: &str) -> Result<()> {
         q::delete(&self.db, sid).await?;
+        Ok(())
+    }
+
+    /// Ends session `sid` at its user's request.
+    pub async fn logout(&self, sid: &str, client: &Client) -> Result<()> {
+        if let Some(user_id) = q::delete_returning_user(&self.db, sid).await? {
+            self.audit(Event::Logout, Some(&user_id), client, None).await;
+        }
         Ok(())
     }
 
@@ -153,8 +168,10 @@ impl Core {
     }
 
     /// Ends one of `user_id`'s sessions; `NotFound` if it is not theirs.
-    pub async fn revoke_session(&self, user_id: &str, session_id: &str) -> Result<()> {
+    pub async fn revoke_session(&self, user_id: &str, session_id: &str, client: &Client) -> Result<()> {
         if q::delete_owned(&self.db, user_id, session_id).await? {
+            self.audit(Event::SessionRevoked, Some(user_id), client, None)
+                .await;
             Ok(())
         } else {
             Err(super::Error::NotFound("no such session".into()))
@@ -162,8 +179,22 @@ impl Core {
     }
 
     /// Ends every session of `user_id` but `keep`. Returns how many ended.
-    pub async fn revoke_other_sessions(&self, user_id: &str, keep: Option<&str>) -> Result<u64> {
+    pub(crate) async fn end_other_sessions(&self, user_id: &str, keep: Option<&str>) -> Result<u64> {
         Ok(q::delete_all_of_user(&self.db, user_id, keep).await?)
+    }
+
+    /// "Sign out everywhere else": every other session and every token family
+    /// of the signed-in user ends.
+    pub async fn sign_out_elsewhere(&self, auth: &Authenticated, client: &Client) -> Result<u64> {
+        let user_id = &auth.user.id;
+        let sessions = self.end_other_sessions(user_id, auth.session_id()).await?;
+        let families = self
+            .revoke_token_families(user_id, auth.token_family(), "signed out everywhere else")
+            .await?;
+        let detail = format!("{sessions} sessions and {families} token families ended");
+        self.audit(Event::SessionsRevoked, Some(user_id), client, Some(&detail))
+            .await;
+        Ok(sessions + families)
     }
 
     /// Deletes sessions past their end; run periodically.

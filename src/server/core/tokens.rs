@@ -2,8 +2,9 @@
 //! with keys kept in the database, and opaque refresh tokens in families.
 
 use super::{
+    audit::Event,
     sessions::{Authenticated, Credential},
-    Core, Error, Result, User,
+    Client, Core, Error, Result, User,
 };
 use crate::server::db::tokens::{self as q, KeyRow};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
@@ -163,23 +164,35 @@ impl Core {
     }
 
     /// Checks credentials and starts a token family (the token endpoint).
-    pub async fn issue_tokens(&self, identifier: &str, password: &str) -> Result<(User, TokenPair)> {
-        let user = self.check_credentials(identifier, password).await?;
+    pub async fn issue_tokens(
+        &self,
+        identifier: &str,
+        password: &str,
+        client: &Client,
+    ) -> Result<(User, TokenPair)> {
+        let user = self.check_credentials(identifier, password, client).await?;
         let pair = self.start_token_family(&user).await?;
         let _ = crate::server::db::users::record_login(&self.db, &user.id, super::now()).await;
+        self.audit(Event::TokenIssued, Some(&user.id), client, None).await;
         Ok((user, pair))
     }
 
     /// Spends `refresh_token` and returns the next pair of its family. A token
     /// that was already spent revokes the whole family: someone replayed it.
-    pub async fn refresh_tokens(&self, refresh_token: &str) -> Result<(User, TokenPair)> {
+    pub async fn refresh_tokens(&self, refresh_token: &str, client: &Client) -> Result<(User, TokenPair)> {
         let now = super::now();
         let hash = hash_token(refresh_token);
         let Some(family) = q::spend(&self.db, &hash, now).await? else {
-            if let Some(family) = q::family_of(&self.db, &hash).await? {
-                if q::revoke_family(&self.db, &family, now, "reuse").await? {
-                    tracing::warn!("a spent refresh token was presented again; its family is revoked");
-                }
+            if let Some((family, user_id)) = q::family_of(&self.db, &hash).await? {
+                let revoked = q::revoke_family(&self.db, &family, now, "reuse").await?;
+                tracing::warn!("a spent refresh token was presented again; its family is revoked");
+                let detail = if revoked {
+                    "a spent refresh token was presented again; its family is revoked"
+                } else {
+                    "a spent refresh token of a revoked family was presented again"
+                };
+                self.audit(Event::RefreshTokenReuse, Some(&user_id), client, Some(detail))
+                    .await;
             }
             return Err(Error::Unauthenticated);
         };
@@ -199,7 +212,7 @@ impl Core {
     /// Ends the family of `refresh_token` (spent or not). Unknown tokens are
     /// ignored: there is nothing to revoke.
     pub async fn revoke_refresh_token(&self, refresh_token: &str) -> Result<()> {
-        if let Some(family) = q::family_of(&self.db, &hash_token(refresh_token)).await? {
+        if let Some((family, _user)) = q::family_of(&self.db, &hash_token(refresh_token)).await? {
             q::revoke_family(&self.db, &family, super::now(), "revoked").await?;
         }
         Ok(())

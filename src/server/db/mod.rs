@@ -3,6 +3,8 @@
 //! both engines accept (`$1` placeholders, `ON CONFLICT`, `RETURNING`), and run
 //! on whichever pool is configured through [`on_pool!`].
 
+pub mod audit;
+pub mod limits;
 mod session_store;
 pub mod sessions;
 pub mod tokens;

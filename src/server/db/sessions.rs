@@ -117,6 +117,14 @@ pub async fn delete(db: &Db, id: &str) -> Result<bool, sqlx::Error> {
     Ok(done > 0)
 }
 
+/// Deletes session `id`; returns its user if it existed.
+pub async fn delete_returning_user(db: &Db, id: &str) -> Result<Option<String>, sqlx::Error> {
+    on_pool!(db, pool => sqlx::query_scalar::<_, String>("DELETE FROM user_sessions WHERE id = $1 RETURNING user_id")
+        .bind(id)
+        .fetch_optional(pool)
+        .await)
+}
+
 /// Deletes session `id` only if it belongs to `user_id`.
 pub async fn delete_owned(db: &Db, user_id: &str, id: &str) -> Result<bool, sqlx::Error> {
     let done = on_pool!(db, pool => sqlx::query("DELETE FROM user_sessions WHERE id = $1 AND user_id = $2")

@@ -83,12 +83,15 @@ pub async fn spend(db: &Db, token_hash: &str, now: i64) -> Result<Option<String>
     .await)
 }
 
-/// The family of a token, spent or not.
-pub async fn family_of(db: &Db, token_hash: &str) -> Result<Option<String>, sqlx::Error> {
-    on_pool!(db, pool => sqlx::query_scalar::<_, String>("SELECT family_id FROM refresh_tokens WHERE token_hash = $1")
-        .bind(token_hash)
-        .fetch_optional(pool)
-        .await)
+/// The family of a token, spent or not, and the family's user.
+pub async fn family_of(db: &Db, token_hash: &str) -> Result<Option<(String, String)>, sqlx::Error> {
+    on_pool!(db, pool => sqlx::query_as::<_, (String, String)>(
+        "SELECT t.family_id, f.user_id FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id \
+         WHERE t.token_hash = $1",
+    )
+    .bind(token_hash)
+    .fetch_optional(pool)
+    .await)
 }
 
 #[derive(Clone, Debug)]

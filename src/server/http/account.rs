@@ -3,7 +3,7 @@
 use super::{
     auth::Ok,
     error::{ApiResult, ErrorBody},
-    extract::{ApiJson, CurrentUser},
+    extract::{ApiJson, ClientInfo, CurrentUser},
 };
 use crate::{
     model::UserView,
@@ -61,12 +61,13 @@ pub async fn me(CurrentUser(auth): CurrentUser) -> Json<UserView> {
 pub async fn change_password(
     State(state): State<AppState>,
     CurrentUser(auth): CurrentUser,
+    ClientInfo(client): ClientInfo,
     session: Session,
     ApiJson(body): ApiJson<PasswordChange>,
 ) -> ApiResult<Json<Ok>> {
     state
         .core
-        .change_password(&auth, &body.current_password, &body.new_password)
+        .change_password(&auth, &body.current_password, &body.new_password, &client)
         .await?;
     if auth.session_id().is_some() {
         auth::rotate(&session)
@@ -115,12 +116,13 @@ pub async fn sessions(
 pub async fn revoke_session(
     State(state): State<AppState>,
     CurrentUser(auth): CurrentUser,
+    ClientInfo(client): ClientInfo,
     session: Session,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    state.core.revoke_session(&auth.user.id, &id).await?;
+    state.core.revoke_session(&auth.user.id, &id, &client).await?;
     if auth.session_id() == Some(id.as_str()) {
-        auth::end(&state.core, &session).await;
+        let _ = session.flush().await;
     }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -190,8 +190,12 @@ pub async fn login(
 /// Signs out: deletes the session server-side and clears the cookie.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
     responses((status = 200, body = Ok)))]
-pub async fn logout(State(state): State<AppState>, session: Session) -> Json<Ok> {
-    auth::end(&state.core, &session).await;
+pub async fn logout(
+    State(state): State<AppState>,
+    ClientInfo(client): ClientInfo,
+    session: Session,
+) -> Json<Ok> {
+    auth::end(&state.core, &session, &client).await;
     Ok::json()
 }
 

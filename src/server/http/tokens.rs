@@ -5,7 +5,7 @@
 use super::{
     auth::{LoginBody, Ok},
     error::{ApiError, ApiResult, ErrorBody},
-    extract::{ApiJson, OptionalJson},
+    extract::{ApiJson, ClientInfo, OptionalJson},
 };
 use crate::server::{core, core::tokens::TokenPair, AppState};
 use axum::{
@@ -98,9 +98,16 @@ fn presented_token(state: &AppState, body: Option<RefreshBody>, headers: &Header
         (status = 401, description = "invalid credentials", body = ErrorBody),
         (status = 429, description = "Rate-limited or locked; see Retry-After", body = ErrorBody),
     ))]
-pub async fn token(State(state): State<AppState>, ApiJson(body): ApiJson<LoginBody>) -> ApiResult<Response> {
+pub async fn token(
+    State(state): State<AppState>,
+    ClientInfo(client): ClientInfo,
+    ApiJson(body): ApiJson<LoginBody>,
+) -> ApiResult<Response> {
     let identifier = body.identifier()?;
-    let (_user, pair) = state.core.issue_tokens(identifier, &body.password).await?;
+    let (_user, pair) = state
+        .core
+        .issue_tokens(identifier, &body.password, &client)
+        .await?;
     Ok(token_response(&state, pair))
 }
 
@@ -113,13 +120,14 @@ pub async fn token(State(state): State<AppState>, ApiJson(body): ApiJson<LoginBo
     ))]
 pub async fn refresh(
     State(state): State<AppState>,
+    ClientInfo(client): ClientInfo,
     headers: HeaderMap,
     OptionalJson(body): OptionalJson<RefreshBody>,
 ) -> ApiResult<Response> {
     let Some(token) = presented_token(&state, body, &headers) else {
         return Err(ApiError::new(StatusCode::UNAUTHORIZED, "missing refresh token"));
     };
-    match state.core.refresh_tokens(&token).await {
+    match state.core.refresh_tokens(&token, &client).await {
         Ok((_user, pair)) => Ok(token_response(&state, pair)),
         Err(core::Error::Unauthenticated) => Err(ApiError::new(
             StatusCode::UNAUTHORIZED,

@@ -1,0 +1,151 @@
+//! The audit log: security events, written by the core (never by adapters),
+//! with who, from where, and a short detail. Never a password or a token.
+
+use super::{Client, Core, Result};
+use crate::server::db::audit::{self as q, AuditRow, NewAuditRow};
+
+/// What happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    Setup,
+    Signup,
+    UserCreated,
+    LoginSucceeded,
+    LoginFailed,
+    LoginRateLimited,
+    AccountLocked,
+    AccountUnlocked,
+    Logout,
+    PasswordChanged,
+    PasswordReset,
+    SessionRevoked,
+    SessionsRevoked,
+    TokenIssued,
+    RefreshTokenReuse,
+    RoleChanged,
+    UserDisabled,
+    UserEnabled,
+}
+
+impl Event {
+    pub const ALL: [Event; 18] = [
+        Event::Setup,
+        Event::Signup,
+        Event::UserCreated,
+        Event::LoginSucceeded,
+        Event::LoginFailed,
+        Event::LoginRateLimited,
+        Event::AccountLocked,
+        Event::AccountUnlocked,
+        Event::Logout,
+        Event::PasswordChanged,
+        Event::PasswordReset,
+        Event::SessionRevoked,
+        Event::SessionsRevoked,
+        Event::TokenIssued,
+        Event::RefreshTokenReuse,
+        Event::RoleChanged,
+        Event::UserDisabled,
+        Event::UserEnabled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Event::Setup => "setup",
+            Event::Signup => "signup",
+            Event::UserCreated => "user_created",
+            Event::LoginSucceeded => "login_succeeded",
+            Event::LoginFailed => "login_failed",
+            Event::LoginRateLimited => "login_rate_limited",
+            Event::AccountLocked => "account_locked",
+            Event::AccountUnlocked => "account_unlocked",
+            Event::Logout => "logout",
+            Event::PasswordChanged => "password_changed",
+            Event::PasswordReset => "password_reset",
+            Event::SessionRevoked => "session_revoked",
+            Event::SessionsRevoked => "sessions_revoked",
+            Event::TokenIssued => "token_issued",
+            Event::RefreshTokenReuse => "refresh_token_reuse",
+            Event::RoleChanged => "role_changed",
+            Event::UserDisabled => "user_disabled",
+            Event::UserEnabled => "user_enabled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Event> {
+        Event::ALL.into_iter().find(|e| e.as_str() == s)
+    }
+}
+
+/// One audit row as the core hands it out.
+#[derive(Clone, Debug)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: i64,
+    pub event: String,
+    pub user_id: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub detail: Option<String>,
+}
+
+impl From<AuditRow> for AuditEntry {
+    fn from(r: AuditRow) -> Self {
+        AuditEntry {
+            id: r.id,
+            at: r.at,
+            event: r.event,
+            user_id: r.user_id,
+            ip: r.ip,
+            user_agent: r.user_agent,
+            detail: r.detail,
+        }
+    }
+}
+
+/// Keeps a free-text detail short and on one line.
+fn clip(detail: &str) -> String {
+    detail
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(200)
+        .collect()
+}
+
+impl Core {
+    /// Records `event`. Best effort: a failure to write is logged, and the
+    /// action it describes still happens.
+    pub async fn audit(&self, event: Event, user_id: Option<&str>, client: &Client, detail: Option<&str>) {
+        let detail = detail.map(clip);
+        let row = NewAuditRow {
+            at: super::now(),
+            event: event.as_str(),
+            user_id,
+            ip: client.ip.map(|ip| ip.to_string()),
+            user_agent: client.user_agent.as_deref(),
+            detail: detail.as_deref(),
+        };
+        if let Err(e) = q::insert(&self.db, &row).await {
+            tracing::error!(error = %e, event = event.as_str(), "could not write the audit log");
+        }
+    }
+
+    /// Newest first; `before` is the id of the last row of the previous page.
+    pub async fn audit_log(
+        &self,
+        user_id: Option<&str>,
+        event: Option<&str>,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>> {
+        let limit = i64::from(limit.clamp(1, 1000));
+        let rows = q::list(&self.db, user_id, event, before, limit).await?;
+        Ok(rows.into_iter().map(AuditEntry::from).collect())
+    }
+
+    /// Deletes rows older than `GATEHOUSE_AUDIT_RETENTION_DAYS`.
+    pub async fn purge_audit_log(&self) -> Result<u64> {
+        let cutoff = super::now() - self.config.audit_retention.as_secs() as i64;
+        Ok(q::purge_before(&self.db, cutoff).await?)
+    }
+}

@@ -1,0 +1,127 @@
+//! Throttling password guesses: a limit of failed logins per client address
+//! per window, and a lockout of an account (or of an identifier that names no
+//! account, so that locking reveals nothing) after consecutive failures, for
+//! `GATEHOUSE_LOCKOUT_SECONDS`, doubling with each further lock. Counted in the
+//! database, so every instance sees the same numbers.
+
+use super::{audit::Event, validate, Client, Core, Error, Result};
+use crate::server::db::limits as q;
+
+/// The longest a lock can get by doubling.
+const MAX_LOCK_SECONDS: i64 = 30 * 24 * 3600;
+
+/// The lockout key of an account, or of an identifier that names none.
+pub fn account_key(user_id: Option<&str>, identifier: &str) -> String {
+    match user_id {
+        Some(id) => format!("user:{id}"),
+        None => format!("ident:{}", validate::identifier_key(identifier)),
+    }
+}
+
+fn client_key(client: &Client) -> String {
+    match client.ip {
+        Some(ip) => format!("ip:{ip}"),
+        None => "ip:unknown".to_string(),
+    }
+}
+
+/// The lock length after `previous_locks` earlier locks: the base, doubled each time.
+pub fn lock_length(base: i64, previous_locks: i64) -> i64 {
+    let factor = 1i64 << previous_locks.clamp(0, 20);
+    base.saturating_mul(factor).min(MAX_LOCK_SECONDS)
+}
+
+impl Core {
+    /// Counts a login attempt from `client`; refuses it (429) past
+    /// `GATEHOUSE_LOGIN_ATTEMPTS` in the window. A success is taken back with
+    /// [`Core::attempt_succeeded`], so only failures use up the allowance.
+    pub(crate) async fn admit_attempt(&self, client: &Client) -> Result<()> {
+        let now = super::now();
+        let window = self.config.login_window.as_secs() as i64;
+        let limit = i64::from(self.config.login_attempts);
+        let (count, start) = q::count_attempt(&self.db, &client_key(client), now, window).await?;
+        if count > limit {
+            if count == limit + 1 {
+                self.audit(
+                    Event::LoginRateLimited,
+                    None,
+                    client,
+                    Some("too many failed logins from this address"),
+                )
+                .await;
+            }
+            return Err(Error::RateLimited {
+                retry_after: (start + window - now).max(1) as u64,
+            });
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn attempt_succeeded(&self, client: &Client) -> Result<()> {
+        Ok(q::uncount_attempt(&self.db, &client_key(client)).await?)
+    }
+
+    /// 429 while `key` is locked.
+    pub(crate) async fn check_lock(&self, key: &str) -> Result<()> {
+        let now = super::now();
+        match q::locked_until(&self.db, key).await? {
+            Some(until) if until > now => Err(Error::RateLimited {
+                retry_after: (until - now) as u64,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Counts a failure on `key`; locks it at the threshold.
+    pub(crate) async fn record_failure(
+        &self,
+        key: &str,
+        user_id: Option<&str>,
+        client: &Client,
+    ) -> Result<()> {
+        let now = super::now();
+        let (failures, previous_locks) = q::count_failure(&self.db, key, now).await?;
+        let threshold = i64::from(self.config.lockout_threshold);
+        if failures >= threshold {
+            let length = lock_length(self.config.lockout.as_secs() as i64, previous_locks);
+            if q::lock(&self.db, key, threshold, now + length, now).await? {
+                let detail = format!("locked for {length} s after {failures} failed logins");
+                self.audit(Event::AccountLocked, user_id, client, Some(&detail))
+                    .await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Forgets `key`'s failures (after a success). Returns whether it was locked.
+    pub(crate) async fn clear_failures(&self, key: &str) -> Result<bool> {
+        Ok(q::clear(&self.db, key, super::now()).await?)
+    }
+
+    /// Deletes counters nobody needs any more; run periodically.
+    pub async fn purge_limits(&self) -> Result<u64> {
+        let now = super::now();
+        let window = self.config.login_window.as_secs() as i64;
+        // Failure counts older than a day (and not locking anything) are forgotten.
+        Ok(q::purge(&self.db, now - window, now - 24 * 3600, now).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locks_double_and_are_capped() {
+        assert_eq!(lock_length(900, 0), 900);
+        assert_eq!(lock_length(900, 1), 1800);
+        assert_eq!(lock_length(900, 3), 7200);
+        assert_eq!(lock_length(900, 60), MAX_LOCK_SECONDS);
+    }
+
+    #[test]
+    fn keys_separate_accounts_from_unknown_identifiers() {
+        assert_eq!(account_key(Some("u1"), "alice"), "user:u1");
+        assert_eq!(account_key(None, " Alice "), "ident:alice");
+    }
+}

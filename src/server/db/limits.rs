@@ -1,0 +1,98 @@
+//! Queries on `login_failures` and `lockouts`.
+
+use super::{on_pool, Db};
+
+/// Counts one login attempt against `key` in a window of `window` seconds that
+/// starts at the first attempt, atomically. Returns the count and the window's
+/// start after counting.
+pub async fn count_attempt(db: &Db, key: &str, now: i64, window: i64) -> Result<(i64, i64), sqlx::Error> {
+    on_pool!(db, pool => sqlx::query_as::<_, (i64, i64)>(
+        "INSERT INTO login_failures (key, window_start, count) VALUES ($1, $2, 1) \
+         ON CONFLICT (key) DO UPDATE SET \
+           count = CASE WHEN login_failures.window_start + $3 <= $2 THEN 1 ELSE login_failures.count + 1 END, \
+           window_start = CASE WHEN login_failures.window_start + $3 <= $2 THEN $2 ELSE login_failures.window_start END \
+         RETURNING count, window_start",
+    )
+    .bind(key)
+    .bind(now)
+    .bind(window)
+    .fetch_one(pool)
+    .await)
+}
+
+/// Takes back one attempt (it succeeded, so it was not a failure).
+pub async fn uncount_attempt(db: &Db, key: &str) -> Result<(), sqlx::Error> {
+    on_pool!(db, pool => sqlx::query("UPDATE login_failures SET count = count - 1 WHERE key = $1 AND count > 0")
+        .bind(key)
+        .execute(pool)
+        .await
+        .map(|_| ()))
+}
+
+/// Until when `key` is locked, if it is.
+pub async fn locked_until(db: &Db, key: &str) -> Result<Option<i64>, sqlx::Error> {
+    let until: Option<Option<i64>> = on_pool!(db, pool => sqlx::query_scalar("SELECT locked_until FROM lockouts WHERE key = $1")
+        .bind(key)
+        .fetch_optional(pool)
+        .await)?;
+    Ok(until.flatten())
+}
+
+/// Counts one more consecutive failure; returns `(failures, lock_count)`.
+pub async fn count_failure(db: &Db, key: &str, now: i64) -> Result<(i64, i64), sqlx::Error> {
+    on_pool!(db, pool => sqlx::query_as::<_, (i64, i64)>(
+        "INSERT INTO lockouts (key, failures, lock_count, updated_at) VALUES ($1, 1, 0, $2) \
+         ON CONFLICT (key) DO UPDATE SET failures = lockouts.failures + 1, updated_at = $2 \
+         RETURNING failures, lock_count",
+    )
+    .bind(key)
+    .bind(now)
+    .fetch_one(pool)
+    .await)
+}
+
+/// Locks `key` until `until` if it still has `threshold` failures (only one of
+/// several concurrent failures locks). Returns whether this call locked it.
+pub async fn lock(db: &Db, key: &str, threshold: i64, until: i64, now: i64) -> Result<bool, sqlx::Error> {
+    on_pool!(db, pool => sqlx::query(
+        "UPDATE lockouts SET failures = 0, lock_count = lock_count + 1, locked_until = $1, updated_at = $2 \
+         WHERE key = $3 AND failures >= $4",
+    )
+    .bind(until)
+    .bind(now)
+    .bind(key)
+    .bind(threshold)
+    .execute(pool)
+    .await
+    .map(|r| r.rows_affected() > 0))
+}
+
+/// Forgets `key`'s failures and locks (after a success, or an unlock).
+/// Returns whether it was locked.
+pub async fn clear(db: &Db, key: &str, now: i64) -> Result<bool, sqlx::Error> {
+    let was_locked: Option<Option<i64>> = on_pool!(db, pool => sqlx::query_scalar(
+        "DELETE FROM lockouts WHERE key = $1 RETURNING locked_until",
+    )
+    .bind(key)
+    .fetch_optional(pool)
+    .await)?;
+    Ok(was_locked.flatten().is_some_and(|until| until > now))
+}
+
+/// Deletes windows and lock records nobody needs any more.
+pub async fn purge(db: &Db, window_cutoff: i64, stale_before: i64, now: i64) -> Result<u64, sqlx::Error> {
+    let a = on_pool!(db, pool => sqlx::query("DELETE FROM login_failures WHERE window_start <= $1")
+        .bind(window_cutoff)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+    let b = on_pool!(db, pool => sqlx::query(
+        "DELETE FROM lockouts WHERE updated_at <= $1 AND (locked_until IS NULL OR locked_until <= $2)",
+    )
+    .bind(stale_before)
+    .bind(now)
+    .execute(pool)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(a + b)
+}

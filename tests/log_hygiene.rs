@@ -1,0 +1,219 @@
+//! No password, hash, token or session id is ever written to the log (OWASP
+//! ASVS 5.0 16.2.5). Runs every flow with logging at the most verbose level
+//! and searches everything written for every secret used.
+
+mod common;
+
+use common::*;
+use reqwest::header;
+use serde_json::{json, Value};
+use std::{
+    io::Write,
+    sync::{Arc, Mutex},
+};
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn asvs_16_2_5_no_secret_reaches_the_log_at_any_level() {
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(captured.clone())
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::set_global_default(subscriber).expect("the only subscriber in this test binary");
+
+    let app = TestApp::spawn_with(&[("GATEHOUSE_LOGIN_ATTEMPTS", "1000")]).await;
+    let mut secrets: Vec<String> = vec![ADMIN_PASSWORD.into(), PASSWORD.into()];
+
+    // Setup, signup, logins (good and bad), remember me.
+    let admin = app.bare_client();
+    let res = app
+        .post_json(
+            &admin,
+            "/api/v1/auth/setup",
+            &json!({ "username": ADMIN, "password": ADMIN_PASSWORD }),
+        )
+        .await;
+    secrets.push(cookie_value(&set_cookie(&res, "gatehouse_session").unwrap()));
+    app.signup("jane@example.com", Some("jane")).await;
+    let wrong = "a wrong password that must not be logged";
+    secrets.push(wrong.into());
+    app.post_json(
+        &app.bare_client(),
+        "/api/v1/auth/login",
+        &json!({ "username": "jane", "password": wrong }),
+    )
+    .await;
+    let res = app
+        .post_json(
+            &app.bare_client(),
+            "/api/v1/auth/login",
+            &json!({ "username": "jane", "password": PASSWORD, "remember": true }),
+        )
+        .await;
+    let jane_cookie = cookie_value(&set_cookie(&res, "gatehouse_session").unwrap());
+    secrets.push(jane_cookie.clone());
+
+    // Tokens: issue, use, refresh, reuse, revoke.
+    let pair: Value = app
+        .post_json(
+            &app.bare_client(),
+            "/api/v1/auth/token",
+            &json!({ "username": "jane", "password": PASSWORD }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let access = pair["access_token"].as_str().unwrap().to_string();
+    let refresh = pair["refresh_token"].as_str().unwrap().to_string();
+    app.bare_client()
+        .get(app.url("/api/v1/users/me"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    let next: Value = app
+        .post_json(
+            &app.bare_client(),
+            "/api/v1/auth/refresh",
+            &json!({ "refresh_token": refresh }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    app.post_json(
+        &app.bare_client(),
+        "/api/v1/auth/refresh",
+        &json!({ "refresh_token": refresh }),
+    )
+    .await;
+    app.bare_client()
+        .get(app.url("/api/v1/users/me"))
+        .bearer_auth("forged.token.value")
+        .send()
+        .await
+        .unwrap();
+    secrets.extend([access, refresh]);
+    secrets.push(next["access_token"].as_str().unwrap().to_string());
+    secrets.push(next["refresh_token"].as_str().unwrap().to_string());
+
+    // Pages and server functions, with the cookie.
+    let with_cookie = |path: &'static str| {
+        let c = app.bare_client();
+        let url = app.url(path);
+        let cookie = format!("gatehouse_session={jane_cookie}");
+        async move {
+            c.get(url)
+                .header(header::COOKIE, cookie)
+                .header(header::ACCEPT, "text/html")
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    with_cookie("/dashboard").await;
+    with_cookie("/account").await;
+    let form_login = app
+        .bare_client()
+        .post(app.url("/fn/login"))
+        .header(header::ACCEPT, "text/html")
+        .form(&[
+            ("username", "jane"),
+            ("password", wrong),
+            ("return_to", "/account"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form_login.status(), reqwest::StatusCode::FOUND);
+
+    // Password change and logout.
+    let new_password = "a brand new passphrase, long";
+    secrets.push(new_password.into());
+    let res = app
+        .bare_client()
+        .post(app.url("/api/v1/users/me/password"))
+        .header(header::COOKIE, format!("gatehouse_session={jane_cookie}"))
+        .json(&json!({ "current_password": PASSWORD, "new_password": new_password }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), reqwest::StatusCode::OK);
+    let rotated = cookie_value(&set_cookie(&res, "gatehouse_session").unwrap());
+    secrets.push(rotated.clone());
+    app.bare_client()
+        .post(app.url("/api/v1/auth/logout"))
+        .header(header::COOKIE, format!("gatehouse_session={rotated}"))
+        .send()
+        .await
+        .unwrap();
+
+    // What the database holds that must not leak either: hashes, keys, session ids.
+    let pool = match app.db() {
+        gatehouse::server::db::Db::Sqlite(p) => p.clone(),
+        _ => unreachable!(),
+    };
+    let mut stored: Vec<String> = sqlx::query_scalar("SELECT password_hash FROM users")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    stored.extend(
+        sqlx::query_scalar::<_, String>("SELECT secret FROM signing_keys")
+            .fetch_all(&pool)
+            .await
+            .unwrap(),
+    );
+    stored.extend(
+        sqlx::query_scalar::<_, String>("SELECT token_hash FROM refresh_tokens")
+            .fetch_all(&pool)
+            .await
+            .unwrap(),
+    );
+    stored.extend(
+        sqlx::query_scalar::<_, String>("SELECT id FROM tower_sessions")
+            .fetch_all(&pool)
+            .await
+            .unwrap(),
+    );
+    for hash in &stored {
+        // The salt+hash part of a PHC string is what matters.
+        secrets.push(hash.rsplit('$').next().unwrap().to_string());
+    }
+
+    let log = String::from_utf8_lossy(&captured.0.lock().unwrap()).to_string();
+    assert!(
+        log.len() > 1000,
+        "the flows were logged at all ({} bytes)",
+        log.len()
+    );
+    assert!(log.contains("/api/v1/auth/login"), "requests are logged by path");
+    for secret in &secrets {
+        assert!(secret.len() >= 8, "a meaningful secret: {secret:?}");
+        assert!(
+            !log.contains(secret.as_str()),
+            "the log contains a secret: {secret:?}"
+        );
+    }
+}
