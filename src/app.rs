@@ -4,6 +4,7 @@ use crate::{
     components::nav::NavBar,
     pages::{
         account::AccountPage,
+        admin::AdminPage,
         dashboard::DashboardPage,
         errors::NotFound,
         home::{HomeRedirect, PrivateRedirect},
@@ -75,6 +76,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
                     <Route path=path!("/dashboard") view=DashboardPage ssr=SsrMode::Async/>
                     <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin") view=AdminPage ssr=SsrMode::Async/>
                     <Route path=path!("/private") view=PrivateRedirect ssr=SsrMode::Async/>
                 </Routes>
             </main>

@@ -2,14 +2,22 @@
 
 use clap::{Parser, Subcommand};
 use gatehouse::server::{config::Config, core::Core, db::Db, router, telemetry, AppState};
-use std::{net::SocketAddr, process::ExitCode, time::Duration};
+use std::{
+    io::{BufRead, IsTerminal},
+    net::SocketAddr,
+    process::ExitCode,
+    sync::Arc,
+    time::Duration,
+};
 
+/// Accounts for your product: setup, signup, login, sessions, roles and a token API.
+///
+/// Configuration comes from the environment or a `.env` file (DATABASE_URL,
+/// LEPTOS_SITE_ADDR, GATEHOUSE_*; see the README). Passwords are read from a
+/// prompt, or from standard input when it is not a terminal; never from the
+/// command line.
 #[derive(Parser)]
-#[command(
-    name = "gatehouse",
-    version,
-    about = "Accounts for your product: setup, signup, login, sessions, roles and a token API."
-)]
+#[command(name = "gatehouse", version)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -17,10 +25,33 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the site and the API (the default). Runs pending migrations first.
+    /// Serve the site and the API on LEPTOS_SITE_ADDR (the default when no
+    /// subcommand is given). Runs pending migrations first.
     Serve,
     /// Apply pending database migrations, then exit.
     Migrate,
+    /// Create an admin account. Marks first-run setup as done if it was not.
+    ///
+    /// The password is asked for twice at a prompt, or read as one line from
+    /// standard input (e.g. `printf '%s\n' "$PASSWORD" | gatehouse create-admin --username root`).
+    CreateAdmin {
+        /// The new admin's username.
+        #[arg(long)]
+        username: String,
+        /// The new admin's email (optional).
+        #[arg(long)]
+        email: Option<String>,
+    },
+    /// Set a new password for an account (named by username or email) and end
+    /// all of its sessions and tokens. Also lifts any lockout.
+    ///
+    /// The password is asked for twice at a prompt, or read as one line from
+    /// standard input.
+    ResetPassword {
+        /// The account's username (or email).
+        #[arg(long)]
+        username: String,
+    },
 }
 
 #[tokio::main]
@@ -33,10 +64,13 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(config.log_format);
-    let result = match cli.command.unwrap_or(Command::Serve) {
+    let command = cli.command.unwrap_or(Command::Serve);
+    telemetry::init(config.log_format, !matches!(command, Command::Serve));
+    let result = match command {
         Command::Serve => serve(config).await,
         Command::Migrate => migrate(config).await,
+        Command::CreateAdmin { username, email } => create_admin(config, &username, email.as_deref()).await,
+        Command::ResetPassword { username } => reset_password(config, &username).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -65,6 +99,60 @@ async fn migrate(config: Config) -> Result<(), BoxError> {
     Ok(())
 }
 
+/// Reads a new password: at a prompt (twice) on a terminal, else one line of
+/// standard input.
+fn read_password() -> Result<String, BoxError> {
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("New password: ")?;
+        let again = rpassword::prompt_password("Repeat it: ")?;
+        if first != again {
+            return Err("the two passwords differ".into());
+        }
+        Ok(first)
+    } else {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        let password = line.strip_suffix('\n').unwrap_or(&line);
+        let password = password.strip_suffix('\r').unwrap_or(password);
+        if password.is_empty() {
+            return Err("no password on standard input".into());
+        }
+        Ok(password.to_string())
+    }
+}
+
+async fn operator_core(config: Config) -> Result<Core, BoxError> {
+    let db = open_db(&config).await?;
+    Ok(Core::new(db, Arc::new(config)))
+}
+
+async fn create_admin(config: Config, username: &str, email: Option<&str>) -> Result<(), BoxError> {
+    let core = operator_core(config).await?;
+    let password = read_password()?;
+    let user = core
+        .create_admin(username, email, &password)
+        .await
+        .map_err(|e| e.to_string())?;
+    core.db.close().await;
+    println!("created admin {} ({})", user.username, user.id);
+    Ok(())
+}
+
+async fn reset_password(config: Config, username: &str) -> Result<(), BoxError> {
+    let core = operator_core(config).await?;
+    let password = read_password()?;
+    let user = core
+        .reset_password(username, &password)
+        .await
+        .map_err(|e| e.to_string())?;
+    core.db.close().await;
+    println!(
+        "password of {} reset; its sessions and tokens have ended",
+        user.username
+    );
+    Ok(())
+}
+
 async fn serve(config: Config) -> Result<(), BoxError> {
     let leptos_options = leptos::config::get_configuration(None)
         .map_err(|e| format!("invalid Leptos configuration: {e}"))?
@@ -88,7 +176,8 @@ async fn serve(config: Config) -> Result<(), BoxError> {
     Ok(())
 }
 
-/// Deletes expired sessions and ended token families every ten minutes.
+/// Deletes expired sessions, ended token families, stale login counters and
+/// old audit rows, every ten minutes.
 fn spawn_housekeeping(core: Core) {
     tokio::spawn(async move {
         use tower_sessions::ExpiredDeletion;

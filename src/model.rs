@@ -69,6 +69,44 @@ pub struct SessionItem {
     pub current: bool,
 }
 
+/// A user as the admin page lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminUserItem {
+    pub id: String,
+    pub username: String,
+    pub email: Option<String>,
+    pub role: Role,
+    /// RFC 3339.
+    pub created_at: String,
+    pub last_login_at: Option<String>,
+    pub disabled: bool,
+    pub locked_until: Option<String>,
+}
+
+/// One audit row as the admin page shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditItem {
+    pub id: i64,
+    /// RFC 3339.
+    pub at: String,
+    pub event: String,
+    pub user_id: Option<String>,
+    pub username: Option<String>,
+    pub ip: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// What the admin page shows: the users, and a page of the audit log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminData {
+    pub users: Vec<AdminUserItem>,
+    pub audit: Vec<AuditItem>,
+    /// The `before` of the next (older) page, if there is one.
+    pub older: Option<i64>,
+    /// Every event name, for the filter.
+    pub events: Vec<String>,
+}
+
 /// "Firefox on Linux", from a User-Agent header; good enough to tell one's
 /// devices apart.
 pub fn describe_user_agent(ua: Option<&str>) -> String {

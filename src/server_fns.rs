@@ -1,7 +1,7 @@
 //! Server functions: the pages' thin adapters over the core. Each one works
 //! as a plain form post (JavaScript off) and as a fetch (JavaScript on).
 
-use crate::model::{AppError, SessionItem, UserView};
+use crate::model::{AdminData, AppError, SessionItem, UserView};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -47,6 +47,14 @@ pub(crate) mod ssr {
 
     pub fn require_auth() -> Result<Arc<Authenticated>, AppError> {
         auth().ok_or_else(|| fail(core::Error::Unauthenticated))
+    }
+
+    /// The signed-in admin (401 signed out, 403 otherwise): the same guard
+    /// as the JSON API's.
+    pub fn require_admin() -> Result<Arc<Authenticated>, AppError> {
+        let auth = require_auth()?;
+        core::admin::require_admin(&auth).map_err(fail)?;
+        Ok(auth)
     }
 
     pub fn client() -> Client {
@@ -315,5 +323,186 @@ pub async fn revoke_other_sessions() -> Result<(), AppError> {
         .await
         .map_err(fail)?;
     leptos_axum::redirect("/account?changed=others");
+    Ok(())
+}
+
+/// Rows of the audit log per page on `/admin`.
+pub const AUDIT_PAGE: u32 = 50;
+
+/// The users and a page of the audit log (filtered by user and event).
+#[server(prefix = "/fn", endpoint = "admin_overview")]
+pub async fn admin_overview(
+    #[server(default)] user: Option<String>,
+    #[server(default)] event: Option<String>,
+    #[server(default)] before: Option<i64>,
+) -> Result<AdminData, AppError> {
+    use self::ssr::*;
+    use crate::{
+        model::{AdminUserItem, AuditItem},
+        server::core::{audit::Event, rfc3339},
+    };
+    use std::collections::HashMap;
+    let state = state()?;
+    let admin = require_admin()?;
+    let users = state.core.managed_users(&admin).await.map_err(fail)?;
+    let names: HashMap<&str, &str> = users
+        .iter()
+        .map(|m| (m.user.id.as_str(), m.user.username.as_str()))
+        .collect();
+    let user = user.filter(|u| !u.is_empty());
+    let event = event.filter(|e| Event::parse(e).is_some());
+    let rows = state
+        .core
+        .audit_entries(&admin, user.as_deref(), event.as_deref(), before, AUDIT_PAGE + 1)
+        .await
+        .map_err(fail)?;
+    let more = rows.len() > AUDIT_PAGE as usize;
+    let rows = &rows[..rows.len().min(AUDIT_PAGE as usize)];
+    Ok(AdminData {
+        audit: rows
+            .iter()
+            .map(|r| AuditItem {
+                id: r.id,
+                at: rfc3339(r.at),
+                event: r.event.clone(),
+                username: r
+                    .user_id
+                    .as_deref()
+                    .and_then(|id| names.get(id))
+                    .map(|n| n.to_string()),
+                user_id: r.user_id.clone(),
+                ip: r.ip.clone(),
+                detail: r.detail.clone(),
+            })
+            .collect(),
+        older: if more { rows.last().map(|r| r.id) } else { None },
+        events: Event::ALL.iter().map(|e| e.as_str().to_string()).collect(),
+        users: users
+            .into_iter()
+            .map(|m| AdminUserItem {
+                id: m.user.id.clone(),
+                username: m.user.username.clone(),
+                email: m.user.email.clone(),
+                role: m.user.role,
+                created_at: rfc3339(m.user.created_at),
+                last_login_at: m.user.last_login_at.map(rfc3339),
+                disabled: m.user.disabled,
+                locked_until: m.locked_until.map(rfc3339),
+            })
+            .collect(),
+    })
+}
+
+/// Changes a user's role (`admin` or `user`).
+#[server(prefix = "/fn", endpoint = "admin_set_role")]
+pub async fn admin_set_role(
+    #[server(default)] id: String,
+    #[server(default)] role: String,
+) -> Result<(), AppError> {
+    use self::ssr::*;
+    use crate::server::core::admin::UserChange;
+    let state = state()?;
+    let admin = require_admin()?;
+    let role = crate::model::Role::parse(&role)
+        .ok_or_else(|| reject(AppError::new(400, "role must be \"admin\" or \"user\"")))?;
+    let change = UserChange {
+        role: Some(role),
+        disabled: None,
+    };
+    state
+        .core
+        .change_user(&admin, &id, change, &client())
+        .await
+        .map_err(fail)?;
+    leptos_axum::redirect("/admin?done=role");
+    Ok(())
+}
+
+/// Disables (`disabled=true`) or enables a user. Disabling signs them out everywhere.
+#[server(prefix = "/fn", endpoint = "admin_set_disabled")]
+pub async fn admin_set_disabled(
+    #[server(default)] id: String,
+    #[server(default)] disabled: String,
+) -> Result<(), AppError> {
+    use self::ssr::*;
+    use crate::server::core::admin::UserChange;
+    let state = state()?;
+    let admin = require_admin()?;
+    let disabled = match disabled.as_str() {
+        "true" => true,
+        "false" => false,
+        _ => return Err(reject(AppError::new(400, "disabled must be true or false"))),
+    };
+    let change = UserChange {
+        role: None,
+        disabled: Some(disabled),
+    };
+    state
+        .core
+        .change_user(&admin, &id, change, &client())
+        .await
+        .map_err(fail)?;
+    leptos_axum::redirect(if disabled {
+        "/admin?done=disabled"
+    } else {
+        "/admin?done=enabled"
+    });
+    Ok(())
+}
+
+/// Lifts a user's lockout.
+#[server(prefix = "/fn", endpoint = "admin_unlock")]
+pub async fn admin_unlock(#[server(default)] id: String) -> Result<(), AppError> {
+    use self::ssr::*;
+    let state = state()?;
+    let admin = require_admin()?;
+    state
+        .core
+        .unlock_user(&admin, &id, &client())
+        .await
+        .map_err(fail)?;
+    leptos_axum::redirect("/admin?done=unlocked");
+    Ok(())
+}
+
+/// Ends every session and token family of a user.
+#[server(prefix = "/fn", endpoint = "admin_sign_out")]
+pub async fn admin_sign_out(#[server(default)] id: String) -> Result<(), AppError> {
+    use self::ssr::*;
+    let state = state()?;
+    let admin = require_admin()?;
+    state
+        .core
+        .sign_out_user(&admin, &id, &client())
+        .await
+        .map_err(fail)?;
+    leptos_axum::redirect("/admin?done=signed_out");
+    Ok(())
+}
+
+/// Creates an account (signup open or closed).
+#[server(prefix = "/fn", endpoint = "admin_create_user")]
+pub async fn admin_create_user(
+    #[server(default)] username: String,
+    #[server(default)] email: String,
+    #[server(default)] password: String,
+    #[server(default)] role: String,
+) -> Result<(), AppError> {
+    use self::ssr::*;
+    use crate::server::core::accounts::NewAccount;
+    let state = state()?;
+    let admin = require_admin()?;
+    let role = crate::model::Role::parse(&role).unwrap_or(crate::model::Role::User);
+    let input = NewAccount {
+        username: Some(username),
+        email: Some(email),
+        password,
+    };
+    state
+        .core
+        .create_user(&admin, input, role, &client())
+        .await
+        .map_err(fail)?;
+    leptos_axum::redirect("/admin?done=created");
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! The navigation bar: the site's name, the signed-in user and Logout.
 
-use crate::{app::Site, server_fns::Logout};
+use crate::{app::Site, model::Role, server_fns::Logout};
 use leptos::prelude::*;
 
 #[component]
@@ -22,6 +22,7 @@ pub fn NavBar() -> impl IntoView {
                                     <ul class="nav-links">
                                         <li><a href="/dashboard">"Dashboard"</a></li>
                                         <li><a href="/account">"Account"</a></li>
+                                        {(user.role == Role::Admin).then(|| view! { <li><a href="/admin">"Admin"</a></li> })}
                                     </ul>
                                     <div class="nav-user">
                                         <span class="nav-username" data-testid="nav-username" title="Signed in">{user.username.clone()}</span>

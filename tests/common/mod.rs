@@ -53,6 +53,11 @@ impl TestApp {
         TestApp::start(self.db_path.clone(), &vars).await
     }
 
+    /// An app on the SQLite database at `db_path` (which the caller owns).
+    pub async fn spawn_on(db_path: &std::path::Path, vars: &[(&str, &str)]) -> TestApp {
+        TestApp::start(db_path.to_path_buf(), vars).await
+    }
+
     async fn start(db_path: PathBuf, vars: &[(&str, &str)]) -> TestApp {
         let url = format!("sqlite://{}?mode=rwc", db_path.display());
         let mut map: HashMap<&str, &str> = vars.iter().copied().collect();

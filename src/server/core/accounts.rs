@@ -55,15 +55,7 @@ impl Core {
         Ok(user)
     }
 
-    /// Creates an admin from the command line; marks setup done if it was not.
-    pub async fn create_admin(&self, username: &str, email: Option<&str>, password: &str) -> Result<User> {
-        let username = validate::username(username)?;
-        let email = email.map(validate::email).transpose()?;
-        self.create(username, email, password, Role::Admin, SetupClaim::ClaimIfFree)
-            .await
-    }
-
-    async fn create(
+    pub(crate) async fn create(
         &self,
         username: String,
         email: Option<String>,

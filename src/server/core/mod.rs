@@ -3,6 +3,7 @@
 //! `Result<_, core::Error>`. Pages and the JSON API are thin adapters over it.
 
 pub mod accounts;
+pub mod admin;
 pub mod audit;
 pub mod error;
 pub mod limits;

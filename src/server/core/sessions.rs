@@ -71,7 +71,6 @@ impl Core {
     ) -> Result<(User, NewSession)> {
         let user = self.check_credentials(identifier, password, client).await?;
         let session = self.start_session(&user, remember, client).await?;
-        let _ = crate::server::db::users::record_login(&self.db, &user.id, super::now()).await;
         let detail = if remember {
             "session (remember me)"
         } else {
@@ -82,8 +81,9 @@ impl Core {
         Ok((user, session))
     }
 
-    /// Starts a session for `user`: `GATEHOUSE_SESSION_HOURS` long, or
-    /// `GATEHOUSE_REMEMBER_DAYS` with "remember me".
+    /// Starts a session for `user` (and records it as their last login):
+    /// `GATEHOUSE_SESSION_HOURS` long, or `GATEHOUSE_REMEMBER_DAYS` with
+    /// "remember me".
     pub async fn start_session(&self, user: &User, remember: bool, client: &Client) -> Result<NewSession> {
         let now = super::now();
         let lifetime = if remember {
@@ -105,6 +105,7 @@ impl Core {
             ip: client.ip.map(|ip| ip.to_string()),
         };
         q::insert(&self.db, &row).await?;
+        crate::server::db::users::record_login(&self.db, &user.id, now).await?;
         Ok(NewSession {
             id: row.id,
             expires_at: row.expires_at,

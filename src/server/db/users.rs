@@ -175,3 +175,89 @@ pub async fn set_password_hash(db: &Db, id: &str, hash: &str, now: i64) -> Resul
 pub async fn count(db: &Db) -> Result<i64, sqlx::Error> {
     on_pool!(db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(pool).await)
 }
+
+/// A user with what an admin sees besides: until when it is locked.
+#[derive(sqlx::FromRow, Clone, Debug)]
+pub struct AdminUserRow {
+    pub id: String,
+    pub username: String,
+    pub email: Option<String>,
+    pub role: String,
+    pub disabled: bool,
+    pub created_at: i64,
+    pub last_login_at: Option<i64>,
+    pub locked_until: Option<i64>,
+}
+
+const ADMIN_COLUMNS: &str = "u.id, u.username, u.email, u.role, u.disabled, u.created_at, u.last_login_at, \
+                             l.locked_until";
+
+/// Every user, oldest first, with their lock.
+pub async fn list_for_admin(db: &Db) -> Result<Vec<AdminUserRow>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {ADMIN_COLUMNS} FROM users u LEFT JOIN lockouts l ON l.key = 'user:' || u.id \
+         ORDER BY u.created_at, u.username"
+    );
+    on_pool!(db, pool => sqlx::query_as::<_, AdminUserRow>(&sql).fetch_all(pool).await)
+}
+
+pub async fn find_for_admin(db: &Db, id: &str) -> Result<Option<AdminUserRow>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {ADMIN_COLUMNS} FROM users u LEFT JOIN lockouts l ON l.key = 'user:' || u.id WHERE u.id = $1"
+    );
+    on_pool!(db, pool => sqlx::query_as::<_, AdminUserRow>(&sql).bind(id).fetch_optional(pool).await)
+}
+
+#[derive(Debug)]
+pub enum UpdateError {
+    NotFound,
+    /// The change would leave no active admin.
+    LastAdmin,
+    Db(sqlx::Error),
+}
+
+impl From<sqlx::Error> for UpdateError {
+    fn from(e: sqlx::Error) -> Self {
+        UpdateError::Db(e)
+    }
+}
+
+/// Sets a user's role and/or disabled flag, refusing (and changing nothing)
+/// when no active admin would be left. Changes are serialised on the
+/// `instance` row, so two admins demoting each other at once cannot both win.
+pub async fn update_role_and_status(
+    db: &Db,
+    id: &str,
+    role: Option<&str>,
+    disabled: Option<bool>,
+) -> Result<(), UpdateError> {
+    on_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        // A write first: the lock that serialises admin changes (a row lock on
+        // PostgreSQL, the database write lock on SQLite).
+        sqlx::query("UPDATE instance SET setup_at = setup_at WHERE id = 1")
+            .execute(&mut *tx)
+            .await?;
+        let updated = sqlx::query(
+            "UPDATE users SET role = COALESCE($1, role), disabled = COALESCE($2, disabled) WHERE id = $3",
+        )
+        .bind(role)
+        .bind(disabled)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if updated == 0 {
+            return Err(UpdateError::NotFound);
+        }
+        let admins: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin' AND NOT disabled")
+            .fetch_one(&mut *tx)
+            .await?;
+        if admins == 0 {
+            tx.rollback().await?;
+            return Err(UpdateError::LastAdmin);
+        }
+        tx.commit().await?;
+        Ok(())
+    })
+}

@@ -70,6 +70,13 @@ fn describe_data_error(text: &str) -> String {
     if text.starts_with("invalid type") {
         return "a field has the wrong type (expected a JSON object of strings and booleans)".to_string();
     }
+    if text.starts_with("unknown variant") {
+        let allowed = text
+            .split_once("expected ")
+            .map(|(_, a)| a)
+            .unwrap_or("another value");
+        return format!("a field has a value it does not allow (expected {allowed})");
+    }
     if text.starts_with("invalid length") || text.starts_with("invalid value") {
         return "a field has an invalid value".to_string();
     }
@@ -125,6 +132,19 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
         }
         let ApiJson(value) = ApiJson::<T>::from_request(req, state).await?;
         Ok(OptionalJson(Some(value)))
+    }
+}
+
+/// A signed-in admin: 401 when signed out, 403 for any other role.
+pub struct AdminUser(pub Arc<Authenticated>);
+
+impl<S: Send + Sync> FromRequestParts<S> for AdminUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let CurrentUser(auth) = CurrentUser::from_request_parts(parts, state).await?;
+        crate::server::core::admin::require_admin(&auth)?;
+        Ok(AdminUser(auth))
     }
 }
 

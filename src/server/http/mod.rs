@@ -2,6 +2,7 @@
 //! response passes through.
 
 pub mod account;
+pub mod admin;
 pub mod auth;
 pub mod error;
 pub mod extract;
@@ -14,7 +15,7 @@ use super::AppState;
 use axum::{
     extract::State,
     http::StatusCode,
-    routing::{delete, get, post},
+    routing::{delete, get, patch, post},
     Json, Router,
 };
 use error::ApiError;
@@ -36,6 +37,11 @@ pub fn api_routes() -> Router<AppState> {
         .route("/auth/sessions/{id}", delete(account::revoke_session))
         .route("/users/me", get(account::me))
         .route("/users/me/password", post(account::change_password))
+        .route("/admin/users", get(admin::users).post(admin::create_user))
+        .route("/admin/users/{id}", patch(admin::update_user))
+        .route("/admin/users/{id}/unlock", post(admin::unlock_user))
+        .route("/admin/users/{id}/sessions", delete(admin::sign_out_user))
+        .route("/admin/audit", get(admin::audit))
         .route("/openapi.json", get(openapi::document))
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async {

@@ -1,6 +1,6 @@
 //! The OpenAPI 3 document of the JSON API, generated from the handlers' types.
 
-use super::{account, auth, error, tokens};
+use super::{account, admin, auth, error, tokens};
 use crate::model::{Role, UserView};
 use utoipa::{
     openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
@@ -27,6 +27,12 @@ use utoipa::{
         account::change_password,
         account::sessions,
         account::revoke_session,
+        admin::users,
+        admin::create_user,
+        admin::update_user,
+        admin::unlock_user,
+        admin::sign_out_user,
+        admin::audit,
     ),
     components(schemas(UserView, Role, error::ErrorBody)),
     modifiers(&Security),
@@ -34,6 +40,7 @@ use utoipa::{
         (name = "auth", description = "Setup, signup, login and the browser session"),
         (name = "tokens", description = "Bearer and refresh tokens for non-browser clients"),
         (name = "account", description = "The signed-in user"),
+        (name = "admin", description = "Users and the audit log, for admins"),
     )
 )]
 pub struct ApiDoc;

@@ -1,0 +1,83 @@
+import { expect, test } from "@playwright/test";
+import { ADMIN, createUser, hydrated, logIn, uniqueUser } from "./helpers";
+
+test("an admin disables a user, who is signed out at their next request", async ({ page, browser }) => {
+  const user = uniqueUser("victim");
+  await createUser(page, user);
+  const theirs = await browser.newContext();
+  const theirPage = await theirs.newPage();
+  await theirPage.goto("/login");
+  await logIn(theirPage, user.username, user.password);
+  await expect(theirPage).toHaveURL(/\/dashboard$/);
+
+  await page.goto("/login?return=%2Fadmin");
+  await logIn(page, ADMIN.username, ADMIN.password);
+  await expect(page).toHaveURL(/\/admin$/);
+  await hydrated(page);
+  const row = page.locator(`[data-testid=user-row][data-username="${user.username}"]`);
+  await expect(row).toContainText("Active");
+  await row.getByRole("button", { name: `Disable: ${user.username}` }).click();
+  await expect(page.getByRole("status")).toHaveText("The account was disabled and signed out everywhere.");
+  await expect(row).toContainText("Disabled");
+
+  // Their next request finds them signed out, and they cannot log in again.
+  await theirPage.reload();
+  await expect(theirPage).toHaveURL(/\/login\?return=%2Fdashboard$/);
+  await logIn(theirPage, user.username, user.password);
+  await expect(theirPage.getByRole("alert")).toHaveText("invalid credentials");
+
+  // The audit log shows it, filterable by event.
+  await page.getByLabel("Event").selectOption("user_disabled");
+  await page.getByRole("button", { name: "Filter" }).click();
+  await expect(page).toHaveURL(/event=user_disabled/);
+  await expect(page.getByTestId("audit-row").first()).toContainText(user.username);
+
+  // Enabled again, they can log in.
+  await row.getByRole("button", { name: `Enable: ${user.username}` }).click();
+  await expect(page.getByRole("status")).toHaveText("The account was enabled.");
+  await logIn(theirPage, user.username, user.password);
+  await expect(theirPage).toHaveURL(/\/dashboard$/);
+  await theirs.close();
+});
+
+test("a non-admin sees the 403 page at /admin and no Admin link", async ({ page }) => {
+  const user = uniqueUser("nonadmin");
+  await createUser(page, user);
+  await page.goto("/login");
+  await logIn(page, user.username, user.password);
+  await expect(page).toHaveURL(/\/dashboard$/);
+  await expect(page.getByRole("link", { name: "Admin" })).toHaveCount(0);
+  const res = await page.goto("/admin");
+  expect(res?.status()).toBe(403);
+  await expect(page.getByRole("heading", { name: "You can’t open this page" })).toBeVisible();
+  await expect(page.getByTestId("users")).toHaveCount(0);
+});
+
+test("an admin cannot demote or disable themselves from the page, and the last admin gets 409 from the API", async ({ page }) => {
+  await page.goto("/login?return=%2Fadmin");
+  await logIn(page, ADMIN.username, ADMIN.password);
+  await expect(page).toHaveURL(/\/admin$/);
+  // Their own row offers no way to lock themselves out.
+  const own = page.locator(`[data-testid=user-row][data-username="${ADMIN.username}"]`);
+  await expect(own).toContainText("(you)");
+  await expect(own.getByRole("button", { name: /Disable|Make user/ })).toHaveCount(0);
+  // The API still refuses it, with 409.
+  const users = await (await page.request.get("/api/v1/admin/users")).json();
+  const me = users.find((u: { username: string }) => u.username === ADMIN.username);
+  const res = await page.request.patch(`/api/v1/admin/users/${me.id}`, { data: { role: "user" } });
+  expect(res.status()).toBe(409);
+});
+
+test("an admin creates an account from the admin page", async ({ page }) => {
+  const user = uniqueUser("made");
+  await page.goto("/login?return=%2Fadmin");
+  await logIn(page, ADMIN.username, ADMIN.password);
+  await hydrated(page);
+  const form = page.locator("form").filter({ has: page.getByRole("button", { name: "Create account" }) });
+  await form.getByLabel("Username").fill(user.username);
+  await form.getByLabel("Email").fill(user.email);
+  await form.getByLabel("Password").fill(user.password);
+  await form.getByRole("button", { name: "Create account" }).click();
+  await expect(page.getByRole("status")).toHaveText("The account was created.");
+  await expect(page.locator(`[data-testid=user-row][data-username="${user.username}"]`)).toBeVisible();
+});

@@ -1,0 +1,344 @@
+//! `/admin`: the users (role, status, lock, sessions) and the audit log. For
+//! admins only: others get the 403 page, and every server function behind it
+//! checks the role again.
+
+use crate::{
+    components::{
+        form::{last_error, Field, FormAlert, LastError, Submit},
+        guard::signed_in,
+    },
+    model::{short_time, AdminData, AdminUserItem, AuditItem, Role, UserView},
+    pages::errors::Forbidden,
+    server_fns::{
+        admin_overview, AdminCreateUser, AdminSetDisabled, AdminSetRole, AdminSignOut, AdminUnlock,
+    },
+};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+#[component]
+pub fn AdminPage() -> impl IntoView {
+    view! {
+        <Title text="Admin"/>
+        {signed_in(|user, _site| {
+            if user.role != Role::Admin {
+                view! { <Forbidden/> }.into_any()
+            } else {
+                view! { <AdminArea me=user/> }.into_any()
+            }
+        })}
+    }
+}
+
+/// The actions of the user rows, created once and shared by every row.
+#[derive(Clone, Copy)]
+struct Actions {
+    role: ServerAction<AdminSetRole>,
+    disabled: ServerAction<AdminSetDisabled>,
+    unlock: ServerAction<AdminUnlock>,
+    sign_out: ServerAction<AdminSignOut>,
+}
+
+#[component]
+fn AdminArea(me: UserView) -> impl IntoView {
+    let query = use_query_map();
+    let actions = Actions {
+        role: ServerAction::new(),
+        disabled: ServerAction::new(),
+        unlock: ServerAction::new(),
+        sign_out: ServerAction::new(),
+    };
+    let errors: Vec<LastError> = vec![
+        last_error(actions.role),
+        last_error(actions.disabled),
+        last_error(actions.unlock),
+        last_error(actions.sign_out),
+    ];
+    let filters = move || {
+        let q = query.read();
+        (
+            q.get("user").filter(|s| !s.is_empty()),
+            q.get("event").filter(|s| !s.is_empty()),
+            q.get("before").and_then(|b| b.parse::<i64>().ok()),
+        )
+    };
+    let data = Resource::new(filters, |(user, event, before)| {
+        admin_overview(user, event, before)
+    });
+    view! {
+        <div class="stack">
+            <header class="page-head">
+                <p class="eyebrow">"Admin"</p>
+                <h1>"Users and activity"</h1>
+                <p class="muted">"Change roles, disable or unlock accounts, sign people out, and see what happened."</p>
+            </header>
+            <Done/>
+            {errors.into_iter().map(|error| view! { <FormAlert error=error/> }).collect_view()}
+            <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || {
+                    let me = me.clone();
+                    Suspend::new(async move {
+                        match data.await {
+                            Ok(data) => view! { <Panels data=data me=me actions=actions/> }.into_any(),
+                            Err(e) => view! { <div class="alert" role="alert">{e.message}</div> }.into_any(),
+                        }
+                    })
+                }}
+            </Suspense>
+            <CreateUser/>
+        </div>
+    }
+}
+
+/// What the last action did (after its redirect back here).
+#[component]
+fn Done() -> impl IntoView {
+    let query = use_query_map();
+    move || {
+        let text = match query.read().get("done").as_deref() {
+            Some("role") => "The role was changed.",
+            Some("disabled") => "The account was disabled and signed out everywhere.",
+            Some("enabled") => "The account was enabled.",
+            Some("unlocked") => "The account was unlocked.",
+            Some("signed_out") => "The user was signed out everywhere.",
+            Some("created") => "The account was created.",
+            _ => return None,
+        };
+        Some(view! { <div class="notice" role="status">{text}</div> })
+    }
+}
+
+#[component]
+fn Panels(data: AdminData, me: UserView, actions: Actions) -> impl IntoView {
+    let AdminData {
+        users,
+        audit,
+        older,
+        events,
+    } = data;
+    let user_options = users.clone();
+    view! {
+        <section class="card" aria-labelledby="users-title">
+            <h2 id="users-title">"Users " <span class="count">{format!("({})", users.len())}</span></h2>
+            <div class="table-wrap">
+                <table class="table" data-testid="users">
+                    <thead>
+                        <tr>
+                            <th scope="col">"User"</th>
+                            <th scope="col">"Role"</th>
+                            <th scope="col">"Status"</th>
+                            <th scope="col">"Created"</th>
+                            <th scope="col">"Last login"</th>
+                            <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {users.into_iter().map(|u| {
+                            let is_me = u.id == me.id;
+                            view! { <UserRow user=u is_me=is_me actions=actions/> }
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        </section>
+        <AuditPanel audit=audit older=older events=events users=user_options/>
+    }
+}
+
+#[component]
+fn UserRow(user: AdminUserItem, is_me: bool, actions: Actions) -> impl IntoView {
+    let AdminUserItem {
+        id,
+        username,
+        email,
+        role,
+        created_at,
+        last_login_at,
+        disabled,
+        locked_until,
+    } = user;
+    let (role_to, role_label) = match role {
+        Role::Admin => ("user", "Make user"),
+        Role::User => ("admin", "Make admin"),
+    };
+    let status = match (disabled, &locked_until) {
+        (true, _) => view! { <span class="badge badge-danger">"Disabled"</span> }.into_any(),
+        (false, Some(until)) => view! { <span class="badge badge-warn" title=until.clone()>{format!("Locked until {}", short_time(until))}</span> }.into_any(),
+        (false, None) => view! { <span class="badge">"Active"</span> }.into_any(),
+    };
+    let hidden_id = |id: &str| view! { <input type="hidden" name="id" value=id.to_string()/> };
+    let change_forms = (!is_me).then(|| {
+        let toggle = if disabled { "Enable" } else { "Disable" };
+        let (id, id2, username, username2) = (id.clone(), id.clone(), username.clone(), username.clone());
+        view! {
+            <ActionForm action=actions.role attr:class="inline-form">
+                {hidden_id(&id)}
+                <input type="hidden" name="role" value=role_to/>
+                <button type="submit" class="btn btn-ghost btn-compact" aria-label=format!("{role_label}: {username}")>{role_label}</button>
+            </ActionForm>
+            <ActionForm action=actions.disabled attr:class="inline-form">
+                {hidden_id(&id2)}
+                <input type="hidden" name="disabled" value=if disabled { "false" } else { "true" }/>
+                <button type="submit" class="btn btn-ghost btn-compact" class:btn-danger=!disabled aria-label=format!("{toggle}: {username2}")>
+                    {toggle}
+                </button>
+            </ActionForm>
+        }
+    });
+    let unlock_form = locked_until.is_some().then(|| {
+        let (id, username) = (id.clone(), username.clone());
+        view! {
+        <ActionForm action=actions.unlock attr:class="inline-form">
+            {hidden_id(&id)}
+            <button type="submit" class="btn btn-ghost btn-compact" aria-label=format!("Unlock: {username}")>"Unlock"</button>
+        </ActionForm>
+        }
+    });
+    let sign_out_form = (!is_me).then(|| {
+        let (id, username) = (id.clone(), username.clone());
+        view! {
+        <ActionForm action=actions.sign_out attr:class="inline-form">
+            {hidden_id(&id)}
+            <button type="submit" class="btn btn-ghost btn-compact" aria-label=format!("Sign out everywhere: {username}")>"Sign out"</button>
+        </ActionForm>
+        }
+    });
+    let since = created_at.get(..10).unwrap_or("").to_string();
+    let last_login = last_login_at
+        .as_deref()
+        .map(short_time)
+        .unwrap_or_else(|| "never".to_string());
+    view! {
+        <tr data-testid="user-row" data-username=username.clone() class:row-disabled=disabled>
+            <td>
+                <div class="user-cell">
+                    <span>
+                        <strong>{username.clone()}</strong>
+                        {is_me.then(|| view! { <span class="muted">" (you)"</span> })}
+                    </span>
+                    <span class="muted small">{email.unwrap_or_default()}</span>
+                </div>
+            </td>
+            <td><span class="badge" class:badge-admin=role == Role::Admin>{role.as_str()}</span></td>
+            <td>{status}</td>
+            <td><time datetime=created_at>{since}</time></td>
+            <td>{last_login}</td>
+            <td><div class="actions">{change_forms}{unlock_form}{sign_out_form}</div></td>
+        </tr>
+    }
+}
+
+#[component]
+fn AuditPanel(
+    audit: Vec<AuditItem>,
+    older: Option<i64>,
+    events: Vec<String>,
+    users: Vec<AdminUserItem>,
+) -> impl IntoView {
+    let query = use_query_map();
+    let selected_user = query.read_untracked().get("user").unwrap_or_default();
+    let selected_event = query.read_untracked().get("event").unwrap_or_default();
+    let older_href = older.map(|id| {
+        let mut href = format!("/admin?before={id}");
+        if !selected_user.is_empty() {
+            href.push_str(&format!("&user={}", crate::model::encode_return(&selected_user)));
+        }
+        if !selected_event.is_empty() {
+            href.push_str(&format!(
+                "&event={}",
+                crate::model::encode_return(&selected_event)
+            ));
+        }
+        href
+    });
+    let paged = query.read_untracked().get("before").is_some();
+    view! {
+        <section class="card" aria-labelledby="audit-title">
+            <div class="card-head">
+                <h2 id="audit-title">"Audit log"</h2>
+                <form method="get" action="/admin" class="filters" aria-label="Filter the audit log">
+                    <label>
+                        <span>"User"</span>
+                        <select name="user">
+                            <option value="" selected=selected_user.is_empty()>"Everyone"</option>
+                            {users.into_iter().map(|u| {
+                                let selected = u.id == selected_user;
+                                view! { <option value=u.id.clone() selected=selected>{u.username}</option> }
+                            }).collect_view()}
+                        </select>
+                    </label>
+                    <label>
+                        <span>"Event"</span>
+                        <select name="event">
+                            <option value="" selected=selected_event.is_empty()>"All events"</option>
+                            {events.into_iter().map(|e| {
+                                let selected = e == selected_event;
+                                view! { <option value=e.clone() selected=selected>{e.replace('_', " ")}</option> }
+                            }).collect_view()}
+                        </select>
+                    </label>
+                    <button type="submit" class="btn btn-ghost btn-compact">"Filter"</button>
+                </form>
+            </div>
+            <div class="table-wrap">
+                <table class="table audit" data-testid="audit">
+                    <thead>
+                        <tr>
+                            <th scope="col">"When"</th>
+                            <th scope="col">"Event"</th>
+                            <th scope="col">"User"</th>
+                            <th scope="col">"Address"</th>
+                            <th scope="col">"Detail"</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {if audit.is_empty() {
+                            view! { <tr><td colspan="5" class="muted">"Nothing recorded yet."</td></tr> }.into_any()
+                        } else {
+                            audit.into_iter().map(|row| view! {
+                                <tr data-testid="audit-row" data-event=row.event.clone()>
+                                    <td><time datetime=row.at.clone()>{short_time(&row.at)}</time></td>
+                                    <td><span class="event">{row.event.replace('_', " ")}</span></td>
+                                    <td>{row.username.or(row.user_id).unwrap_or_else(|| "—".to_string())}</td>
+                                    <td>{row.ip.unwrap_or_else(|| "—".to_string())}</td>
+                                    <td class="detail">{row.detail.unwrap_or_default()}</td>
+                                </tr>
+                            }).collect_view().into_any()
+                        }}
+                    </tbody>
+                </table>
+            </div>
+            <nav class="pager" aria-label="Audit log pages">
+                {paged.then(|| view! { <a href="/admin" rel="external">"Newest"</a> })}
+                {older_href.map(|href| view! { <a href=href rel="external">"Older entries"</a> })}
+            </nav>
+        </section>
+    }
+}
+
+#[component]
+fn CreateUser() -> impl IntoView {
+    let action = ServerAction::<AdminCreateUser>::new();
+    let error = last_error(action);
+    view! {
+        <section class="card" aria-labelledby="create-title">
+            <h2 id="create-title">"Create an account"</h2>
+            <p class="muted">"For someone who cannot sign up themselves (for instance while signup is closed). Tell them their password in person; they can change it on their account page."</p>
+            <ActionForm action=action attr:class="form narrow-form" attr:novalidate=true>
+                <FormAlert error=error/>
+                <Field label="Username" name="username" autocomplete="off" required=true max_length=64 error=error/>
+                <Field label="Email" name="email" kind="email" autocomplete="off" max_length=254 error=error/>
+                <Field label="Password" name="password" kind="password" autocomplete="new-password" required=true error=error/>
+                <div class="field">
+                    <label for="role">"Role"</label>
+                    <select id="role" name="role">
+                        <option value="user" selected=true>"user"</option>
+                        <option value="admin">"admin"</option>
+                    </select>
+                </div>
+                <Submit label="Create account" busy_label="Creating…" pending=action.pending()/>
+            </ActionForm>
+        </section>
+    }
+}

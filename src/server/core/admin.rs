@@ -1,0 +1,254 @@
+//! What admins (and operators, from the command line) do to other accounts.
+//! Every function here checks the actor's role itself, so no adapter can
+//! forget to.
+
+use super::{
+    accounts::NewAccount, audit::Event, limits, sessions::Authenticated, validate, Client, Core, Error,
+    Result,
+};
+use crate::{
+    model::Role,
+    server::db::users::{self, AdminUserRow, SetupClaim, UpdateError},
+};
+
+/// A user as the admin area lists it.
+#[derive(Clone, Debug)]
+pub struct ManagedUser {
+    pub user: super::User,
+    /// Unix seconds, when the account is locked now.
+    pub locked_until: Option<i64>,
+}
+
+impl ManagedUser {
+    fn from_row(row: AdminUserRow, now: i64) -> Result<ManagedUser> {
+        Ok(ManagedUser {
+            locked_until: row.locked_until.filter(|until| *until > now),
+            user: super::User {
+                role: Role::parse(&row.role)
+                    .ok_or_else(|| Error::Internal(format!("unknown role {:?}", row.role)))?,
+                id: row.id,
+                username: row.username,
+                email: row.email,
+                disabled: row.disabled,
+                created_at: row.created_at,
+                last_login_at: row.last_login_at,
+            },
+        })
+    }
+}
+
+/// A change an admin asks for; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default)]
+pub struct UserChange {
+    pub role: Option<Role>,
+    pub disabled: Option<bool>,
+}
+
+/// The admin role, or 403.
+pub fn require_admin(actor: &Authenticated) -> Result<()> {
+    if actor.user.is_admin() {
+        Ok(())
+    } else {
+        Err(Error::Forbidden("admin role required".into()))
+    }
+}
+
+impl Core {
+    pub async fn managed_users(&self, actor: &Authenticated) -> Result<Vec<ManagedUser>> {
+        require_admin(actor)?;
+        let now = super::now();
+        users::list_for_admin(&self.db)
+            .await?
+            .into_iter()
+            .map(|row| ManagedUser::from_row(row, now))
+            .collect()
+    }
+
+    pub async fn managed_user(&self, actor: &Authenticated, id: &str) -> Result<ManagedUser> {
+        require_admin(actor)?;
+        match users::find_for_admin(&self.db, id).await? {
+            Some(row) => ManagedUser::from_row(row, super::now()),
+            None => Err(Error::NotFound("no such user".into())),
+        }
+    }
+
+    /// Changes a user's role and/or status. Disabling ends their sessions and
+    /// token families at once. Nothing may leave the site without an active
+    /// admin: that answers `StateConflict` (409) and changes nothing.
+    pub async fn change_user(
+        &self,
+        actor: &Authenticated,
+        id: &str,
+        change: UserChange,
+        client: &Client,
+    ) -> Result<ManagedUser> {
+        require_admin(actor)?;
+        let before = self.managed_user(actor, id).await?;
+        let role = change.role.map(Role::as_str);
+        match users::update_role_and_status(&self.db, id, role, change.disabled).await {
+            Ok(()) => {}
+            Err(UpdateError::NotFound) => return Err(Error::NotFound("no such user".into())),
+            Err(UpdateError::LastAdmin) => {
+                return Err(Error::StateConflict(
+                    "that would leave no active admin: make another admin first".into(),
+                ))
+            }
+            Err(UpdateError::Db(e)) => return Err(e.into()),
+        }
+        let target = &before.user;
+        if let Some(new_role) = change.role.filter(|r| *r != target.role) {
+            let detail = format!(
+                "{} role {} -> {} by {}",
+                target.username, target.role, new_role, actor.user.username
+            );
+            self.audit(Event::RoleChanged, Some(id), client, Some(&detail))
+                .await;
+        }
+        match change.disabled {
+            Some(true) if !target.disabled => {
+                let sessions = self.end_other_sessions(id, None).await?;
+                let families = self.revoke_token_families(id, None, "account disabled").await?;
+                let detail = format!(
+                    "{} disabled by {}; {sessions} sessions and {families} token families ended",
+                    target.username, actor.user.username
+                );
+                self.audit(Event::UserDisabled, Some(id), client, Some(&detail))
+                    .await;
+            }
+            Some(false) if target.disabled => {
+                let detail = format!("{} enabled by {}", target.username, actor.user.username);
+                self.audit(Event::UserEnabled, Some(id), client, Some(&detail))
+                    .await;
+            }
+            _ => {}
+        }
+        self.managed_user(actor, id).await
+    }
+
+    /// Lifts a lock (and forgets the failures) on a user's account.
+    pub async fn unlock_user(&self, actor: &Authenticated, id: &str, client: &Client) -> Result<ManagedUser> {
+        let target = self.managed_user(actor, id).await?;
+        let was_locked = self.clear_failures(&limits::account_key(Some(id), "")).await?;
+        let detail = format!(
+            "{} unlocked by {}{}",
+            target.user.username,
+            actor.user.username,
+            if was_locked { "" } else { " (was not locked)" }
+        );
+        self.audit(Event::AccountUnlocked, Some(id), client, Some(&detail))
+            .await;
+        self.managed_user(actor, id).await
+    }
+
+    /// Ends every session and token family of a user.
+    pub async fn sign_out_user(&self, actor: &Authenticated, id: &str, client: &Client) -> Result<u64> {
+        let target = self.managed_user(actor, id).await?;
+        let sessions = self.end_other_sessions(id, None).await?;
+        let families = self
+            .revoke_token_families(id, None, "revoked by an admin")
+            .await?;
+        let detail = format!(
+            "{sessions} sessions and {families} token families of {} ended by {}",
+            target.user.username, actor.user.username
+        );
+        self.audit(Event::SessionsRevoked, Some(id), client, Some(&detail))
+            .await;
+        Ok(sessions + families)
+    }
+
+    /// Creates an account (works when signup is closed).
+    pub async fn create_user(
+        &self,
+        actor: &Authenticated,
+        input: NewAccount,
+        role: Role,
+        client: &Client,
+    ) -> Result<super::User> {
+        require_admin(actor)?;
+        let username = match input.username.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+            Some(u) => validate::username(u)?,
+            None => match input.email.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
+                Some(e) => validate::email(e)?,
+                None => return Err(Error::invalid("username", "Enter a username or an email.")),
+            },
+        };
+        let email = match input.email.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
+            Some(e) => Some(validate::email(e)?),
+            None => None,
+        };
+        let user = self
+            .create(username, email, &input.password, role, SetupClaim::No)
+            .await?;
+        let detail = format!("{} ({role}) created by {}", user.username, actor.user.username);
+        self.audit(Event::UserCreated, Some(&user.id), client, Some(&detail))
+            .await;
+        Ok(user)
+    }
+
+    /// The audit log for an admin, newest first (see [`Core::audit_log`]).
+    pub async fn audit_entries(
+        &self,
+        actor: &Authenticated,
+        user_id: Option<&str>,
+        event: Option<&str>,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<super::audit::AuditEntry>> {
+        require_admin(actor)?;
+        self.audit_log(user_id, event, before, limit).await
+    }
+
+    /// The operator's `create-admin`: an admin account, from the command line.
+    pub async fn create_admin(
+        &self,
+        username: &str,
+        email: Option<&str>,
+        password: &str,
+    ) -> Result<super::User> {
+        let username = validate::username(username)?;
+        let email = email.map(validate::email).transpose()?;
+        let user = self
+            .create(username, email, password, Role::Admin, SetupClaim::ClaimIfFree)
+            .await?;
+        let detail = format!("{} (admin) created from the command line", user.username);
+        self.audit(
+            Event::UserCreated,
+            Some(&user.id),
+            &Client::default(),
+            Some(&detail),
+        )
+        .await;
+        Ok(user)
+    }
+
+    /// The operator's `reset-password`: a new password for the account named
+    /// by `identifier` (username or email); every session and token family of
+    /// it ends, and any lock is lifted.
+    pub async fn reset_password(&self, identifier: &str, password: &str) -> Result<super::User> {
+        let key = validate::identifier_key(identifier);
+        let row = users::find_by_key(&self.db, &key)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no account is named {identifier:?}")))?;
+        let user = super::User::try_from(row)?;
+        self.policy
+            .check("password", password, &user.username, user.email.as_deref())?;
+        let hash = self.hasher.hash(password).await?;
+        users::set_password_hash(&self.db, &user.id, &hash, super::now()).await?;
+        let sessions = self.end_other_sessions(&user.id, None).await?;
+        let families = self
+            .revoke_token_families(&user.id, None, "password reset")
+            .await?;
+        self.clear_failures(&limits::account_key(Some(&user.id), ""))
+            .await?;
+        let detail =
+            format!("from the command line; {sessions} sessions and {families} token families ended");
+        self.audit(
+            Event::PasswordReset,
+            Some(&user.id),
+            &Client::default(),
+            Some(&detail),
+        )
+        .await;
+        Ok(user)
+    }
+}

@@ -1,0 +1,287 @@
+//! `/api/v1/admin/*`: users and the audit log, for admins only. Every
+//! handler takes the `AdminUser` extractor (401 signed out, 403 otherwise),
+//! and the core checks the role again.
+
+use super::{
+    auth::Ok,
+    error::{ApiError, ApiResult, ErrorBody},
+    extract::{AdminUser, ApiJson, ClientInfo},
+};
+use crate::{
+    model::{Role, UserView},
+    server::{
+        core::{self, accounts::NewAccount, admin::ManagedUser, admin::UserChange},
+        AppState,
+    },
+};
+use axum::{
+    extract::{Path, RawQuery, State},
+    http::StatusCode,
+    Json,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+/// A user as admins see it.
+#[derive(Serialize, ToSchema)]
+pub struct AdminUserView {
+    #[serde(flatten)]
+    pub user: UserView,
+    pub disabled: bool,
+    /// RFC 3339, while the account is locked; else null.
+    #[schema(format = "date-time")]
+    pub locked_until: Option<String>,
+    /// RFC 3339, or null if never.
+    #[schema(format = "date-time")]
+    pub last_login_at: Option<String>,
+}
+
+impl From<ManagedUser> for AdminUserView {
+    fn from(m: ManagedUser) -> Self {
+        AdminUserView {
+            disabled: m.user.disabled,
+            locked_until: m.locked_until.map(core::rfc3339),
+            last_login_at: m.user.last_login_at.map(core::rfc3339),
+            user: m.user.view(),
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserPatch {
+    #[serde(default)]
+    pub role: Option<Role>,
+    #[serde(default)]
+    pub disabled: Option<bool>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct NewUserBody {
+    pub username: Option<String>,
+    pub email: Option<String>,
+    pub password: String,
+    #[serde(default)]
+    pub role: Option<Role>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AuditView {
+    pub id: i64,
+    #[schema(format = "date-time")]
+    pub at: String,
+    pub event: String,
+    pub user_id: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// Query of `GET /api/v1/admin/audit`.
+#[derive(Deserialize, IntoParams, Default)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// How many rows (1 to 1000, default 100).
+    pub limit: Option<u32>,
+    /// Only this user's rows.
+    pub user_id: Option<String>,
+    /// Only this event (e.g. `login_failed`).
+    pub event: Option<String>,
+    /// Rows older than this id (the last `id` of the previous page).
+    pub before: Option<i64>,
+}
+
+impl AuditQuery {
+    /// Parses the query string, with a 400 naming the bad parameter.
+    fn parse(raw: Option<&str>) -> ApiResult<AuditQuery> {
+        let mut q = AuditQuery::default();
+        for (key, value) in url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
+            match key.as_ref() {
+                "limit" => {
+                    let n: u32 = value
+                        .parse()
+                        .map_err(|_| ApiError::bad_request("limit must be a whole number from 1 to 1000"))?;
+                    if !(1..=1000).contains(&n) {
+                        return Err(ApiError::bad_request(
+                            "limit must be a whole number from 1 to 1000",
+                        ));
+                    }
+                    q.limit = Some(n);
+                }
+                "user_id" if !value.is_empty() => q.user_id = Some(value.into_owned()),
+                "event" if !value.is_empty() => {
+                    if core::audit::Event::parse(&value).is_none() {
+                        return Err(ApiError::bad_request("unknown event"));
+                    }
+                    q.event = Some(value.into_owned());
+                }
+                "before" if !value.is_empty() => {
+                    q.before = Some(
+                        value
+                            .parse()
+                            .map_err(|_| ApiError::bad_request("before must be a row id"))?,
+                    )
+                }
+                _ => {}
+            }
+        }
+        Ok(q)
+    }
+}
+
+/// Every user, with status and lock.
+#[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin",
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, body = Vec<AdminUserView>),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+    ))]
+pub async fn users(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+) -> ApiResult<Json<Vec<AdminUserView>>> {
+    let users = state.core.managed_users(&admin).await?;
+    Ok(Json(users.into_iter().map(AdminUserView::from).collect()))
+}
+
+/// Creates a user (also when signup is closed).
+#[utoipa::path(post, path = "/api/v1/admin/users", tag = "admin", request_body = NewUserBody,
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 201, body = AdminUserView),
+        (status = 400, description = "Invalid input", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 409, description = "Username or email taken", body = ErrorBody),
+    ))]
+pub async fn create_user(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    ClientInfo(client): ClientInfo,
+    ApiJson(body): ApiJson<NewUserBody>,
+) -> ApiResult<(StatusCode, Json<AdminUserView>)> {
+    let input = NewAccount {
+        username: body.username,
+        email: body.email,
+        password: body.password,
+    };
+    let user = state
+        .core
+        .create_user(&admin, input, body.role.unwrap_or(Role::User), &client)
+        .await?;
+    let managed = state.core.managed_user(&admin, &user.id).await?;
+    Ok((StatusCode::CREATED, Json(managed.into())))
+}
+
+/// Changes a user's role and/or status. Disabling ends their sessions and
+/// tokens at once.
+#[utoipa::path(patch, path = "/api/v1/admin/users/{id}", tag = "admin", request_body = UserPatch,
+    params(("id" = String, Path, description = "User id")),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, body = AdminUserView),
+        (status = 400, description = "Invalid body", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 409, description = "It would leave no active admin", body = ErrorBody),
+    ))]
+pub async fn update_user(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    ClientInfo(client): ClientInfo,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UserPatch>,
+) -> ApiResult<Json<AdminUserView>> {
+    if body.role.is_none() && body.disabled.is_none() {
+        return Err(ApiError::bad_request(
+            "nothing to change: give role and/or disabled",
+        ));
+    }
+    let change = UserChange {
+        role: body.role,
+        disabled: body.disabled,
+    };
+    let user = state.core.change_user(&admin, &id, change, &client).await?;
+    Ok(Json(user.into()))
+}
+
+/// Lifts a lockout.
+#[utoipa::path(post, path = "/api/v1/admin/users/{id}/unlock", tag = "admin",
+    params(("id" = String, Path, description = "User id")),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, body = AdminUserView),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+    ))]
+pub async fn unlock_user(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    ClientInfo(client): ClientInfo,
+    Path(id): Path<String>,
+) -> ApiResult<Json<AdminUserView>> {
+    Ok(Json(state.core.unlock_user(&admin, &id, &client).await?.into()))
+}
+
+/// Ends every session and token family of a user.
+#[utoipa::path(delete, path = "/api/v1/admin/users/{id}/sessions", tag = "admin",
+    params(("id" = String, Path, description = "User id")),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, body = Ok),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+    ))]
+pub async fn sign_out_user(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    ClientInfo(client): ClientInfo,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Ok>> {
+    state.core.sign_out_user(&admin, &id, &client).await?;
+    Ok(Ok::json())
+}
+
+/// The audit log, newest first.
+#[utoipa::path(get, path = "/api/v1/admin/audit", tag = "admin", params(AuditQuery),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, body = Vec<AuditView>),
+        (status = 400, description = "Bad query parameter", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+    ))]
+pub async fn audit(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Vec<AuditView>>> {
+    let q = AuditQuery::parse(raw.as_deref())?;
+    let rows = state
+        .core
+        .audit_entries(
+            &admin,
+            q.user_id.as_deref(),
+            q.event.as_deref(),
+            q.before,
+            q.limit.unwrap_or(100),
+        )
+        .await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|r| AuditView {
+                id: r.id,
+                at: core::rfc3339(r.at),
+                event: r.event,
+                user_id: r.user_id,
+                ip: r.ip,
+                user_agent: r.user_agent,
+                detail: r.detail,
+            })
+            .collect(),
+    ))
+}

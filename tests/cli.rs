@@ -1,0 +1,179 @@
+//! The operator CLI, run as a process against a temporary database.
+
+mod common;
+
+use common::*;
+use reqwest::StatusCode;
+use serde_json::json;
+use std::{
+    io::Write,
+    path::Path,
+    process::{Command, Output, Stdio},
+};
+
+fn gatehouse(db: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", format!("sqlite://{}?mode=rwc", db.display()))
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the gatehouse binary");
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    } else {
+        drop(child.stdin.take());
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn help_documents_every_subcommand() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = gatehouse(&dir.path().join("x.db"), &["--help"], None);
+    assert!(out.status.success());
+    let help = text(&out);
+    for sub in ["serve", "migrate", "create-admin", "reset-password"] {
+        assert!(help.contains(sub), "{sub} in {help}");
+    }
+    let out = gatehouse(&dir.path().join("x.db"), &["create-admin", "--help"], None);
+    assert!(text(&out).contains("--username") && text(&out).contains("--email"));
+    assert!(
+        !text(&out).contains("--password"),
+        "passwords never come from argv"
+    );
+}
+
+#[test]
+fn migrate_creates_the_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("m.db");
+    let out = gatehouse(&db, &["migrate"], None);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(db.exists());
+    // Twice is fine.
+    assert!(gatehouse(&db, &["migrate"], None).status.success());
+}
+
+#[test]
+fn a_bad_configuration_value_stops_with_its_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .arg("migrate")
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}?mode=rwc", dir.path().join("c.db").display()),
+        )
+        .env("GATEHOUSE_LOGIN_ATTEMPTS", "lots")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(text(&out).contains("GATEHOUSE_LOGIN_ATTEMPTS"), "{}", text(&out));
+}
+
+#[tokio::test]
+async fn create_admin_reads_the_password_from_stdin_and_completes_setup() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("a.db");
+    let out = gatehouse(
+        &db,
+        &["create-admin", "--username", "root", "--email", "op@example.com"],
+        Some("a sturdy admin passphrase\n"),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("root"));
+    assert!(!text(&out).contains("a sturdy admin passphrase"));
+
+    let app = TestApp::spawn_on(&db, &[]).await;
+    let res = app.get(&app.client(), "/api/v1/auth/setup-required").await;
+    assert_eq!(json_of(res).await, json!({ "setup_required": false }));
+    let c = app.login("root", "a sturdy admin passphrase").await;
+    assert_eq!(
+        json_of(app.get(&c, "/api/v1/users/me").await).await["role"],
+        "admin"
+    );
+    drop(app);
+
+    // A weak password is refused with the reason; a taken name too.
+    let out = gatehouse(&db, &["create-admin", "--username", "second"], Some("short\n"));
+    assert!(!out.status.success());
+    assert!(text(&out).contains("at least 10 characters"), "{}", text(&out));
+    let out = gatehouse(
+        &db,
+        &["create-admin", "--username", "ROOT"],
+        Some("another sturdy passphrase\n"),
+    );
+    assert!(!out.status.success());
+    assert!(text(&out).contains("taken"), "{}", text(&out));
+    let out = gatehouse(&db, &["create-admin", "--username", "third"], Some(""));
+    assert!(!out.status.success());
+    assert!(text(&out).contains("no password"), "{}", text(&out));
+}
+
+#[tokio::test]
+async fn reset_password_sets_a_new_one_and_ends_every_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("r.db");
+    let app = TestApp::spawn_on(&db, &[]).await;
+    app.setup_admin().await;
+    app.signup("kim@example.com", Some("kim")).await;
+    let kim = app.login("kim", PASSWORD).await;
+
+    let out = gatehouse(
+        &db,
+        &["reset-password", "--username", "kim"],
+        Some("qwertyuiop\n"),
+    );
+    assert!(!out.status.success(), "a common password is refused");
+    assert!(text(&out).contains("too common"), "{}", text(&out));
+    assert_eq!(
+        app.whoami(&kim).await["authenticated"],
+        json!(true),
+        "and nothing changed"
+    );
+    let out = gatehouse(
+        &db,
+        &["reset-password", "--username", "kim@example.com"],
+        Some("a fresh passphrase\n"),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+
+    assert_eq!(app.whoami(&kim).await["authenticated"], json!(false));
+    let res = app
+        .post_json(
+            &app.bare_client(),
+            "/api/v1/auth/login",
+            &json!({ "username": "kim", "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    app.login("kim", "a fresh passphrase").await;
+    let events: Vec<String> = match app.db() {
+        gatehouse::server::db::Db::Sqlite(p) => sqlx::query_scalar("SELECT event FROM audit_log")
+            .fetch_all(p)
+            .await
+            .unwrap(),
+        _ => unreachable!(),
+    };
+    assert!(events.contains(&"password_reset".to_string()));
+
+    let out = gatehouse(
+        &db,
+        &["reset-password", "--username", "nobody"],
+        Some("a fresh passphrase\n"),
+    );
+    assert!(!out.status.success());
+    assert!(text(&out).contains("no account"), "{}", text(&out));
+}
