@@ -12,7 +12,7 @@ CARGO_LEPTOS_VERSION="0.3.10"
 # wasm-bindgen's CLI must match the library in Cargo.lock exactly.
 WASM_BINDGEN_VERSION="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$GATEHOUSE_ROOT/Cargo.lock")"
 
-export PATH="$GATEHOUSE_ROOT/end2end/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+export PATH="$GATEHOUSE_ROOT/end2end/node_modules/.bin:${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
 say() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
 
