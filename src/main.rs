@@ -154,10 +154,11 @@ async fn reset_password(config: Config, username: &str) -> Result<(), BoxError> 
 }
 
 async fn serve(config: Config) -> Result<(), BoxError> {
-    let leptos_options = leptos::config::get_configuration(None)
+    let mut leptos_options = leptos::config::get_configuration(None)
         .map_err(|e| format!("invalid Leptos configuration: {e}"))?
         .leptos_options;
-    let addr = leptos_options.site_addr;
+    leptos_options.site_addr = config.site_addr;
+    let addr = config.site_addr;
     let state = AppState::open(config, leptos_options).await?;
     spawn_housekeeping(state.core.clone());
     let app = router::build(state);

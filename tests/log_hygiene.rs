@@ -2,6 +2,7 @@
 //! ASVS 5.0 16.2.5). Runs every flow with logging at the most verbose level
 //! and searches everything written for every secret used.
 
+#[path = "api/common/mod.rs"]
 mod common;
 
 use common::*;
@@ -171,10 +172,7 @@ async fn asvs_16_2_5_no_secret_reaches_the_log_at_any_level() {
         .unwrap();
 
     // What the database holds that must not leak either: hashes, keys, session ids.
-    let pool = match app.db() {
-        gatehouse::server::db::Db::Sqlite(p) => p.clone(),
-        _ => unreachable!(),
-    };
+    let pool = app.sqlite();
     let mut stored: Vec<String> = sqlx::query_scalar("SELECT password_hash FROM users")
         .fetch_all(&pool)
         .await

@@ -5,15 +5,15 @@
 CREATE TABLE login_failures (
     key TEXT PRIMARY KEY NOT NULL,
     window_start BIGINT NOT NULL,
-    count INTEGER NOT NULL
+    count BIGINT NOT NULL
 );
 
 -- Consecutive failures per account (key "user:<id>") and per identifier that
 -- names no account (key "ident:<identifier>"), so both lock alike.
 CREATE TABLE lockouts (
     key TEXT PRIMARY KEY NOT NULL,
-    failures INTEGER NOT NULL,
-    lock_count INTEGER NOT NULL,
+    failures BIGINT NOT NULL,
+    lock_count BIGINT NOT NULL,
     locked_until BIGINT,
     updated_at BIGINT NOT NULL
 );

@@ -14,6 +14,8 @@ pub enum LogFormat {
 #[derive(Clone, Debug)]
 pub struct Config {
     pub database_url: String,
+    /// `LEPTOS_SITE_ADDR`: where the server listens.
+    pub site_addr: std::net::SocketAddr,
     /// Scheme + host (+ port) of the public site, e.g. `https://id.example.com`.
     pub public_origin: Option<String>,
     /// Cookies carry `Secure` (and the session cookie the `__Host-` prefix).
@@ -108,6 +110,14 @@ impl Config {
             });
         }
 
+        let site_addr = match get("LEPTOS_SITE_ADDR") {
+            None => std::net::SocketAddr::from(([127, 0, 0, 1], 3000)),
+            Some(raw) => raw.parse().map_err(|_| ConfigError {
+                variable: "LEPTOS_SITE_ADDR",
+                message: format!("{raw:?} is not an address like 127.0.0.1:3000"),
+            })?,
+        };
+
         let (public_origin, secure_cookies) = match get("GATEHOUSE_PUBLIC_URL") {
             None => (None, false),
             Some(raw) => {
@@ -153,6 +163,7 @@ impl Config {
         let secs = Duration::from_secs;
         Ok(Config {
             database_url,
+            site_addr,
             public_origin,
             secure_cookies,
             signup_open,
@@ -256,6 +267,7 @@ mod tests {
             ("GATEHOUSE_TRUSTED_PROXIES", "10.0.0.0/99"),
             ("DATABASE_URL", "mysql://x"),
             ("GATEHOUSE_SESSION_HOURS", "-1"),
+            ("LEPTOS_SITE_ADDR", "localhost"),
         ] {
             let err = with(&[(var, value)]).unwrap_err();
             assert_eq!(err.variable, var);

@@ -22,9 +22,10 @@ use tower_http::{
     services::ServeDir,
     set_header::SetResponseHeaderLayer,
     timeout::TimeoutLayer,
-    trace::TraceLayer,
+    trace::{DefaultOnRequest, DefaultOnResponse, TraceLayer},
 };
 use tower_sessions::{cookie::SameSite, Expiry, SessionManagerLayer};
+use tracing::Level;
 
 /// Request bodies over this get 413.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -129,7 +130,12 @@ pub fn build(state: AppState) -> Router {
                 header::COOKIE,
             ]))
             .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-            .layer(TraceLayer::new_for_http().make_span_with(request_span))
+            .layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(request_span)
+                    .on_request(DefaultOnRequest::new().level(Level::DEBUG))
+                    .on_response(DefaultOnResponse::new().level(Level::INFO)),
+            )
             .layer(PropagateRequestIdLayer::x_request_id())
             .layer(CatchPanicLayer::custom(panic_response)),
     )

@@ -28,18 +28,23 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 "expected a JSON body (Content-Type: application/json)",
             ));
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "request body too large (the limit is 64 KiB)",
-                )
-            } else {
-                ApiError::bad_request("could not read the request body")
-            }
-        })?;
+        let bytes = read_body(req, state).await?;
         parse_json(&bytes).map(ApiJson)
     }
+}
+
+/// Reads the whole body (413 over the limit).
+async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request body too large (the limit is 64 KiB)",
+            )
+        } else {
+            ApiError::bad_request("could not read the request body")
+        }
+    })
 }
 
 /// Parses a JSON body; the error names what is wrong without repeating any
@@ -113,25 +118,18 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let declared_empty = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .is_some_and(|v| v.as_bytes() == b"0");
-        let no_type = req.headers().get(header::CONTENT_TYPE).is_none();
-        if declared_empty || no_type {
-            let bytes = Bytes::from_request(req, state)
-                .await
-                .map_err(|_| ApiError::bad_request("could not read the request body"))?;
-            if bytes.iter().all(u8::is_ascii_whitespace) {
-                return Ok(OptionalJson(None));
-            }
+        let json = is_json(req.headers().get(header::CONTENT_TYPE));
+        let bytes = read_body(req, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJson(None));
+        }
+        if !json {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "expected a JSON body (Content-Type: application/json)",
             ));
         }
-        let ApiJson(value) = ApiJson::<T>::from_request(req, state).await?;
-        Ok(OptionalJson(Some(value)))
+        parse_json(&bytes).map(|v| OptionalJson(Some(v)))
     }
 }
 

@@ -2,9 +2,7 @@
 //! metacharacters, and random data. None of it may reach a 500, and every
 //! error is the API's `{"error": ...}` shape.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use gatehouse::model::is_local_path;
 use proptest::prelude::*;
 use reqwest::{header, StatusCode};

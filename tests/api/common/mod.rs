@@ -86,6 +86,14 @@ impl TestApp {
         &self.state.core.db
     }
 
+    /// The SQLite pool, for looking at (or ageing) rows directly.
+    pub fn sqlite(&self) -> sqlx::SqlitePool {
+        match self.db() {
+            Db::Sqlite(pool) => pool.clone(),
+            Db::Postgres(_) => panic!("these tests run on SQLite"),
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }

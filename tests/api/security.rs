@@ -2,19 +2,10 @@
 //! anti-enumeration (6.3.8), CSRF (3.5.1-3.5.3), headers (3.4.x), cookies
 //! (3.3.x), open redirects (3.7.2). Each test names what it proves.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use reqwest::{header, StatusCode};
 use serde_json::json;
 use std::time::Instant;
-
-fn sqlite(app: &TestApp) -> sqlx::SqlitePool {
-    match app.db() {
-        gatehouse::server::db::Db::Sqlite(p) => p.clone(),
-        _ => unreachable!(),
-    }
-}
 
 async fn login_status(app: &TestApp, identifier: &str, password: &str) -> reqwest::Response {
     app.post_json(
@@ -27,7 +18,7 @@ async fn login_status(app: &TestApp, identifier: &str, password: &str) -> reqwes
 
 async fn audit_events(app: &TestApp) -> Vec<String> {
     sqlx::query_scalar("SELECT event FROM audit_log ORDER BY id")
-        .fetch_all(&sqlite(app))
+        .fetch_all(&app.sqlite())
         .await
         .unwrap()
 }
@@ -93,7 +84,7 @@ async fn asvs_6_3_1_failed_logins_per_client_ip_are_limited_with_retry_after() {
 
     // When the window has passed, logins work again.
     sqlx::query("UPDATE login_failures SET window_start = window_start - 601")
-        .execute(&sqlite(&app))
+        .execute(&app.sqlite())
         .await
         .unwrap();
     assert_eq!(
@@ -187,7 +178,7 @@ async fn forwarded_for_is_believed_only_from_trusted_proxies() {
     // The address recorded is the client's, not the proxy's.
     let ips: Vec<Option<String>> =
         sqlx::query_scalar("SELECT ip FROM user_sessions ORDER BY created_at DESC, id")
-            .fetch_all(&sqlite(&app))
+            .fetch_all(&app.sqlite())
             .await
             .unwrap();
     assert!(ips.contains(&Some("198.51.100.2".to_string())), "{ips:?}");
@@ -224,7 +215,7 @@ async fn asvs_6_3_1_consecutive_failures_lock_the_account_even_for_the_right_pas
 
     // After the lock ends, the next lock is twice as long.
     sqlx::query("UPDATE lockouts SET locked_until = 1")
-        .execute(&sqlite(&app))
+        .execute(&app.sqlite())
         .await
         .unwrap();
     for _ in 0..3 {
@@ -306,7 +297,7 @@ async fn asvs_6_3_8_unknown_user_wrong_password_and_disabled_account_answer_iden
     app.setup_admin().await;
     app.signup("dora@example.com", Some("dora")).await;
     sqlx::query("UPDATE users SET disabled = TRUE WHERE username = 'dora'")
-        .execute(&sqlite(&app))
+        .execute(&app.sqlite())
         .await
         .unwrap();
     let mut seen = Vec::new();
@@ -730,7 +721,7 @@ async fn a_disabled_users_sessions_and_tokens_stop_working() {
     )
     .await;
     sqlx::query("UPDATE users SET disabled = TRUE WHERE username = 'dora'")
-        .execute(&sqlite(&app))
+        .execute(&app.sqlite())
         .await
         .unwrap();
     assert_eq!(app.whoami(&c).await["authenticated"], json!(false));

@@ -1,9 +1,7 @@
 //! The JSON endpoints of the first slice: setup, signup, login, logout,
 //! session, health; their status codes and error bodies.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use reqwest::{header, StatusCode};
 use serde_json::{json, Value};
 
@@ -477,15 +475,11 @@ async fn the_session_cookie_has_the_promised_attributes_and_lifetimes() {
     assert!((thirty_days - 60..=thirty_days).contains(&max_age), "{max_age}");
 
     // Server-side: 24 hours without "remember me", 30 days with it.
-    let rows: Vec<(bool, i64, i64)> = match app.db() {
-        gatehouse::server::db::Db::Sqlite(pool) => {
-            sqlx::query_as("SELECT remember, created_at, expires_at FROM user_sessions")
-                .fetch_all(pool)
-                .await
-                .unwrap()
-        }
-        _ => unreachable!(),
-    };
+    let rows: Vec<(bool, i64, i64)> =
+        sqlx::query_as("SELECT remember, created_at, expires_at FROM user_sessions")
+            .fetch_all(&app.sqlite())
+            .await
+            .unwrap();
     assert_eq!(rows.iter().filter(|r| r.0).count(), 1, "{rows:?}");
     assert_eq!(
         rows.iter().filter(|r| !r.0).count(),
@@ -502,10 +496,7 @@ async fn the_session_cookie_has_the_promised_attributes_and_lifetimes() {
 async fn sessions_end_server_side_after_their_lifetime_or_idle_time() {
     let app = TestApp::spawn().await;
     app.setup_admin().await;
-    let sqlite = match app.db() {
-        gatehouse::server::db::Db::Sqlite(p) => p.clone(),
-        _ => unreachable!(),
-    };
+    let sqlite = app.sqlite();
     // Absolute end.
     let c = app.login(ADMIN, ADMIN_PASSWORD).await;
     sqlx::query("UPDATE user_sessions SET expires_at = expires_at - 86400")

@@ -1,10 +1,8 @@
 //! Bearer tokens: the token endpoint, access-token validation, refresh-token
 //! rotation, reuse detection and revocation.
 
-mod common;
-
+use crate::common::*;
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
-use common::*;
 use reqwest::{header, StatusCode};
 use serde_json::{json, Value};
 
@@ -36,13 +34,6 @@ async fn refresh_with(app: &TestApp, refresh_token: &str) -> reqwest::Response {
         &json!({ "refresh_token": refresh_token }),
     )
     .await
-}
-
-fn sqlite(app: &TestApp) -> sqlx::SqlitePool {
-    match app.db() {
-        gatehouse::server::db::Db::Sqlite(p) => p.clone(),
-        _ => unreachable!(),
-    }
 }
 
 fn b64(v: &Value) -> String {
@@ -102,7 +93,7 @@ async fn the_token_endpoint_returns_a_pair_and_a_scoped_refresh_cookie() {
 
     // Refresh tokens are stored only as hashes.
     let stored: Vec<String> = sqlx::query_scalar("SELECT token_hash FROM refresh_tokens")
-        .fetch_all(&sqlite(&app))
+        .fetch_all(&app.sqlite())
         .await
         .unwrap();
     assert_eq!(stored.len(), 1);
@@ -201,7 +192,7 @@ async fn forged_tokens_are_refused() {
 
     // The right key, another HMAC algorithm.
     let secret: String = sqlx::query_scalar("SELECT secret FROM signing_keys")
-        .fetch_one(&sqlite(&app))
+        .fetch_one(&app.sqlite())
         .await
         .unwrap();
     let secret = URL_SAFE_NO_PAD.decode(secret).unwrap();
@@ -432,7 +423,7 @@ async fn refresh_tokens_have_an_absolute_lifetime() {
     let pair = tokens(&app, ADMIN, ADMIN_PASSWORD).await;
     let (expires, created): (i64, i64) =
         sqlx::query_as("SELECT expires_at, created_at FROM refresh_families")
-            .fetch_one(&sqlite(&app))
+            .fetch_one(&app.sqlite())
             .await
             .unwrap();
     assert_eq!(expires - created, 2 * 86400);
@@ -440,12 +431,12 @@ async fn refresh_tokens_have_an_absolute_lifetime() {
     let res = refresh_with(&app, pair["refresh_token"].as_str().unwrap()).await;
     let next = json_of(res).await;
     let after: i64 = sqlx::query_scalar("SELECT expires_at FROM refresh_families")
-        .fetch_one(&sqlite(&app))
+        .fetch_one(&app.sqlite())
         .await
         .unwrap();
     assert_eq!(after, expires);
     sqlx::query("UPDATE refresh_families SET expires_at = 0")
-        .execute(&sqlite(&app))
+        .execute(&app.sqlite())
         .await
         .unwrap();
     assert_eq!(
@@ -475,7 +466,7 @@ async fn signing_keys_are_shared_by_instances_on_one_database() {
         StatusCode::OK
     );
     let keys: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM signing_keys")
-        .fetch_one(&sqlite(&app))
+        .fetch_one(&app.sqlite())
         .await
         .unwrap();
     assert_eq!(keys, 1);

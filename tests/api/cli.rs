@@ -1,8 +1,6 @@
 //! The operator CLI, run as a process against a temporary database.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::json;
 use std::{
@@ -160,13 +158,10 @@ async fn reset_password_sets_a_new_one_and_ends_every_session() {
         .await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     app.login("kim", "a fresh passphrase").await;
-    let events: Vec<String> = match app.db() {
-        gatehouse::server::db::Db::Sqlite(p) => sqlx::query_scalar("SELECT event FROM audit_log")
-            .fetch_all(p)
-            .await
-            .unwrap(),
-        _ => unreachable!(),
-    };
+    let events: Vec<String> = sqlx::query_scalar("SELECT event FROM audit_log")
+        .fetch_all(&app.sqlite())
+        .await
+        .unwrap();
     assert!(events.contains(&"password_reset".to_string()));
 
     let out = gatehouse(

@@ -2,18 +2,9 @@
 //! user management, the last-admin rule, unlock, and the audit rows each
 //! action writes.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-
-fn sqlite(app: &TestApp) -> sqlx::SqlitePool {
-    match app.db() {
-        gatehouse::server::db::Db::Sqlite(p) => p.clone(),
-        _ => unreachable!(),
-    }
-}
 
 async fn bearer_for(app: &TestApp, identifier: &str, password: &str) -> String {
     let res = app
@@ -50,7 +41,7 @@ async fn patch(app: &TestApp, c: &reqwest::Client, id: &str, body: Value) -> req
 
 async fn events(app: &TestApp) -> Vec<(String, Option<String>, Option<String>)> {
     sqlx::query_as("SELECT event, user_id, detail FROM audit_log ORDER BY id")
-        .fetch_all(&sqlite(app))
+        .fetch_all(&app.sqlite())
         .await
         .unwrap()
 }
@@ -284,7 +275,7 @@ async fn disabling_ends_sessions_and_tokens_and_login_answers_like_a_wrong_passw
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     let sessions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM user_sessions WHERE user_id = $1")
         .bind(&id)
-        .fetch_one(&sqlite(&app))
+        .fetch_one(&app.sqlite())
         .await
         .unwrap();
     assert_eq!(sessions, 0, "ended at once, not at the next request");
@@ -368,7 +359,7 @@ async fn the_last_active_admin_cannot_be_demoted_or_disabled() {
         StatusCode::CONFLICT
     );
     let admins: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin' AND NOT disabled")
-        .fetch_one(&sqlite(&app))
+        .fetch_one(&app.sqlite())
         .await
         .unwrap();
     assert_eq!(admins, 1);
@@ -395,7 +386,7 @@ async fn two_admins_demoting_each_other_at_once_leave_one_admin() {
     let statuses = [a.status(), b.status()];
     assert!(statuses.contains(&StatusCode::OK), "{statuses:?}");
     let admins: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin' AND NOT disabled")
-        .fetch_one(&sqlite(&app))
+        .fetch_one(&app.sqlite())
         .await
         .unwrap();
     assert_eq!(admins, 1, "{statuses:?}");
@@ -576,14 +567,14 @@ async fn audit_rows_older_than_the_retention_are_purged() {
     let app = TestApp::spawn_with(&[("GATEHOUSE_AUDIT_RETENTION_DAYS", "30")]).await;
     app.setup_admin().await;
     sqlx::query("UPDATE audit_log SET at = at - 31 * 86400")
-        .execute(&sqlite(&app))
+        .execute(&app.sqlite())
         .await
         .unwrap();
     app.login(ADMIN, ADMIN_PASSWORD).await;
     let purged = app.state.core.purge_audit_log().await.unwrap();
     assert_eq!(purged, 1, "the setup row");
     let left: Vec<String> = sqlx::query_scalar("SELECT event FROM audit_log")
-        .fetch_all(&sqlite(&app))
+        .fetch_all(&app.sqlite())
         .await
         .unwrap();
     assert_eq!(left, vec!["login_succeeded".to_string()]);

@@ -1,8 +1,6 @@
 //! The account API: me, password change, sessions.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
