@@ -145,6 +145,11 @@ async fn hostile_paths_and_server_function_bodies_never_reach_a_500() {
         "/pkg/..%2F..%2FCargo.toml",
         "/login?return=%00%0d%0aSet-Cookie:%20x=y",
         "/dashboard?%ff%fe",
+        "/api/v1/admin/users/%00/unlock",
+        "/api/v1/admin/users/%00/sessions",
+        "/api/v1/admin/users/' OR 1=1/sessions",
+        "/api/v1/admin/audit?user_id=%00&event=login",
+        "/api/v1/admin/audit?user_id=a%00b",
     ] {
         for method in ["GET", "DELETE", "POST"] {
             let res = admin
@@ -161,17 +166,37 @@ async fn hostile_paths_and_server_function_bodies_never_reach_a_500() {
                 .any(|v| v.as_bytes().starts_with(b"x=")));
         }
     }
-    // Server functions called with garbage, by fetch (not a plain form post).
-    for (path, body) in [
+    // Record ids with a NUL byte or SQL in them name nothing: 404, not 500.
+    for id in ["%00", "x%00y", "'%20OR%201=1"] {
+        let res = admin
+            .patch(app.url(&format!("/api/v1/admin/users/{id}")))
+            .json(&json!({ "role": "user" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{id}");
+    }
+    // Server functions called with garbage, by fetch (not a plain form post),
+    // signed out and as the admin.
+    let garbage = [
         ("/fn/login", "%%%"),
+        ("/fn/login", "username=admin%00&password=x"),
         ("/fn/login", "username=a&password=b&remember=on&remember=off"),
         ("/fn/signup", "email[]=x"),
         ("/fn/change_password", "current_password=x"),
         ("/fn/revoke_session", ""),
+        ("/fn/revoke_session", "id=%00"),
+        ("/fn/admin_unlock", "id=%00"),
+        ("/fn/admin_set_role", "id=a%00&role=user"),
+        ("/fn/admin_sign_out", "id=%00"),
+        ("/fn/admin_overview", "user=%00&event=%00"),
         ("/fn/no_such_function", "a=b"),
-    ] {
-        let res = app
-            .bare_client()
+    ];
+    for (client, (path, body)) in [app.bare_client(), admin.clone()]
+        .into_iter()
+        .flat_map(|c| garbage.map(|g| (c.clone(), g)))
+    {
+        let res = client
             .post(app.url(path))
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(header::ACCEPT, "application/json")

@@ -133,6 +133,13 @@ impl Core {
                 ),
             ));
         }
+        if key.chars().any(char::is_control) {
+            // Neither usernames nor emails hold control characters.
+            return Err(Error::invalid(
+                "identifier",
+                "Usernames and emails have no control characters.",
+            ));
+        }
         if password.is_empty() {
             return Err(Error::invalid("password", "Enter your password."));
         }

@@ -66,6 +66,9 @@ impl Core {
 
     pub async fn managed_user(&self, actor: &Authenticated, id: &str) -> Result<ManagedUser> {
         require_admin(actor)?;
+        if !validate::is_record_id(id) {
+            return Err(Error::NotFound("no such user".into()));
+        }
         match users::find_for_admin(&self.db, id).await? {
             Some(row) => ManagedUser::from_row(row, super::now()),
             None => Err(Error::NotFound("no such user".into())),

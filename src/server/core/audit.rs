@@ -139,6 +139,11 @@ impl Core {
         limit: u32,
     ) -> Result<Vec<AuditEntry>> {
         let limit = i64::from(limit.clamp(1, 1000));
+        let names_nothing = user_id.is_some_and(|id| !super::validate::is_record_id(id))
+            || event.is_some_and(|e| Event::parse(e).is_none());
+        if names_nothing {
+            return Ok(Vec::new());
+        }
         let rows = q::list(&self.db, user_id, event, before, limit).await?;
         Ok(rows.into_iter().map(AuditEntry::from).collect())
     }

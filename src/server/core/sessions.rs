@@ -170,7 +170,8 @@ impl Core {
 
     /// Ends one of `user_id`'s sessions; `NotFound` if it is not theirs.
     pub async fn revoke_session(&self, user_id: &str, session_id: &str, client: &Client) -> Result<()> {
-        if q::delete_owned(&self.db, user_id, session_id).await? {
+        if super::validate::is_record_id(session_id) && q::delete_owned(&self.db, user_id, session_id).await?
+        {
             self.audit(Event::SessionRevoked, Some(user_id), client, None)
                 .await;
             Ok(())

@@ -17,6 +17,14 @@ pub fn identifier_key(s: &str) -> String {
     nfkc_trim(s).to_lowercase()
 }
 
+/// Whether `s` has the one form record ids (of users, sessions) are stored
+/// in: a lowercase, hyphenated UUID. Anything else names no record, so the
+/// core answers "not found" without asking the database (which, for text
+/// with a NUL byte, PostgreSQL could not even take).
+pub fn is_record_id(s: &str) -> bool {
+    uuid::Uuid::try_parse(s).is_ok_and(|id| id.hyphenated().to_string() == s)
+}
+
 /// A checked username, in the form it is stored.
 pub fn username(raw: &str) -> Result<String> {
     let name = nfkc_trim(raw);
@@ -94,6 +102,21 @@ pub fn email(raw: &str) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn record_ids_are_canonical_uuids_only() {
+        assert!(is_record_id("67e55044-10b1-426f-9247-bb680e5fe0c8"));
+        for bad in [
+            "",
+            "67E55044-10B1-426F-9247-BB680E5FE0C8",
+            "67e5504410b1426f9247bb680e5fe0c8",
+            "{67e55044-10b1-426f-9247-bb680e5fe0c8}",
+            "67e55044-10b1-426f-9247-bb680e5fe0c8\0",
+            "' OR 1=1",
+        ] {
+            assert!(!is_record_id(bad), "{bad:?}");
+        }
+    }
 
     #[test]
     fn usernames() {
