@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test: formatting, the Rust unit and integration tests, then the
-# Playwright tests in Chromium against the release build. Installs what a fresh
-# machine lacks first.
+# Runs every test: formatting, the Rust unit and integration tests (the
+# integration tests twice: on SQLite, then on a throwaway PostgreSQL server, or
+# the one GATEHOUSE_TEST_POSTGRES names), then the Playwright tests in Chromium
+# against the release build. Installs what a fresh machine lacks first.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
 install_tools --browser
@@ -13,8 +14,15 @@ export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 say "cargo fmt --check"
 cargo fmt --all -- --check
 
-say "Rust tests (unit and integration)"
+say "Rust tests (unit and integration, on SQLite)"
 cargo test --features ssr
+
+say "integration tests again, on PostgreSQL"
+if [ -z "${GATEHOUSE_TEST_POSTGRES:-}" ]; then
+  start_test_postgres
+fi
+cargo test --features ssr --test api --test log_hygiene
+unset GATEHOUSE_TEST_POSTGRES
 
 say "release build (cargo leptos build --release --precompress)"
 cargo leptos build --release --precompress

@@ -4,7 +4,8 @@
 # test.sh; safe to run on its own.
 #
 #   scripts/tools.sh             wasm target, cargo-leptos, wasm-bindgen, npm packages (wasm-opt)
-#   scripts/tools.sh --browser   ... and Chromium (Debian's `chromium` package) for the browser tests
+#   scripts/tools.sh --browser   ... and, for the tests, Chromium (Debian's `chromium` package)
+#                                and a PostgreSQL server (Debian's `postgresql` package)
 set -euo pipefail
 
 GATEHOUSE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -43,12 +44,63 @@ install_tools() {
     (cd "$GATEHOUSE_ROOT/end2end" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
   fi
 
-  if [ "$want_browser" = "--browser" ] && [ -z "${CHROMIUM_PATH:-}" ] && ! command -v chromium >/dev/null 2>&1; then
-    say "installing Chromium (Debian's chromium package)"
-    local sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+  if [ "$want_browser" = "--browser" ]; then
+    local packages=()
+    if [ -z "${CHROMIUM_PATH:-}" ] && ! command -v chromium >/dev/null 2>&1; then
+      packages+=(chromium)
+    fi
+    if [ -z "${GATEHOUSE_TEST_POSTGRES:-}" ] && [ -z "$(postgres_bin)" ]; then
+      packages+=(postgresql)
+    fi
+    if [ "${#packages[@]}" -gt 0 ]; then
+      say "installing ${packages[*]} (Debian's packages)"
+      local sudo=""
+      [ "$(id -u)" -eq 0 ] || sudo="sudo"
+      $sudo apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${packages[@]}" >/dev/null
+    fi
+  fi
+}
+
+# The directory of the newest installed PostgreSQL server's programs, if any.
+postgres_bin() {
+  local dir
+  dir="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
+  if [ -n "$dir" ] && [ -x "$dir/initdb" ]; then
+    echo "$dir"
+  elif command -v initdb >/dev/null 2>&1; then
+    dirname "$(command -v initdb)"
+  fi
+}
+
+# Starts a throwaway PostgreSQL server on a Unix socket in a temporary
+# directory (no port to clash over, nothing kept), exports
+# GATEHOUSE_TEST_POSTGRES for the integration tests, and stops and removes it
+# when the calling script exits.
+start_test_postgres() {
+  local bin dir
+  bin="$(postgres_bin)"
+  dir="$(mktemp -d /tmp/gatehouse-pg.XXXXXX)"
+  as_postgres=()
+  if [ "$(id -u)" -eq 0 ]; then
+    # initdb refuses to run as root: the server runs as Debian's postgres user.
+    chown postgres "$dir"
+    as_postgres=(runuser -u postgres --)
+  fi
+  "${as_postgres[@]}" "$bin/initdb" -D "$dir/data" -U gatehouse -A trust -E UTF8 --no-sync >/dev/null
+  "${as_postgres[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -s \
+    -o "-c listen_addresses= -c unix_socket_directories=$dir -c fsync=off -c max_connections=300" start
+  PG_TEST_DIR="$dir"
+  PG_TEST_BIN="$bin"
+  trap stop_test_postgres EXIT
+  export GATEHOUSE_TEST_POSTGRES="postgres://gatehouse@localhost/postgres?host=$dir"
+}
+
+stop_test_postgres() {
+  if [ -n "${PG_TEST_DIR:-}" ]; then
+    "${as_postgres[@]}" "$PG_TEST_BIN/pg_ctl" -D "$PG_TEST_DIR/data" -m immediate -s stop || true
+    rm -rf "$PG_TEST_DIR"
+    PG_TEST_DIR=""
   fi
 }
 

@@ -172,29 +172,36 @@ async fn asvs_16_2_5_no_secret_reaches_the_log_at_any_level() {
         .unwrap();
 
     // What the database holds that must not leak either: hashes, keys, session ids.
-    let pool = app.sqlite();
-    let mut stored: Vec<String> = sqlx::query_scalar("SELECT password_hash FROM users")
-        .fetch_all(&pool)
-        .await
-        .unwrap();
-    stored.extend(
+    let mut stored: Vec<String> = with_pool!(app, pool => {
+        sqlx::query_scalar("SELECT password_hash FROM users")
+            .fetch_all(pool)
+            .await
+            .unwrap()
+    });
+    stored.extend(with_pool!(app, pool => {
         sqlx::query_scalar::<_, String>("SELECT secret FROM signing_keys")
-            .fetch_all(&pool)
+            .fetch_all(pool)
             .await
-            .unwrap(),
-    );
-    stored.extend(
+            .unwrap()
+    }));
+    stored.extend(with_pool!(app, pool => {
         sqlx::query_scalar::<_, String>("SELECT token_hash FROM refresh_tokens")
-            .fetch_all(&pool)
+            .fetch_all(pool)
             .await
-            .unwrap(),
-    );
-    stored.extend(
-        sqlx::query_scalar::<_, String>("SELECT id FROM tower_sessions")
-            .fetch_all(&pool)
+            .unwrap()
+    }));
+    // The session store's table: tower-sessions-sqlx-store's name for it.
+    let store_table = match app.db() {
+        gatehouse::server::db::Db::Sqlite(_) => "tower_sessions",
+        gatehouse::server::db::Db::Postgres(_) => "tower_sessions.session",
+    };
+    let store_ids = format!("SELECT id FROM {store_table}");
+    stored.extend(with_pool!(app, pool => {
+        sqlx::query_scalar::<_, String>(&store_ids)
+            .fetch_all(pool)
             .await
-            .unwrap(),
-    );
+            .unwrap()
+    }));
     for hash in &stored {
         // The salt+hash part of a PHC string is what matters.
         secrets.push(hash.rsplit('$').next().unwrap().to_string());

@@ -40,10 +40,12 @@ async fn patch(app: &TestApp, c: &reqwest::Client, id: &str, body: Value) -> req
 }
 
 async fn events(app: &TestApp) -> Vec<(String, Option<String>, Option<String>)> {
-    sqlx::query_as("SELECT event, user_id, detail FROM audit_log ORDER BY id")
-        .fetch_all(&app.sqlite())
-        .await
-        .unwrap()
+    with_pool!(app, pool => {
+        sqlx::query_as("SELECT event, user_id, detail FROM audit_log ORDER BY id")
+            .fetch_all(pool)
+            .await
+            .unwrap()
+    })
 }
 
 #[tokio::test]
@@ -273,11 +275,13 @@ async fn disabling_ends_sessions_and_tokens_and_login_answers_like_a_wrong_passw
         )
         .await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    let sessions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM user_sessions WHERE user_id = $1")
-        .bind(&id)
-        .fetch_one(&app.sqlite())
-        .await
-        .unwrap();
+    let sessions: i64 = with_pool!(app, pool => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM user_sessions WHERE user_id = $1")
+            .bind(&id)
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    });
     assert_eq!(sessions, 0, "ended at once, not at the next request");
 
     let disabled = app
@@ -358,10 +362,12 @@ async fn the_last_active_admin_cannot_be_demoted_or_disabled() {
             .status(),
         StatusCode::CONFLICT
     );
-    let admins: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin' AND NOT disabled")
-        .fetch_one(&app.sqlite())
-        .await
-        .unwrap();
+    let admins: i64 = with_pool!(app, pool => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin' AND NOT disabled")
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    });
     assert_eq!(admins, 1);
 }
 
@@ -385,10 +391,12 @@ async fn two_admins_demoting_each_other_at_once_leave_one_admin() {
     );
     let statuses = [a.status(), b.status()];
     assert!(statuses.contains(&StatusCode::OK), "{statuses:?}");
-    let admins: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin' AND NOT disabled")
-        .fetch_one(&app.sqlite())
-        .await
-        .unwrap();
+    let admins: i64 = with_pool!(app, pool => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin' AND NOT disabled")
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    });
     assert_eq!(admins, 1, "{statuses:?}");
 }
 
@@ -566,17 +574,21 @@ async fn the_audit_log_records_each_security_event_newest_first() {
 async fn audit_rows_older_than_the_retention_are_purged() {
     let app = TestApp::spawn_with(&[("GATEHOUSE_AUDIT_RETENTION_DAYS", "30")]).await;
     app.setup_admin().await;
-    sqlx::query("UPDATE audit_log SET at = at - 31 * 86400")
-        .execute(&app.sqlite())
-        .await
-        .unwrap();
+    with_pool!(app, pool => {
+        sqlx::query("UPDATE audit_log SET at = at - 31 * 86400")
+            .execute(pool)
+            .await
+            .unwrap();
+    });
     app.login(ADMIN, ADMIN_PASSWORD).await;
     let purged = app.state.core.purge_audit_log().await.unwrap();
     assert_eq!(purged, 1, "the setup row");
-    let left: Vec<String> = sqlx::query_scalar("SELECT event FROM audit_log")
-        .fetch_all(&app.sqlite())
-        .await
-        .unwrap();
+    let left: Vec<String> = with_pool!(app, pool => {
+        sqlx::query_scalar("SELECT event FROM audit_log")
+            .fetch_all(pool)
+            .await
+            .unwrap()
+    });
     assert_eq!(left, vec!["login_succeeded".to_string()]);
 }
 

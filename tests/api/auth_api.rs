@@ -475,11 +475,12 @@ async fn the_session_cookie_has_the_promised_attributes_and_lifetimes() {
     assert!((thirty_days - 60..=thirty_days).contains(&max_age), "{max_age}");
 
     // Server-side: 24 hours without "remember me", 30 days with it.
-    let rows: Vec<(bool, i64, i64)> =
+    let rows: Vec<(bool, i64, i64)> = with_pool!(app, pool => {
         sqlx::query_as("SELECT remember, created_at, expires_at FROM user_sessions")
-            .fetch_all(&app.sqlite())
+            .fetch_all(pool)
             .await
-            .unwrap();
+            .unwrap()
+    });
     assert_eq!(rows.iter().filter(|r| r.0).count(), 1, "{rows:?}");
     assert_eq!(
         rows.iter().filter(|r| !r.0).count(),
@@ -496,13 +497,14 @@ async fn the_session_cookie_has_the_promised_attributes_and_lifetimes() {
 async fn sessions_end_server_side_after_their_lifetime_or_idle_time() {
     let app = TestApp::spawn().await;
     app.setup_admin().await;
-    let sqlite = app.sqlite();
     // Absolute end.
     let c = app.login(ADMIN, ADMIN_PASSWORD).await;
-    sqlx::query("UPDATE user_sessions SET expires_at = expires_at - 86400")
-        .execute(&sqlite)
-        .await
-        .unwrap();
+    with_pool!(app, pool => {
+        sqlx::query("UPDATE user_sessions SET expires_at = expires_at - 86400")
+            .execute(pool)
+            .await
+            .unwrap();
+    });
     assert_eq!(app.whoami(&c).await["authenticated"], json!(false));
 
     // Idle end (default 120 minutes), even with "remember me".
@@ -516,10 +518,12 @@ async fn sessions_end_server_side_after_their_lifetime_or_idle_time() {
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(app.whoami(&c).await["authenticated"], json!(true));
-    sqlx::query("UPDATE user_sessions SET last_seen_at = last_seen_at - 121 * 60")
-        .execute(&sqlite)
-        .await
-        .unwrap();
+    with_pool!(app, pool => {
+        sqlx::query("UPDATE user_sessions SET last_seen_at = last_seen_at - 121 * 60")
+            .execute(pool)
+            .await
+            .unwrap();
+    });
     assert_eq!(app.whoami(&c).await["authenticated"], json!(false));
 }
 

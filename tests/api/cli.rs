@@ -158,10 +158,12 @@ async fn reset_password_sets_a_new_one_and_ends_every_session() {
         .await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     app.login("kim", "a fresh passphrase").await;
-    let events: Vec<String> = sqlx::query_scalar("SELECT event FROM audit_log")
-        .fetch_all(&app.sqlite())
-        .await
-        .unwrap();
+    let events: Vec<String> = with_pool!(app, pool => {
+        sqlx::query_scalar("SELECT event FROM audit_log")
+            .fetch_all(pool)
+            .await
+            .unwrap()
+    });
     assert!(events.contains(&"password_reset".to_string()));
 
     let out = gatehouse(

@@ -1,6 +1,7 @@
 //! The integration tests: one binary (one link of the whole app), each module
 //! a group of behaviours, all against the real router on a fresh database.
 
+#[macro_use]
 mod common;
 
 mod account_api;

@@ -17,10 +17,12 @@ async fn login_status(app: &TestApp, identifier: &str, password: &str) -> reqwes
 }
 
 async fn audit_events(app: &TestApp) -> Vec<String> {
-    sqlx::query_scalar("SELECT event FROM audit_log ORDER BY id")
-        .fetch_all(&app.sqlite())
-        .await
-        .unwrap()
+    with_pool!(app, pool => {
+        sqlx::query_scalar("SELECT event FROM audit_log ORDER BY id")
+            .fetch_all(pool)
+            .await
+            .unwrap()
+    })
 }
 
 fn retry_after(res: &reqwest::Response) -> u64 {
@@ -83,10 +85,12 @@ async fn asvs_6_3_1_failed_logins_per_client_ip_are_limited_with_retry_after() {
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
 
     // When the window has passed, logins work again.
-    sqlx::query("UPDATE login_failures SET window_start = window_start - 601")
-        .execute(&app.sqlite())
-        .await
-        .unwrap();
+    with_pool!(app, pool => {
+        sqlx::query("UPDATE login_failures SET window_start = window_start - 601")
+            .execute(pool)
+            .await
+            .unwrap();
+    });
     assert_eq!(
         login_status(&app, ADMIN, ADMIN_PASSWORD).await.status(),
         StatusCode::OK
@@ -176,11 +180,12 @@ async fn forwarded_for_is_believed_only_from_trusted_proxies() {
         StatusCode::OK
     );
     // The address recorded is the client's, not the proxy's.
-    let ips: Vec<Option<String>> =
+    let ips: Vec<Option<String>> = with_pool!(app, pool => {
         sqlx::query_scalar("SELECT ip FROM user_sessions ORDER BY created_at DESC, id")
-            .fetch_all(&app.sqlite())
+            .fetch_all(pool)
             .await
-            .unwrap();
+            .unwrap()
+    });
     assert!(ips.contains(&Some("198.51.100.2".to_string())), "{ips:?}");
 }
 
@@ -214,10 +219,12 @@ async fn asvs_6_3_1_consecutive_failures_lock_the_account_even_for_the_right_pas
     );
 
     // After the lock ends, the next lock is twice as long.
-    sqlx::query("UPDATE lockouts SET locked_until = 1")
-        .execute(&app.sqlite())
-        .await
-        .unwrap();
+    with_pool!(app, pool => {
+        sqlx::query("UPDATE lockouts SET locked_until = 1")
+            .execute(pool)
+            .await
+            .unwrap();
+    });
     for _ in 0..3 {
         assert_eq!(
             login_status(&app, "alice", "wrong").await.status(),
@@ -296,10 +303,12 @@ async fn asvs_6_3_8_unknown_user_wrong_password_and_disabled_account_answer_iden
     .await;
     app.setup_admin().await;
     app.signup("dora@example.com", Some("dora")).await;
-    sqlx::query("UPDATE users SET disabled = TRUE WHERE username = 'dora'")
-        .execute(&app.sqlite())
-        .await
-        .unwrap();
+    with_pool!(app, pool => {
+        sqlx::query("UPDATE users SET disabled = TRUE WHERE username = 'dora'")
+            .execute(pool)
+            .await
+            .unwrap();
+    });
     let mut seen = Vec::new();
     for (who, password) in [
         (ADMIN, "wrong password"),
@@ -331,17 +340,19 @@ async fn asvs_6_3_8_unknown_users_cost_the_same_hashing_time_as_wrong_passwords(
     ])
     .await;
     app.setup_admin().await;
-    // Warm up (the dummy hash is made on first use).
-    login_status(&app, "warm-up", "x").await;
+    // Warm up (the dummy hash is made on first use). Both identifiers then
+    // have a failure row, so what is compared is the hashing, not whether the
+    // database inserts or updates a counter.
+    login_status(&app, "nobody", "x").await;
     login_status(&app, ADMIN, "x").await;
     let mut wrong = Vec::new();
     let mut unknown = Vec::new();
-    for i in 0..6 {
+    for _ in 0..6 {
         let t = Instant::now();
         login_status(&app, ADMIN, "wrong password").await;
         wrong.push(t.elapsed());
         let t = Instant::now();
-        login_status(&app, &format!("nobody{i}"), "wrong password").await;
+        login_status(&app, "nobody", "wrong password").await;
         unknown.push(t.elapsed());
     }
     wrong.sort();
@@ -720,10 +731,12 @@ async fn a_disabled_users_sessions_and_tokens_stop_working() {
         .await,
     )
     .await;
-    sqlx::query("UPDATE users SET disabled = TRUE WHERE username = 'dora'")
-        .execute(&app.sqlite())
-        .await
-        .unwrap();
+    with_pool!(app, pool => {
+        sqlx::query("UPDATE users SET disabled = TRUE WHERE username = 'dora'")
+            .execute(pool)
+            .await
+            .unwrap();
+    });
     assert_eq!(app.whoami(&c).await["authenticated"], json!(false));
     let res = app
         .bare_client()

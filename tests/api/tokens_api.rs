@@ -92,10 +92,12 @@ async fn the_token_endpoint_returns_a_pair_and_a_scoped_refresh_cookie() {
     );
 
     // Refresh tokens are stored only as hashes.
-    let stored: Vec<String> = sqlx::query_scalar("SELECT token_hash FROM refresh_tokens")
-        .fetch_all(&app.sqlite())
-        .await
-        .unwrap();
+    let stored: Vec<String> = with_pool!(app, pool => {
+        sqlx::query_scalar("SELECT token_hash FROM refresh_tokens")
+            .fetch_all(pool)
+            .await
+            .unwrap()
+    });
     assert_eq!(stored.len(), 1);
     assert_ne!(stored[0], refresh);
 }
@@ -191,10 +193,12 @@ async fn forged_tokens_are_refused() {
     let foreign = jsonwebtoken::encode(&foreign_header, &claims, &foreign_key).unwrap();
 
     // The right key, another HMAC algorithm.
-    let secret: String = sqlx::query_scalar("SELECT secret FROM signing_keys")
-        .fetch_one(&app.sqlite())
-        .await
-        .unwrap();
+    let secret: String = with_pool!(app, pool => {
+        sqlx::query_scalar("SELECT secret FROM signing_keys")
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    });
     let secret = URL_SAFE_NO_PAD.decode(secret).unwrap();
     let mut hs512 = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS512);
     hs512.typ = foreign_header.typ.clone();
@@ -421,24 +425,29 @@ async fn refresh_tokens_have_an_absolute_lifetime() {
     let app = TestApp::spawn_with(&[("GATEHOUSE_REFRESH_TOKEN_DAYS", "2")]).await;
     app.setup_admin().await;
     let pair = tokens(&app, ADMIN, ADMIN_PASSWORD).await;
-    let (expires, created): (i64, i64) =
+    let (expires, created): (i64, i64) = with_pool!(app, pool => {
         sqlx::query_as("SELECT expires_at, created_at FROM refresh_families")
-            .fetch_one(&app.sqlite())
+            .fetch_one(pool)
             .await
-            .unwrap();
+            .unwrap()
+    });
     assert_eq!(expires - created, 2 * 86400);
     // Rotation does not extend it.
     let res = refresh_with(&app, pair["refresh_token"].as_str().unwrap()).await;
     let next = json_of(res).await;
-    let after: i64 = sqlx::query_scalar("SELECT expires_at FROM refresh_families")
-        .fetch_one(&app.sqlite())
-        .await
-        .unwrap();
+    let after: i64 = with_pool!(app, pool => {
+        sqlx::query_scalar("SELECT expires_at FROM refresh_families")
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    });
     assert_eq!(after, expires);
-    sqlx::query("UPDATE refresh_families SET expires_at = 0")
-        .execute(&app.sqlite())
-        .await
-        .unwrap();
+    with_pool!(app, pool => {
+        sqlx::query("UPDATE refresh_families SET expires_at = 0")
+            .execute(pool)
+            .await
+            .unwrap();
+    });
     assert_eq!(
         refresh_with(&app, next["refresh_token"].as_str().unwrap())
             .await
@@ -465,9 +474,11 @@ async fn signing_keys_are_shared_by_instances_on_one_database() {
             .status(),
         StatusCode::OK
     );
-    let keys: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM signing_keys")
-        .fetch_one(&app.sqlite())
-        .await
-        .unwrap();
+    let keys: i64 = with_pool!(app, pool => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM signing_keys")
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    });
     assert_eq!(keys, 1);
 }

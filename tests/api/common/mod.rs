@@ -1,20 +1,34 @@
-//! `TestApp`: the real router on a free port with a fresh SQLite database.
+//! `TestApp`: the real router on a free port with a fresh database.
+//!
+//! The database is a temporary SQLite file, or, when `GATEHOUSE_TEST_POSTGRES`
+//! names a PostgreSQL server (`postgres://user@host:port/postgres`), a fresh
+//! database created on it for each app, so the same tests prove both engines.
 #![allow(dead_code)]
 
 use gatehouse::server::{config::Config, db::Db, router, AppState};
 use leptos::config::LeptosOptions;
 use reqwest::{header, redirect::Policy, Client, Response, StatusCode};
 use serde_json::{json, Value};
-use std::{collections::HashMap, net::SocketAddr, path::PathBuf};
+use std::{collections::HashMap, net::SocketAddr};
 
 pub const ADMIN: &str = "admin";
 pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
 pub const PASSWORD: &str = "a long enough passphrase";
 
+/// Runs `$body` with `$pool` bound to the app's pool, SQLite or PostgreSQL, for
+/// looking at (or ageing) rows directly. The SQL must suit both engines.
+#[macro_export]
+macro_rules! with_pool {
+    ($app:expr, $pool:ident => $body:expr) => {{
+        let db = $app.db().clone();
+        gatehouse::on_pool!(&db, $pool => $body)
+    }};
+}
+
 pub struct TestApp {
     pub addr: SocketAddr,
     pub state: AppState,
-    pub db_path: PathBuf,
+    pub database_url: String,
     pub vars: Vec<(String, String)>,
     server: tokio::task::JoinHandle<()>,
     _dir: Option<tempfile::TempDir>,
@@ -33,6 +47,23 @@ pub fn leptos_options() -> LeptosOptions {
         .build()
 }
 
+/// A new, empty PostgreSQL database on the server `admin_url` points at.
+async fn fresh_postgres_database(admin_url: &str) -> String {
+    use sqlx::Connection;
+    let name = format!("gatehouse_test_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(admin_url)
+        .await
+        .expect("GATEHOUSE_TEST_POSTGRES: connect");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+    let _ = conn.close().await;
+    let mut url = reqwest::Url::parse(admin_url).expect("GATEHOUSE_TEST_POSTGRES: a URL");
+    url.set_path(&format!("/{name}"));
+    url.to_string()
+}
+
 impl TestApp {
     pub async fn spawn() -> TestApp {
         TestApp::spawn_with(&[]).await
@@ -40,9 +71,12 @@ impl TestApp {
 
     /// A fresh app whose configuration is the defaults overridden by `vars`.
     pub async fn spawn_with(vars: &[(&str, &str)]) -> TestApp {
+        if let Ok(admin_url) = std::env::var("GATEHOUSE_TEST_POSTGRES") {
+            let url = fresh_postgres_database(&admin_url).await;
+            return TestApp::start(url, vars).await;
+        }
         let dir = tempfile::tempdir().expect("temp dir");
-        let db_path = dir.path().join("gatehouse-test.db");
-        let mut app = TestApp::start(db_path, vars).await;
+        let mut app = TestApp::spawn_on(&dir.path().join("gatehouse-test.db"), vars).await;
         app._dir = Some(dir);
         app
     }
@@ -50,18 +84,17 @@ impl TestApp {
     /// A second server on the same database (a restart, or another instance).
     pub async fn restart(&self) -> TestApp {
         let vars: Vec<(&str, &str)> = self.vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        TestApp::start(self.db_path.clone(), &vars).await
+        TestApp::start(self.database_url.clone(), &vars).await
     }
 
     /// An app on the SQLite database at `db_path` (which the caller owns).
     pub async fn spawn_on(db_path: &std::path::Path, vars: &[(&str, &str)]) -> TestApp {
-        TestApp::start(db_path.to_path_buf(), vars).await
+        TestApp::start(format!("sqlite://{}?mode=rwc", db_path.display()), vars).await
     }
 
-    async fn start(db_path: PathBuf, vars: &[(&str, &str)]) -> TestApp {
-        let url = format!("sqlite://{}?mode=rwc", db_path.display());
+    async fn start(database_url: String, vars: &[(&str, &str)]) -> TestApp {
         let mut map: HashMap<&str, &str> = vars.iter().copied().collect();
-        map.insert("DATABASE_URL", &url);
+        map.insert("DATABASE_URL", &database_url);
         let config = Config::from_map(&map).expect("valid test configuration");
         let state = AppState::open(config, leptos_options()).await.expect("app state");
         let app = router::build(state.clone());
@@ -75,7 +108,7 @@ impl TestApp {
         TestApp {
             addr,
             state,
-            db_path,
+            database_url,
             vars: vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             server,
             _dir: None,
@@ -84,14 +117,6 @@ impl TestApp {
 
     pub fn db(&self) -> &Db {
         &self.state.core.db
-    }
-
-    /// The SQLite pool, for looking at (or ageing) rows directly.
-    pub fn sqlite(&self) -> sqlx::SqlitePool {
-        match self.db() {
-            Db::Sqlite(pool) => pool.clone(),
-            Db::Postgres(_) => panic!("these tests run on SQLite"),
-        }
     }
 
     pub fn url(&self, path: &str) -> String {
