@@ -21,7 +21,7 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
-/// The form a password is hashed and measured in: Unicode NFKC, so that the
+/// The form a password is hashed and compared in: Unicode NFKC, so that the
 /// same password typed on two keyboards is the same password.
 pub fn normalize(password: &str) -> String {
     password.nfkc().collect()
@@ -123,7 +123,7 @@ pub fn is_common(password: &str) -> bool {
 const CONTEXT_MIN: usize = 4;
 
 /// The password rules (NIST SP 800-63B 3.1.1.2, OWASP ASVS 6.2): a length in
-/// Unicode characters after NFKC within `min..=max`; not on the list of common
+/// Unicode scalar values, as typed, within `min..=max`; not on the list of common
 /// passwords; not the username, the email's local part or the site's name, nor
 /// containing them. No composition rules.
 #[derive(Clone, Debug)]
@@ -142,8 +142,11 @@ impl Policy {
         username: &str,
         email: Option<&str>,
     ) -> Result<()> {
+        // Lengths count the Unicode scalar values as typed (SPEC): NFKC can
+        // fold "ﬁ" into two characters or a decomposed "é" into one, and the
+        // person choosing the password counts what they typed.
+        let len = password.chars().count();
         let normalized = normalize(password);
-        let len = normalized.chars().count();
         if len == 0 {
             return Err(Error::invalid(field, "Enter a password."));
         }
@@ -235,6 +238,15 @@ mod tests {
             "10 characters, 19 bytes"
         );
         assert!(reason("äöüäö", "someone", None).is_some());
+        // NIST SP 800-63B 3.1.1.2: each code point counts as one character,
+        // counted as typed. NFKC would make 200 "ﬁ" 400 characters and ten
+        // decomposed "é" (e + U+0301) ten; neither changes the count.
+        assert!(reason(&"\u{FB01}".repeat(200), "someone", None).is_none());
+        assert!(
+            reason(&"e\u{301}".repeat(5), "someone", None).is_none(),
+            "10 scalars"
+        );
+        assert!(reason(&"\u{FB01}".repeat(257), "someone", None).is_some());
         assert!(reason(&"é".repeat(256), "someone", None).is_none());
         assert!(reason(&"é".repeat(257), "someone", None).is_some());
     }
