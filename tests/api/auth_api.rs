@@ -333,6 +333,22 @@ async fn unknown_user_and_wrong_password_look_the_same() {
     assert!(set_cookie(&wrong, "gatehouse_session").is_none());
     assert_eq!(json_of(wrong).await, json!({ "error": "invalid credentials" }));
     assert_eq!(json_of(unknown).await, json!({ "error": "invalid credentials" }));
+
+    // Fields that are present but empty are wrong credentials too, not a
+    // malformed request: the same 401 and body.
+    for body in [
+        json!({ "username": ADMIN, "password": "" }),
+        json!({ "username": "", "password": "wrong password!!" }),
+        json!({ "username": "   ", "password": "" }),
+    ] {
+        let res = app.post_json(&c, "/api/v1/auth/login", &body).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{body}");
+        assert_eq!(
+            json_of(res).await,
+            json!({ "error": "invalid credentials" }),
+            "{body}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -433,6 +449,39 @@ async fn login_never_keeps_a_planted_session_id() {
         .unwrap();
     let second = cookie_value(&set_cookie(&again, "gatehouse_session").unwrap());
     assert_ne!(second, issued);
+}
+
+/// OWASP Session Management: the id changes at setup too, which signs the
+/// first admin in.
+#[tokio::test]
+async fn setup_never_keeps_a_planted_session_id() {
+    let app = TestApp::spawn().await;
+    let c = app.bare_client();
+    let planted = "gatehouse_session=AAAAAAAAAAAAAAAAAAAAAA";
+    let res = c
+        .post(app.url("/api/v1/auth/setup"))
+        .header(header::COOKIE, planted)
+        .json(&json!({ "username": ADMIN, "password": ADMIN_PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let issued = cookie_value(&set_cookie(&res, "gatehouse_session").unwrap());
+    assert_ne!(issued, "AAAAAAAAAAAAAAAAAAAAAA");
+    let res = c
+        .get(app.url("/api/v1/auth/session"))
+        .header(header::COOKIE, planted)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_of(res).await["authenticated"], json!(false));
+    let res = c
+        .get(app.url("/api/v1/auth/session"))
+        .header(header::COOKIE, format!("gatehouse_session={issued}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_of(res).await["user"]["username"], json!(ADMIN));
 }
 
 #[tokio::test]

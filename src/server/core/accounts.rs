@@ -119,29 +119,22 @@ impl Core {
     /// and count towards a lockout alike.
     pub async fn check_credentials(&self, identifier: &str, password: &str, client: &Client) -> Result<User> {
         let key = validate::identifier_key(identifier);
-        if key.is_empty() {
-            return Err(Error::invalid("identifier", "Enter your username or email."));
-        }
-        if key.chars().count() > validate::EMAIL_MAX {
-            // No account has an identifier this long; and a lockout row per
-            // 64 KiB identifier would let anyone bloat the database.
-            return Err(Error::invalid(
-                "identifier",
-                format!(
-                    "Usernames and emails have at most {} characters.",
-                    validate::EMAIL_MAX
-                ),
-            ));
-        }
-        if key.chars().any(char::is_control) {
-            // Neither usernames nor emails hold control characters.
-            return Err(Error::invalid(
-                "identifier",
-                "Usernames and emails have no control characters.",
-            ));
-        }
-        if password.is_empty() {
-            return Err(Error::invalid("password", "Enter your password."));
+        // Input no account can match (empty, longer than any identifier, with
+        // control characters, or no password) fails like any other wrong
+        // login: counted against the client, after the same hashing work. It
+        // takes no lockout row (a row per 64 KiB identifier would let anyone
+        // bloat the database) and never reaches a query.
+        let impossible = key.is_empty()
+            || key.chars().count() > validate::EMAIL_MAX
+            || key.chars().any(char::is_control)
+            || password.is_empty();
+        if impossible {
+            self.admit_attempt(client).await?;
+            self.hasher.verify_dummy(password).await?;
+            let shown: String = identifier.trim().chars().take(100).collect();
+            let detail = format!("identifier {shown:?}: no such account");
+            self.audit(Event::LoginFailed, None, client, Some(&detail)).await;
+            return Err(Error::InvalidCredentials);
         }
         self.admit_attempt(client).await?;
         let row = users::find_by_key(&self.db, &key).await?;
@@ -189,9 +182,6 @@ impl Core {
         client: &Client,
     ) -> Result<()> {
         let user = &auth.user;
-        if current.is_empty() {
-            return Err(Error::invalid("current_password", "Enter your current password."));
-        }
         let row = users::find_by_id(&self.db, &user.id)
             .await?
             .ok_or(Error::Unauthenticated)?;
