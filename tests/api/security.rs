@@ -412,7 +412,19 @@ async fn asvs_3_5_cross_origin_writes_are_refused_including_login() {
             assert!(json_of(res).await["error"].is_string());
         }
     }
-    // The admin is still signed in: the cross-origin logout did nothing.
+    // The same host under another scheme is another origin (RFC 6454).
+    let res = admin
+        .post(app.url("/api/v1/auth/logout"))
+        .header("origin", format!("https://{}", app.addr))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::FORBIDDEN,
+        "https origin on an http site"
+    );
+    // The admin is still signed in: the cross-origin logouts did nothing.
     assert_eq!(app.whoami(&admin).await["authenticated"], json!(true));
     // Same origin passes.
     let res = app
@@ -673,13 +685,33 @@ async fn guards_redirect_before_rendering_with_an_encoded_return() {
     let app = TestApp::spawn().await;
     let c = app.client();
     // No users: everything goes to setup.
-    for path in ["/", "/login", "/signup", "/dashboard", "/account", "/private"] {
+    for path in [
+        "/",
+        "/login",
+        "/signup",
+        "/dashboard",
+        "/account",
+        "/private",
+        "/admin",
+        "/no-such-page",
+    ] {
         let res = app.get_page(&c, path).await;
         assert_eq!(res.status(), StatusCode::FOUND, "{path}");
         assert_eq!(location(&res), "/setup", "{path}");
     }
+    // Files and the API are not pages.
+    let res = app.get(&c, "/api/v1/auth/setup-required").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        app.get(&c, "/api/v1/nothing").await.status(),
+        StatusCode::NOT_FOUND
+    );
     app.setup_admin().await;
     assert_eq!(location(&app.get_page(&c, "/setup").await), "/login");
+    assert_eq!(
+        app.get_page(&c, "/no-such-page").await.status(),
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(location(&app.get_page(&c, "/").await), "/login");
     for (path, to) in [
         ("/dashboard", "/login?return=%2Fdashboard"),

@@ -38,6 +38,13 @@ fn classify(path: &str) -> Option<Page> {
     })
 }
 
+/// A path that is not one of ours but names a page rather than a file
+/// (`/favicon.ico`) or an API resource.
+fn could_be_a_page(path: &str) -> bool {
+    let last = path.rsplit('/').next().unwrap_or("");
+    !path.starts_with("/api/") && !path.starts_with("/fn/") && !last.contains('.')
+}
+
 fn found(location: &str) -> Response {
     let mut res = StatusCode::FOUND.into_response();
     if let Ok(v) = HeaderValue::from_str(location) {
@@ -51,15 +58,26 @@ pub async fn guard_pages(State(state): State<AppState>, req: Request, next: Next
     if !matches!(*req.method(), Method::GET | Method::HEAD) {
         return next.run(req).await;
     }
-    let Some(page) = classify(req.uri().path()) else {
+    let path = req.uri().path();
+    let page = classify(path);
+    if page.is_none() && !could_be_a_page(path) {
         return next.run(req).await;
-    };
+    }
     let setup_required = match state.core.setup_required().await {
         Ok(v) => v,
         Err(e) => {
             tracing::error!(error = %e, "could not check setup state");
             return StatusCode::SERVICE_UNAVAILABLE.into_response();
         }
+    };
+    let Some(page) = page else {
+        // Before setup every page but /setup leads there, unknown ones too;
+        // afterwards an unknown path gets the 404 page.
+        return if setup_required {
+            found("/setup")
+        } else {
+            next.run(req).await
+        };
     };
     let signed_in = matches!(req.extensions().get::<CurrentAuth>(), Some(CurrentAuth(Some(_))));
     match page {
@@ -89,5 +107,14 @@ mod tests {
         assert_eq!(classify("/pkg/gatehouse.wasm"), None);
         assert_eq!(classify("/api/v1/auth/login"), None);
         assert_eq!(classify("/nope"), None);
+    }
+
+    #[test]
+    fn files_and_api_paths_are_not_pages() {
+        assert!(could_be_a_page("/nope"));
+        assert!(could_be_a_page("/a/b"));
+        assert!(!could_be_a_page("/favicon.ico"));
+        assert!(!could_be_a_page("/api/v1/whatever"));
+        assert!(!could_be_a_page("/fn/login"));
     }
 }

@@ -68,7 +68,8 @@ pub async fn same_origin_writes(State(state): State<AppState>, req: Request, nex
 /// (`public_origin`, or else the request's own `Host`).
 pub fn is_cross_origin(headers: &HeaderMap, public_origin: Option<&str>) -> bool {
     let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    if let Some(site) = get("sec-fetch-site") {
+    let fetch_site = get("sec-fetch-site");
+    if let Some(site) = fetch_site {
         // "none": typed in the address bar or opened from a bookmark.
         if !matches!(site, "same-origin" | "none") {
             return true;
@@ -88,12 +89,18 @@ pub fn is_cross_origin(headers: &HeaderMap, public_origin: Option<&str>) -> bool
     match public_origin {
         Some(expected) => !source.eq_ignore_ascii_case(expected),
         None => {
+            // Without GATEHOUSE_PUBLIC_URL this site is `http://<Host>`: the
+            // server speaks plain HTTP. A browser that vouches for the request
+            // with `Sec-Fetch-Site: same-origin` saw the real scheme, which is
+            // https when a TLS proxy sits in front, so then only the host must
+            // match; otherwise `https://<Host>` is another origin.
             let host = get("host").unwrap_or("");
-            let source_host = source
-                .strip_prefix("http://")
-                .or_else(|| source.strip_prefix("https://"))
-                .unwrap_or("\u{0}");
-            !source_host.eq_ignore_ascii_case(host)
+            let source_host = match source.strip_prefix("http://") {
+                Some(rest) => Some(rest),
+                None if fetch_site == Some("same-origin") => source.strip_prefix("https://"),
+                None => None,
+            };
+            !source_host.is_some_and(|h| h.eq_ignore_ascii_case(host))
         }
     }
 }
@@ -146,6 +153,29 @@ mod tests {
         assert!(is_cross_origin(&h, None));
         let h = headers(&[("host", "x"), ("referer", "http://evil.example/")]);
         assert!(is_cross_origin(&h, None));
+        let h = headers(&[("host", "127.0.0.1:3000"), ("origin", "https://127.0.0.1:3000")]);
+        assert!(
+            is_cross_origin(&h, None),
+            "another scheme is another origin (RFC 6454)"
+        );
+        let h = headers(&[("host", "x"), ("origin", "ftp://x")]);
+        assert!(is_cross_origin(&h, None));
+    }
+
+    #[test]
+    fn behind_a_tls_proxy_a_browser_vouching_same_origin_passes() {
+        let h = headers(&[
+            ("host", "id.example.com"),
+            ("sec-fetch-site", "same-origin"),
+            ("origin", "https://id.example.com"),
+        ]);
+        assert!(!is_cross_origin(&h, None));
+        let h = headers(&[
+            ("host", "id.example.com"),
+            ("sec-fetch-site", "same-origin"),
+            ("origin", "https://evil.example"),
+        ]);
+        assert!(is_cross_origin(&h, None), "the host must still match");
     }
 
     #[test]
