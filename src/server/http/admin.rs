@@ -81,7 +81,7 @@ pub struct AuditView {
 #[derive(Deserialize, IntoParams, Default)]
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
-    /// How many rows (1 to 1000, default 100).
+    /// How many rows (default 100; above 1000 gets 1000).
     pub limit: Option<u32>,
     /// Only this user's rows.
     pub user_id: Option<String>,
@@ -98,15 +98,12 @@ impl AuditQuery {
         for (key, value) in url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
             match key.as_ref() {
                 "limit" => {
-                    let n: u32 = value
-                        .parse()
-                        .map_err(|_| ApiError::bad_request("limit must be a whole number from 1 to 1000"))?;
-                    if !(1..=1000).contains(&n) {
-                        return Err(ApiError::bad_request(
-                            "limit must be a whole number from 1 to 1000",
-                        ));
-                    }
-                    q.limit = Some(n);
+                    // Like most paged APIs, a limit above the page size
+                    // gets the largest page rather than an error.
+                    let n: u64 = value.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                        ApiError::bad_request("limit must be a whole number from 1 to 1000")
+                    })?;
+                    q.limit = Some(n.min(1000) as u32);
                 }
                 "user_id" if !value.is_empty() => q.user_id = Some(value.into_owned()),
                 "event" if !value.is_empty() => {
