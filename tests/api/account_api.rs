@@ -272,6 +272,15 @@ async fn the_openapi_document_covers_every_endpoint() {
         ("/api/v1/users/me/password", "post"),
         ("/api/v1/auth/sessions", "get"),
         ("/api/v1/auth/sessions/{id}", "delete"),
+        ("/api/v1/admin/users", "get"),
+        ("/api/v1/admin/users", "post"),
+        ("/api/v1/admin/users/{id}", "patch"),
+        ("/api/v1/admin/users/{id}/unlock", "post"),
+        ("/api/v1/admin/users/{id}/sessions", "delete"),
+        ("/api/v1/admin/audit", "get"),
+        ("/api/v1/openapi.json", "get"),
+        ("/health", "get"),
+        ("/ready", "get"),
     ] {
         let op = &paths[path][method];
         assert!(op.is_object(), "{method} {path}");
@@ -282,4 +291,16 @@ async fn the_openapi_document_covers_every_endpoint() {
     }
     assert!(paths["/api/v1/auth/login"]["post"]["responses"]["401"].is_object());
     assert!(doc["components"]["schemas"]["UserView"].is_object());
+    assert_eq!(
+        doc["components"]["securitySchemes"]["session"]["name"],
+        json!("gatehouse_session")
+    );
+
+    // Behind https the session cookie has its `__Host-` name, here too.
+    let app = TestApp::spawn_with(&[("GATEHOUSE_PUBLIC_URL", "https://id.example.com")]).await;
+    let doc = json_of(app.get(&app.client(), "/api/v1/openapi.json").await).await;
+    assert_eq!(
+        doc["components"]["securitySchemes"]["session"]["name"],
+        json!("__Host-gatehouse_session")
+    );
 }

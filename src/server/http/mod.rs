@@ -19,7 +19,8 @@ use axum::{
     Json, Router,
 };
 use error::ApiError;
-use serde_json::{json, Value};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 /// `/api/v1/...`: JSON in, JSON out; unknown paths answer a JSON 404.
 pub fn api_routes() -> Router<AppState> {
@@ -53,17 +54,38 @@ pub fn api_routes() -> Router<AppState> {
 /// `/health` (the process answers) and `/ready` (and so does the database).
 pub fn health_routes() -> Router<AppState> {
     Router::new()
-        .route("/health", get(|| async { Json(json!({ "status": "ok" })) }))
+        .route("/health", get(health))
         .route("/ready", get(ready))
 }
 
-async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+/// The body of `/health` and `/ready`.
+#[derive(Serialize, ToSchema)]
+pub struct Status {
+    /// `ok` (`/health`) or `ready` (`/ready`).
+    #[schema(example = "ok")]
+    pub status: &'static str,
+}
+
+/// Liveness: the process answers. Touches nothing else.
+#[utoipa::path(get, path = "/health", tag = "operations",
+    responses((status = 200, description = "The process answers", body = Status)))]
+pub async fn health() -> Json<Status> {
+    Json(Status { status: "ok" })
+}
+
+/// Readiness: the database answers too.
+#[utoipa::path(get, path = "/ready", tag = "operations",
+    responses(
+        (status = 200, description = "The database answers", body = Status),
+        (status = 503, description = "database unavailable", body = error::ErrorBody),
+    ))]
+pub async fn ready(State(state): State<AppState>) -> Result<Json<Status>, ApiError> {
     if state.core.db.ping().await {
-        (StatusCode::OK, Json(json!({ "status": "ready" })))
+        Ok(Json(Status { status: "ready" }))
     } else {
-        (
+        Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "error": "database unavailable" })),
-        )
+            "database unavailable",
+        ))
     }
 }

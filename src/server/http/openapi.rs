@@ -2,6 +2,8 @@
 
 use super::{account, admin, auth, error, tokens};
 use crate::model::{Role, UserView};
+use crate::server::AppState;
+use axum::extract::State;
 use utoipa::{
     openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
     Modify, OpenApi,
@@ -14,6 +16,9 @@ use utoipa::{
         description = "Accounts, sessions and bearer tokens. Errors are `{\"error\": \"<message>\"}`.",
     ),
     paths(
+        super::health,
+        super::ready,
+        document,
         auth::setup_required,
         auth::setup,
         auth::signup,
@@ -34,13 +39,14 @@ use utoipa::{
         admin::sign_out_user,
         admin::audit,
     ),
-    components(schemas(UserView, Role, error::ErrorBody)),
+    components(schemas(UserView, Role, error::ErrorBody, super::Status)),
     modifiers(&Security),
     tags(
         (name = "auth", description = "Setup, signup, login and the browser session"),
         (name = "tokens", description = "Bearer and refresh tokens for non-browser clients"),
         (name = "account", description = "The signed-in user"),
         (name = "admin", description = "Users and the audit log, for admins"),
+        (name = "operations", description = "Health checks and this document"),
     )
 )]
 pub struct ApiDoc;
@@ -66,7 +72,19 @@ impl Modify for Security {
     }
 }
 
-/// `GET /api/v1/openapi.json`.
-pub async fn document() -> axum::Json<utoipa::openapi::OpenApi> {
-    axum::Json(ApiDoc::openapi())
+/// This document: the OpenAPI 3 description of the JSON API.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "operations",
+    responses((status = 200, description = "The OpenAPI 3 document", content_type = "application/json")))]
+pub async fn document(State(state): State<AppState>) -> axum::Json<utoipa::openapi::OpenApi> {
+    let mut doc = ApiDoc::openapi();
+    // The session cookie is `__Host-gatehouse_session` behind https.
+    if let Some(components) = doc.components.as_mut() {
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+                state.config.session_cookie_name(),
+            ))),
+        );
+    }
+    axum::Json(doc)
 }
