@@ -36,8 +36,12 @@ impl AppState {
             .await
             .map_err(|e| format!("cannot migrate the database: {e}"))?;
         let config = Arc::new(config);
+        let core = core::Core::new(db, config.clone());
+        core.load_signing_keys()
+            .await
+            .map_err(|e| format!("cannot load the token signing keys: {e}"))?;
         Ok(AppState {
-            core: core::Core::new(db, config.clone()),
+            core,
             config,
             leptos_options,
         })

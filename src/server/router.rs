@@ -116,6 +116,8 @@ pub fn build(state: AppState) -> Router {
             REQUEST_TIMEOUT,
         ))
         .layer(middleware::map_response(json_limit_errors))
+        // Inside the header layers, so even a panic's 500 carries them.
+        .layer(CatchPanicLayer::custom(panic_response))
         .layer(from_fn(http::security::csp_and_cache));
     for (name, value) in common {
         app = app.layer(SetResponseHeaderLayer::if_not_present(
@@ -136,8 +138,7 @@ pub fn build(state: AppState) -> Router {
                     .on_request(DefaultOnRequest::new().level(Level::DEBUG))
                     .on_response(DefaultOnResponse::new().level(Level::INFO)),
             )
-            .layer(PropagateRequestIdLayer::x_request_id())
-            .layer(CatchPanicLayer::custom(panic_response)),
+            .layer(PropagateRequestIdLayer::x_request_id()),
     )
     .with_state(state)
 }

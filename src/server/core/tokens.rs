@@ -87,6 +87,12 @@ fn build_keyset(rows: &[KeyRow]) -> Result<KeySet> {
 }
 
 impl Core {
+    /// Loads the signing keys, creating the first one on the first start, so
+    /// a fresh database has its key before the first token is asked for.
+    pub async fn load_signing_keys(&self) -> Result<()> {
+        self.keys(true).await.map(|_| ())
+    }
+
     /// The key set, loaded (and, on first start, created) once.
     async fn keys(&self, reload: bool) -> Result<Arc<KeySet>> {
         if !reload {
