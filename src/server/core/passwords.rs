@@ -212,6 +212,58 @@ mod tests {
         assert!(!h.verify("correct horse battery stapler", &phc).await.unwrap());
     }
 
+    /// SPEC: hashing runs off the async runtime. On this single-threaded
+    /// runtime a hash computed inside `poll` would run to the end before any
+    /// other task got a turn; off the runtime, the ticker keeps ticking.
+    #[tokio::test(flavor = "current_thread")]
+    async fn hashing_runs_off_the_async_runtime() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let h = Hasher::new(1);
+        let ticks = Arc::new(AtomicUsize::new(0));
+        let ticker = tokio::spawn({
+            let ticks = ticks.clone();
+            async move {
+                loop {
+                    ticks.fetch_add(1, Ordering::Relaxed);
+                    tokio::task::yield_now().await;
+                }
+            }
+        });
+        h.hash("correct horse battery staple").await.unwrap();
+        ticker.abort();
+        assert!(
+            ticks.load(Ordering::Relaxed) > 0,
+            "the runtime did other work while hashing"
+        );
+    }
+
+    /// SPEC: with bounded concurrency. Six jobs through two permits never
+    /// run more than two at once (and the runtime's four workers are not
+    /// what holds them back).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn at_most_the_permitted_number_of_hashes_run_at_once() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let h = Hasher::new(2);
+        let active = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let jobs = (0..6).map(|_| {
+            let (h, active, most) = (h.clone(), active.clone(), most.clone());
+            tokio::spawn(async move {
+                h.run(move || {
+                    let now = active.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                    active.fetch_sub(1, Ordering::SeqCst);
+                })
+                .await
+            })
+        });
+        for job in futures::future::join_all(jobs).await {
+            job.unwrap().unwrap();
+        }
+        assert_eq!(most.load(Ordering::SeqCst), 2);
+    }
+
     #[tokio::test]
     async fn passwords_are_compared_after_nfkc() {
         let h = Hasher::new(1);
