@@ -59,8 +59,17 @@ async fn malformed_bodies_get_4xx_in_the_error_shape_on_every_endpoint() {
         for body in &bodies {
             let res = post_raw(&app, &admin, path, "application/json", body.clone()).await;
             let status = res.status();
+            // None of these bodies is a valid request to any endpoint: each
+            // is refused with a 4xx, never accepted, never a 500. The one
+            // exception: /revoke, like logout, is idempotent; a body that
+            // names no refresh token (empty, or an object without one) and no
+            // cookie leaves nothing to revoke, which is a success.
+            let names_no_token = body.is_empty()
+                || serde_json::from_slice::<serde_json::Value>(body)
+                    .is_ok_and(|v| v.is_object() && v.get("refresh_token").is_none());
+            let idempotent = *path == "/api/v1/auth/revoke" && names_no_token;
             assert!(
-                status.is_client_error() || status.is_success(),
+                status.is_client_error() || (idempotent && status.is_success()),
                 "{path} {status} for {:?}",
                 String::from_utf8_lossy(&body[..body.len().min(40)])
             );

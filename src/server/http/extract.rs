@@ -50,6 +50,12 @@ async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Api
 /// Parses a JSON body; the error names what is wrong without repeating any
 /// submitted value.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Every body of this API is an object. serde would also read a struct
+    // from an array (`[]` as `{}` with every field defaulted): refuse that.
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| *b != b'{') && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() {
+        return Err(ApiError::bad_request("expected a JSON object"));
+    }
     serde_json::from_slice::<T>(bytes).map_err(|e| {
         use serde_json::error::Category;
         let message = match e.classify() {
@@ -190,6 +196,26 @@ mod tests {
         assert_eq!(err.message, "missing field `password`");
         let err = parse_json::<Body>(br#"{"password": "x"#).unwrap_err();
         assert_eq!(err.message, "malformed JSON body");
+    }
+
+    #[test]
+    fn bodies_must_be_objects() {
+        #[derive(serde::Deserialize, Debug, Default)]
+        #[allow(dead_code)]
+        struct Body {
+            #[serde(default)]
+            token: Option<String>,
+        }
+        for body in [&b"[]"[..], b"[\"x\"]", b"null", b" 42", b"\"x\""] {
+            let err = parse_json::<Body>(body).unwrap_err();
+            assert_eq!(err.status, StatusCode::BAD_REQUEST);
+            assert_eq!(err.message, "expected a JSON object");
+        }
+        assert!(parse_json::<Body>(b" {}").is_ok());
+        assert_eq!(
+            parse_json::<Body>(b"[").unwrap_err().message,
+            "malformed JSON body"
+        );
     }
 
     #[test]
