@@ -250,6 +250,11 @@ mod tests {
         assert_eq!(c.session_lifetime, Duration::from_secs(24 * 3600));
         assert_eq!(c.remember_lifetime, Duration::from_secs(30 * 86400));
         assert_eq!(c.session_idle, Duration::from_secs(120 * 60));
+        assert_eq!(c.lockout, Duration::from_secs(900));
+        assert_eq!(c.access_token_lifetime, Duration::from_secs(900));
+        assert_eq!(c.refresh_token_lifetime, Duration::from_secs(7 * 86400));
+        assert_eq!(c.audit_retention, Duration::from_secs(90 * 86400));
+        assert!(c.trusted_proxies.is_empty());
         assert!(!c.secure_cookies);
         assert_eq!(c.session_cookie_name(), "gatehouse_session");
     }

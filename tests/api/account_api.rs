@@ -1,7 +1,7 @@
 //! The account API: me, password change, sessions.
 
 use crate::common::*;
-use reqwest::StatusCode;
+use reqwest::{header, StatusCode};
 use serde_json::{json, Value};
 
 async fn sessions(app: &TestApp, c: &reqwest::Client) -> Vec<Value> {
@@ -19,21 +19,51 @@ async fn me_answers_with_the_session_cookie() {
     assert_eq!(json_of(res).await["username"], ADMIN);
 }
 
+/// A session's public id: a non-empty opaque string.
+fn is_opaque_id(v: &Value) -> bool {
+    v.as_str().is_some_and(|s| !s.is_empty())
+}
+
 #[tokio::test]
 async fn sessions_are_listed_with_the_current_one_marked() {
     let app = TestApp::spawn().await;
     app.setup_admin().await;
     let a = app.login(ADMIN, ADMIN_PASSWORD).await;
     let b = app.login(ADMIN, ADMIN_PASSWORD).await;
+    // A browser that says who it is.
+    let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0";
+    let res = app
+        .bare_client()
+        .post(app.url("/api/v1/auth/login"))
+        .header(header::USER_AGENT, firefox)
+        .json(&json!({ "username": ADMIN, "password": ADMIN_PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
     let list = sessions(&app, &a).await;
-    assert_eq!(list.len(), 3, "setup, a and b: {list:?}");
+    assert_eq!(list.len(), 4, "setup, a, b and firefox: {list:?}");
     assert_eq!(list.iter().filter(|s| s["current"] == json!(true)).count(), 1);
+    let rfc3339 = |v: &Value| {
+        time::OffsetDateTime::parse(
+            v.as_str().unwrap_or(""),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .is_ok()
+    };
     for s in &list {
-        for field in ["id", "created_at", "last_seen_at", "user_agent", "ip", "current"] {
-            assert!(s.get(field).is_some(), "{field} in {s}");
-        }
+        assert!(is_opaque_id(&s["id"]), "id in {s}");
+        assert!(rfc3339(&s["created_at"]), "created_at in {s}");
+        assert!(rfc3339(&s["last_seen_at"]), "last_seen_at in {s}");
+        assert!(s["current"].is_boolean(), "current in {s}");
+        assert!(s.get("user_agent").is_some(), "user_agent in {s}");
         assert_eq!(s["ip"], "127.0.0.1");
     }
+    assert_eq!(
+        list.iter().filter(|s| s["user_agent"] == json!(firefox)).count(),
+        1,
+        "the user agent is recorded: {list:?}"
+    );
     // b ends a's session.
     let a_id = list.iter().find(|s| s["current"] == json!(true)).unwrap()["id"]
         .as_str()
@@ -46,7 +76,14 @@ async fn sessions_are_listed_with_the_current_one_marked() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert_eq!(app.whoami(&a).await["authenticated"], json!(false));
-    assert_eq!(sessions(&app, &b).await.len(), 2);
+    assert_eq!(sessions(&app, &b).await.len(), 3);
+    let revoked: i64 = with_pool!(app, pool => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE event = 'session_revoked'")
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    });
+    assert_eq!(revoked, 1, "ending a session is audited");
     // Again: it is gone.
     let res = b
         .delete(app.url(&format!("/api/v1/auth/sessions/{a_id}")))

@@ -105,9 +105,51 @@ async fn every_admin_endpoint_answers_401_signed_out_and_403_without_the_role() 
             "{method} {path} as a user (bearer)"
         );
     }
+    // The admin page's server functions answer the same: 401 signed out,
+    // 403 without the role (the /admin page is not the only guard).
+    let admin_fns = [
+        ("/fn/admin_overview", String::new()),
+        ("/fn/admin_set_role", format!("id={target}&role=admin")),
+        ("/fn/admin_set_disabled", format!("id={target}&disabled=true")),
+        ("/fn/admin_unlock", format!("id={target}")),
+        ("/fn/admin_sign_out", format!("id={target}")),
+        (
+            "/fn/admin_create_user",
+            "username=x2&email=&password=a%20long%20enough%20pass&role=admin".to_string(),
+        ),
+    ];
+    for (path, form) in &admin_fns {
+        for (who, client, expected) in [
+            ("signed out", app.bare_client(), StatusCode::UNAUTHORIZED),
+            ("as a user", plain.clone(), StatusCode::FORBIDDEN),
+        ] {
+            let res = client
+                .post(app.url(path))
+                .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header(reqwest::header::ACCEPT, "application/json")
+                .body(form.clone())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), expected, "{path} {who}");
+        }
+    }
     // Nothing changed for all that.
     let me = json_of(app.get(&plain, "/api/v1/users/me").await).await;
     assert_eq!(me["role"], "user");
+    assert_eq!(
+        app.whoami(&plain).await["authenticated"],
+        json!(true),
+        "not signed out"
+    );
+    let users = json_of(app.get(&admin, "/api/v1/admin/users").await).await;
+    let names: Vec<&str> = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["username"].as_str().unwrap())
+        .collect();
+    assert!(!names.contains(&"x1") && !names.contains(&"x2"), "{names:?}");
     // And the admin gets through, with a cookie or a bearer token.
     assert_eq!(
         app.get(&admin, "/api/v1/admin/users").await.status(),
@@ -525,7 +567,7 @@ async fn the_audit_log_records_each_security_event_newest_first() {
     let ids: Vec<i64> = rows.iter().map(|r| r["id"].as_i64().unwrap()).collect();
     assert!(ids.windows(2).all(|w| w[0] > w[1]));
     for row in rows {
-        for field in ["at", "event", "user_id", "ip", "detail"] {
+        for field in ["id", "at", "event", "user_id", "ip", "user_agent", "detail"] {
             assert!(row.get(field).is_some(), "{field} in {row}");
         }
         assert_eq!(row["ip"], "127.0.0.1");
@@ -551,18 +593,37 @@ async fn the_audit_log_records_each_security_event_newest_first() {
         2
     );
     let only = json_of(app.get(&admin, "/api/v1/admin/audit?event=logout").await).await;
-    assert!(only.as_array().unwrap().iter().all(|r| r["event"] == "logout"));
+    let only = only.as_array().unwrap();
+    assert!(!only.is_empty());
+    assert!(only.iter().all(|r| r["event"] == "logout"));
+    // By user: only that user's rows, all of them.
+    let hal_id = rows
+        .iter()
+        .find(|r| r["event"] == "signup")
+        .and_then(|r| r["user_id"].as_str())
+        .expect("signup names its user")
+        .to_string();
+    let hal_rows = json_of(
+        app.get(&admin, &format!("/api/v1/admin/audit?user_id={hal_id}"))
+            .await,
+    )
+    .await;
+    let hal_rows = hal_rows.as_array().unwrap();
+    assert_eq!(
+        hal_rows.len(),
+        rows.iter().filter(|r| r["user_id"] == json!(hal_id)).count()
+    );
+    assert!(hal_rows.len() >= 2, "signup and more: {hal_rows:?}");
+    assert!(hal_rows.iter().all(|r| r["user_id"] == json!(hal_id)));
     let last = ids[1];
     let page = json_of(
         app.get(&admin, &format!("/api/v1/admin/audit?before={last}&limit=3"))
             .await,
     )
     .await;
-    assert!(page
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|r| r["id"].as_i64().unwrap() < last));
+    let page = page.as_array().unwrap();
+    assert_eq!(page.len(), 3, "{page:?}");
+    assert!(page.iter().all(|r| r["id"].as_i64().unwrap() < last));
     // A limit beyond the largest page gets the largest page.
     let res = app.get(&admin, "/api/v1/admin/audit?limit=100000").await;
     assert_eq!(res.status(), StatusCode::OK);

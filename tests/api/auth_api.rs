@@ -648,3 +648,30 @@ async fn bodies_over_64_kib_get_413() {
     assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert!(json_of(res).await["error"].is_string());
 }
+
+/// SQLite runs with a write-ahead log (readers never wait for the writer)
+/// and enforces foreign keys, on every pooled connection.
+#[tokio::test]
+async fn sqlite_uses_wal_and_enforces_foreign_keys() {
+    let app = TestApp::spawn().await;
+    let gatehouse::server::db::Db::Sqlite(pool) = app.db().clone() else {
+        return; // The PostgreSQL run: nothing to check.
+    };
+    // Hold several connections at once, so more than one is asked.
+    let mut conns = Vec::new();
+    for _ in 0..3 {
+        conns.push(pool.acquire().await.unwrap());
+    }
+    for conn in &mut conns {
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&mut **conn)
+            .await
+            .unwrap();
+        assert_eq!(mode.to_lowercase(), "wal");
+        let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+            .fetch_one(&mut **conn)
+            .await
+            .unwrap();
+        assert_eq!(fk, 1);
+    }
+}

@@ -54,15 +54,141 @@ fn help_documents_every_subcommand() {
     );
 }
 
-#[test]
-fn migrate_creates_the_schema() {
+async fn tables(db: &Path) -> Vec<String> {
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    let names = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    names
+}
+
+#[tokio::test]
+async fn migrate_creates_the_schema() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("m.db");
     let out = gatehouse(&db, &["migrate"], None);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(db.exists());
-    // Twice is fine.
+    let created = tables(&db).await;
+    for table in [
+        "_sqlx_migrations",
+        "users",
+        "audit_log",
+        "signing_keys",
+        "tower_sessions",
+    ] {
+        assert!(created.iter().any(|t| t == table), "{table} in {created:?}");
+    }
+    // Twice is fine, and changes nothing.
     assert!(gatehouse(&db, &["migrate"], None).status.success());
+    assert_eq!(tables(&db).await, created);
+}
+
+/// The configuration is read from a `.env` file in the working directory
+/// when present (here: a bad value in it stops start-up, naming it).
+#[test]
+fn a_dot_env_file_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(".env"), "GATEHOUSE_LOCKOUT_SECONDS=forever\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .arg("migrate")
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}?mode=rwc", dir.path().join("e.db").display()),
+        )
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(text(&out).contains("GATEHOUSE_LOCKOUT_SECONDS"), "{}", text(&out));
+}
+
+async fn audit_rows(db: &Path) -> Vec<String> {
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    let rows = sqlx::query_scalar("SELECT event FROM audit_log ORDER BY id")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    rows
+}
+
+/// With no subcommand the binary serves, and its housekeeping runs: audit
+/// rows older than the retention (90 days by default) are deleted.
+#[tokio::test]
+async fn no_subcommand_serves_and_purges_old_audit_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    assert!(gatehouse(&db, &["migrate"], None).status.success());
+    {
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        for (event, age_days) in [("ancient", 91), ("recent", 89)] {
+            sqlx::query("INSERT INTO audit_log (at, event) VALUES ($1, $2)")
+                .bind(now - age_days * 86_400)
+                .bind(event)
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        pool.close().await;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", format!("sqlite://{}?mode=rwc", db.display()))
+        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+        .env("LEPTOS_SITE_ROOT", dir.path())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{port}/api/v1/auth/setup-required");
+    let mut answer = None;
+    for _ in 0..300 {
+        if let Ok(res) = client.get(&url).send().await {
+            answer = Some((res.status(), res.json::<serde_json::Value>().await.ok()));
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let mut rows = audit_rows(&db).await;
+    for _ in 0..100 {
+        if !rows.iter().any(|e| e == "ancient") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        rows = audit_rows(&db).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let (status, body) = answer.expect("the server answered within 30 s");
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, Some(json!({ "setup_required": true })));
+    assert_eq!(
+        rows,
+        ["recent"],
+        "the 91-day-old row is purged, the 89-day-old kept"
+    );
 }
 
 #[test]

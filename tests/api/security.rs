@@ -84,6 +84,14 @@ async fn asvs_6_3_1_failed_logins_per_client_ip_are_limited_with_retry_after() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
 
+    // The count lives in the database: another instance on it (or this one
+    // after a restart) holds the same client to the same limit.
+    let other = app.restart().await;
+    assert_eq!(
+        login_status(&other, ADMIN, ADMIN_PASSWORD).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+
     // When the window has passed, logins work again.
     with_pool!(app, pool => {
         sqlx::query("UPDATE login_failures SET window_start = window_start - 601")
@@ -212,6 +220,12 @@ async fn asvs_6_3_1_consecutive_failures_lock_the_account_even_for_the_right_pas
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
     let wait = retry_after(&res);
     assert!((55..=60).contains(&wait), "{wait}");
+    // The lock lives in the database: every instance honours it.
+    let other = app.restart().await;
+    assert_eq!(
+        login_status(&other, "alice", PASSWORD).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
     // The admin is not affected.
     assert_eq!(
         login_status(&app, ADMIN, ADMIN_PASSWORD).await.status(),
@@ -386,10 +400,23 @@ async fn asvs_3_5_cross_origin_writes_are_refused_including_login() {
         ("POST", "/api/v1/auth/revoke"),
         ("POST", "/api/v1/users/me/password"),
         ("DELETE", "/api/v1/auth/sessions/x"),
+        ("POST", "/api/v1/auth/setup"),
+        ("POST", "/api/v1/admin/users"),
+        ("PATCH", "/api/v1/admin/users/x"),
+        ("POST", "/api/v1/admin/users/x/unlock"),
+        ("DELETE", "/api/v1/admin/users/x/sessions"),
+        ("POST", "/fn/setup"),
         ("POST", "/fn/login"),
         ("POST", "/fn/logout"),
         ("POST", "/fn/signup"),
         ("POST", "/fn/change_password"),
+        ("POST", "/fn/revoke_session"),
+        ("POST", "/fn/revoke_other_sessions"),
+        ("POST", "/fn/admin_set_role"),
+        ("POST", "/fn/admin_set_disabled"),
+        ("POST", "/fn/admin_unlock"),
+        ("POST", "/fn/admin_sign_out"),
+        ("POST", "/fn/admin_create_user"),
     ];
     let body = json!({ "username": ADMIN, "password": ADMIN_PASSWORD });
     for (method, path) in &writes {
@@ -456,6 +483,36 @@ async fn asvs_3_5_2_json_endpoints_refuse_other_content_types() {
             .await
             .unwrap();
         assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "{ct}");
+    }
+    // Every endpoint that takes a JSON body, signed in as the admin.
+    let admin = app.setup_admin().await;
+    let body = r#"{"username":"admin","password":"correct horse battery staple"}"#;
+    for (method, path) in [
+        ("POST", "/api/v1/auth/signup"),
+        ("POST", "/api/v1/auth/login"),
+        ("POST", "/api/v1/auth/token"),
+        ("POST", "/api/v1/auth/refresh"),
+        ("POST", "/api/v1/auth/revoke"),
+        ("POST", "/api/v1/users/me/password"),
+        ("POST", "/api/v1/admin/users"),
+        (
+            "PATCH",
+            "/api/v1/admin/users/00000000-0000-4000-8000-000000000000",
+        ),
+    ] {
+        let res = admin
+            .request(method.parse().unwrap(), app.url(path))
+            .header(header::CONTENT_TYPE, "text/plain")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            res.status(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{method} {path}"
+        );
+        assert!(json_of(res).await["error"].is_string());
     }
 }
 
