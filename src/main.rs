@@ -52,6 +52,16 @@ enum Command {
         #[arg(long)]
         username: String,
     },
+    /// Add a new token signing key. Every instance signs access tokens with it
+    /// within a minute; tokens signed with older keys keep working until they
+    /// expire. With --retire-previous (a leaked key), older keys are retired
+    /// now and every access token they signed stops working within a minute.
+    /// Refresh tokens are not signed and are unaffected.
+    RotateSigningKey {
+        /// Retire every older key now instead of letting its tokens run out.
+        #[arg(long)]
+        retire_previous: bool,
+    },
 }
 
 #[tokio::main]
@@ -71,6 +81,7 @@ async fn main() -> ExitCode {
         Command::Migrate => migrate(config).await,
         Command::CreateAdmin { username, email } => create_admin(config, &username, email.as_deref()).await,
         Command::ResetPassword { username } => reset_password(config, &username).await,
+        Command::RotateSigningKey { retire_previous } => rotate_signing_key(config, retire_previous).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -149,6 +160,24 @@ async fn reset_password(config: Config, username: &str) -> Result<(), BoxError> 
     println!(
         "password of {} reset; its sessions and tokens have ended",
         user.username
+    );
+    Ok(())
+}
+
+async fn rotate_signing_key(config: Config, retire_previous: bool) -> Result<(), BoxError> {
+    let core = operator_core(config).await?;
+    let operator = gatehouse::server::core::Client {
+        ip: None,
+        user_agent: Some("gatehouse CLI".into()),
+    };
+    let rotation = core
+        .rotate_signing_key(retire_previous, &operator)
+        .await
+        .map_err(|e| e.to_string())?;
+    core.db.close().await;
+    println!(
+        "new signing key {}; {} older keys retired",
+        rotation.kid, rotation.retired
     );
     Ok(())
 }

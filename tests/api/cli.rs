@@ -43,7 +43,13 @@ fn help_documents_every_subcommand() {
     let out = gatehouse(&dir.path().join("x.db"), &["--help"], None);
     assert!(out.status.success());
     let help = text(&out);
-    for sub in ["serve", "migrate", "create-admin", "reset-password"] {
+    for sub in [
+        "serve",
+        "migrate",
+        "create-admin",
+        "reset-password",
+        "rotate-signing-key",
+    ] {
         assert!(help.contains(sub), "{sub} in {help}");
     }
     let out = gatehouse(&dir.path().join("x.db"), &["create-admin", "--help"], None);
@@ -299,4 +305,42 @@ async fn reset_password_sets_a_new_one_and_ends_every_session() {
     );
     assert!(!out.status.success());
     assert!(text(&out).contains("no account"), "{}", text(&out));
+}
+
+#[tokio::test]
+async fn rotate_signing_key_adds_a_key_and_can_retire_the_old_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("k.db");
+    let keys = |db: std::path::PathBuf| async move {
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        let rows: Vec<(String, Option<i64>)> =
+            sqlx::query_as("SELECT kid, retired_at FROM signing_keys ORDER BY created_at")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        pool.close().await;
+        rows
+    };
+    let out = gatehouse(&db, &["rotate-signing-key"], None);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = gatehouse(&db, &["rotate-signing-key"], None);
+    assert!(out.status.success(), "{}", text(&out));
+    let rows = keys(db.clone()).await;
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|(_, retired)| retired.is_none()));
+    assert!(
+        text(&out).contains(&rows[1].0),
+        "names the new key: {}",
+        text(&out)
+    );
+
+    let out = gatehouse(&db, &["rotate-signing-key", "--retire-previous"], None);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("2 older keys retired"), "{}", text(&out));
+    let rows = keys(db.clone()).await;
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows.iter().filter(|(_, retired)| retired.is_none()).count(), 1);
+    assert!(rows[2].1.is_none(), "the newest signs");
 }

@@ -486,3 +486,54 @@ async fn signing_keys_are_shared_by_instances_on_one_database() {
     });
     assert_eq!(keys, 1);
 }
+
+fn kid_of(token: &str) -> String {
+    split(token).0["kid"].as_str().unwrap().to_string()
+}
+
+/// Keys have ids so they can be rotated: a new key signs from then on, and
+/// tokens signed with the old one keep working until they expire, on every
+/// instance; retiring the old keys ends those tokens.
+#[tokio::test]
+async fn signing_keys_rotate_by_kid() {
+    let app = TestApp::spawn().await;
+    app.setup_admin().await;
+    let operator = gatehouse::server::core::Client::default();
+    let first = tokens(&app, ADMIN, ADMIN_PASSWORD).await;
+    let old = first["access_token"].as_str().unwrap().to_string();
+
+    let rotation = app.state.core.rotate_signing_key(false, &operator).await.unwrap();
+    assert_ne!(rotation.kid, kid_of(&old));
+    assert_eq!(rotation.retired, 0);
+    let second = tokens(&app, ADMIN, ADMIN_PASSWORD).await;
+    let new = second["access_token"].as_str().unwrap().to_string();
+    assert_eq!(kid_of(&new), rotation.kid, "the new key signs");
+    let other = app.restart().await;
+    for (instance, token) in [(&app, &old), (&app, &new), (&other, &old), (&other, &new)] {
+        assert_eq!(me_with(instance, token).await.status(), StatusCode::OK);
+    }
+    let third = tokens(&other, ADMIN, ADMIN_PASSWORD).await;
+    assert_eq!(kid_of(third["access_token"].as_str().unwrap()), rotation.kid);
+
+    // A leaked key: retire everything older at once.
+    let again = app.state.core.rotate_signing_key(true, &operator).await.unwrap();
+    assert_eq!(again.retired, 2);
+    let res = me_with(&app, &old).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(res.headers().contains_key(header::WWW_AUTHENTICATE));
+    assert_eq!(me_with(&app, &new).await.status(), StatusCode::UNAUTHORIZED);
+    // Refresh tokens are not signed: the family goes on, under the new key.
+    let res = refresh_with(&app, second["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let fresh = json_of(res).await;
+    let fresh = fresh["access_token"].as_str().unwrap();
+    assert_eq!(kid_of(fresh), again.kid);
+    assert_eq!(me_with(&app, fresh).await.status(), StatusCode::OK);
+    let rows: Vec<String> = with_pool!(app, pool => {
+        sqlx::query_scalar("SELECT event FROM audit_log WHERE event = 'signing_key_rotated'")
+            .fetch_all(pool)
+            .await
+            .unwrap()
+    });
+    assert_eq!(rows.len(), 2);
+}

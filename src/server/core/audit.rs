@@ -25,10 +25,11 @@ pub enum Event {
     RoleChanged,
     UserDisabled,
     UserEnabled,
+    SigningKeyRotated,
 }
 
 impl Event {
-    pub const ALL: [Event; 18] = [
+    pub const ALL: [Event; 19] = [
         Event::Setup,
         Event::Signup,
         Event::UserCreated,
@@ -47,6 +48,7 @@ impl Event {
         Event::RoleChanged,
         Event::UserDisabled,
         Event::UserEnabled,
+        Event::SigningKeyRotated,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -69,6 +71,7 @@ impl Event {
             Event::RoleChanged => "role_changed",
             Event::UserDisabled => "user_disabled",
             Event::UserEnabled => "user_enabled",
+            Event::SigningKeyRotated => "signing_key_rotated",
         }
     }
 

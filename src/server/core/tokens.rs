@@ -11,7 +11,11 @@ use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use jsonwebtoken::{decode, decode_header, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::HashMap,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 use tokio::sync::RwLock;
 
 /// The one algorithm accepted. `none` and every other are refused.
@@ -55,9 +59,25 @@ pub struct KeySet {
     verifying: HashMap<String, DecodingKey>,
 }
 
-/// The cached key set, shared by clones of the core.
+/// The cached key set and when it was loaded, shared by clones of the core.
 #[derive(Clone, Default)]
-pub struct KeyCache(Arc<RwLock<Option<Arc<KeySet>>>>);
+pub struct KeyCache(Arc<RwLock<Option<Loaded>>>);
+
+/// A key set and the moment it was read.
+type Loaded = (Arc<KeySet>, Instant);
+
+/// How long an instance trusts its cached keys before reading them again, so
+/// a rotation (new signing key, retired keys) reaches every instance.
+const KEY_REFRESH: Duration = Duration::from_secs(60);
+
+/// What a rotation did.
+#[derive(Clone, Debug)]
+pub struct Rotation {
+    /// The new signing key's id.
+    pub kid: String,
+    /// How many older keys were retired (their tokens stop verifying).
+    pub retired: u64,
+}
 
 fn random_token(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
@@ -68,6 +88,15 @@ fn random_token(bytes: usize) -> String {
 /// The stored form of a refresh token.
 pub fn hash_token(token: &str) -> String {
     format!("{:x}", Sha256::digest(token.as_bytes()))
+}
+
+fn new_key(created_at: i64) -> KeyRow {
+    KeyRow {
+        kid: uuid::Uuid::new_v4().simple().to_string(),
+        algorithm: "HS256".into(),
+        secret: random_token(32),
+        created_at,
+    }
 }
 
 fn build_keyset(rows: &[KeyRow]) -> Result<KeySet> {
@@ -93,29 +122,51 @@ impl Core {
         self.keys(true).await.map(|_| ())
     }
 
-    /// The key set, loaded (and, on first start, created) once.
+    /// The key set: cached, read again after `KEY_REFRESH` or when asked,
+    /// and created on the first start.
     async fn keys(&self, reload: bool) -> Result<Arc<KeySet>> {
         if !reload {
-            if let Some(keys) = self.keys.0.read().await.clone() {
-                return Ok(keys);
+            if let Some((keys, loaded)) = self.keys.0.read().await.clone() {
+                if loaded.elapsed() < KEY_REFRESH {
+                    return Ok(keys);
+                }
             }
         }
         let mut slot = self.keys.0.write().await;
         let mut rows = q::active_keys(&self.db).await?;
         if rows.is_empty() {
-            let row = KeyRow {
-                kid: uuid::Uuid::new_v4().simple().to_string(),
-                algorithm: "HS256".into(),
-                secret: random_token(32),
-                created_at: super::now(),
-            };
-            q::insert_key(&self.db, &row).await?;
+            q::insert_key(&self.db, &new_key(super::now())).await?;
             // Another instance may have raced us: use what the database holds.
             rows = q::active_keys(&self.db).await?;
         }
         let keys = Arc::new(build_keyset(&rows)?);
-        *slot = Some(keys.clone());
+        *slot = Some((keys.clone(), Instant::now()));
         Ok(keys)
+    }
+
+    /// Adds a new signing key, which every instance signs with from its next
+    /// key refresh (within a minute). Older keys still verify the tokens they
+    /// signed until those expire, unless `retire_previous`: then they are
+    /// retired at once and their tokens stop working (for a leaked key).
+    pub async fn rotate_signing_key(&self, retire_previous: bool, client: &Client) -> Result<Rotation> {
+        let newest = q::active_keys(&self.db).await?.first().map(|k| k.created_at);
+        // Strictly newer than any key, so it is the one that signs.
+        let created_at = newest.map_or(super::now(), |n| super::now().max(n + 1));
+        let key = new_key(created_at);
+        q::insert_key(&self.db, &key).await?;
+        let retired = if retire_previous {
+            q::retire_keys_except(&self.db, &key.kid, super::now()).await?
+        } else {
+            0
+        };
+        self.keys(true).await?;
+        let detail = format!("new key {}; {retired} older keys retired", key.kid);
+        self.audit(Event::SigningKeyRotated, None, client, Some(&detail))
+            .await;
+        Ok(Rotation {
+            kid: key.kid,
+            retired,
+        })
     }
 
     /// Starts a new refresh-token family for `user` and returns its first pair.

@@ -33,6 +33,18 @@ pub async fn insert_key(db: &Db, key: &KeyRow) -> Result<(), sqlx::Error> {
     .map(|_| ()))
 }
 
+/// Retires every key but `keep`; returns how many were retired.
+pub async fn retire_keys_except(db: &Db, keep: &str, now: i64) -> Result<u64, sqlx::Error> {
+    on_pool!(db, pool => sqlx::query(
+        "UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL AND kid <> $2",
+    )
+    .bind(now)
+    .bind(keep)
+    .execute(pool)
+    .await
+    .map(|r| r.rows_affected()))
+}
+
 /// Starts a family with its first token.
 pub async fn insert_family(
     db: &Db,
