@@ -37,7 +37,7 @@ fn retry_after(res: &reqwest::Response) -> u64 {
 
 // ---- ASVS 6.3.1: failed logins are limited per client address ----
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn asvs_6_3_1_failed_logins_per_client_ip_are_limited_with_retry_after() {
     let app = TestApp::spawn_with(&[
         ("GATEHOUSE_LOGIN_ATTEMPTS", "3"),
@@ -108,7 +108,7 @@ async fn asvs_6_3_1_failed_logins_per_client_ip_are_limited_with_retry_after() {
         .contains(&"login_rate_limited".to_string()));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn asvs_6_3_1_successful_logins_do_not_use_up_the_allowance() {
     let app = TestApp::spawn_with(&[("GATEHOUSE_LOGIN_ATTEMPTS", "3")]).await;
     app.setup_admin().await;
@@ -130,7 +130,7 @@ async fn asvs_6_3_1_successful_logins_do_not_use_up_the_allowance() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn asvs_6_3_1_concurrent_guesses_cannot_exceed_the_limit() {
     let app = TestApp::spawn_with(&[("GATEHOUSE_LOGIN_ATTEMPTS", "4")]).await;
     app.setup_admin().await;
@@ -155,7 +155,7 @@ async fn asvs_6_3_1_concurrent_guesses_cannot_exceed_the_limit() {
     assert_eq!(verified, 4, "{statuses:?}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forwarded_for_is_believed_only_from_trusted_proxies() {
     let app = TestApp::spawn_with(&[
         ("GATEHOUSE_LOGIN_ATTEMPTS", "2"),
@@ -199,7 +199,7 @@ async fn forwarded_for_is_believed_only_from_trusted_proxies() {
 
 // ---- Lockout: consecutive failures lock an account, doubling ----
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn asvs_6_3_1_consecutive_failures_lock_the_account_even_for_the_right_password() {
     let app = TestApp::spawn_with(&[
         ("GATEHOUSE_LOCKOUT_THRESHOLD", "3"),
@@ -257,7 +257,7 @@ async fn asvs_6_3_1_consecutive_failures_lock_the_account_even_for_the_right_pas
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_success_resets_the_consecutive_failure_count() {
     let app = TestApp::spawn_with(&[
         ("GATEHOUSE_LOCKOUT_THRESHOLD", "3"),
@@ -281,7 +281,7 @@ async fn a_success_resets_the_consecutive_failure_count() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn asvs_6_3_8_unknown_identifiers_lock_exactly_like_accounts() {
     let app = TestApp::spawn_with(&[
         ("GATEHOUSE_LOCKOUT_THRESHOLD", "2"),
@@ -314,7 +314,7 @@ async fn asvs_6_3_8_unknown_identifiers_lock_exactly_like_accounts() {
 
 // ---- ASVS 6.3.8: unknown user, wrong password and disabled look the same ----
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn asvs_6_3_8_unknown_user_wrong_password_and_disabled_account_answer_identically() {
     let app = TestApp::spawn_with(&[
         ("GATEHOUSE_LOGIN_ATTEMPTS", "1000"),
@@ -352,7 +352,7 @@ async fn asvs_6_3_8_unknown_user_wrong_password_and_disabled_account_answer_iden
     assert_eq!(seen[0].0, StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn asvs_6_3_8_unknown_users_cost_the_same_hashing_time_as_wrong_passwords() {
     let app = TestApp::spawn_with(&[
         ("GATEHOUSE_LOGIN_ATTEMPTS", "1000"),
@@ -375,19 +375,20 @@ async fn asvs_6_3_8_unknown_users_cost_the_same_hashing_time_as_wrong_passwords(
         login_status(&app, "nobody", "wrong password").await;
         unknown.push(t.elapsed());
     }
-    wrong.sort();
-    unknown.sort();
-    let (w, u) = (wrong[3].as_secs_f64(), unknown[3].as_secs_f64());
-    // Without the dummy hash an unknown user answers ~20x faster; allow noise.
+    // Other tests share the CPU and can only add time: the fastest of each
+    // is the path's own cost. Without the dummy hash an unknown user answers
+    // ~20x faster; allow noise.
+    let fastest = |v: &[std::time::Duration]| v.iter().min().unwrap().as_secs_f64();
+    let (w, u) = (fastest(&wrong), fastest(&unknown));
     assert!(
         u / w > 0.5 && u / w < 2.0,
-        "median wrong {w:.4}s, unknown {u:.4}s"
+        "fastest wrong {w:.4}s, unknown {u:.4}s"
     );
 }
 
 // ---- ASVS 3.5.1-3.5.3: cross-origin state changes are refused ----
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn asvs_3_5_cross_origin_writes_are_refused_including_login() {
     let app = TestApp::spawn().await;
     let admin = app.setup_admin().await;
@@ -466,7 +467,7 @@ async fn asvs_3_5_cross_origin_writes_are_refused_including_login() {
     assert_eq!(res.status(), StatusCode::OK);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn asvs_3_5_2_json_endpoints_refuse_other_content_types() {
     let app = TestApp::spawn().await;
     for ct in [
@@ -516,7 +517,7 @@ async fn asvs_3_5_2_json_endpoints_refuse_other_content_types() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_a_public_url_only_that_origin_may_write() {
     let app = TestApp::spawn_with(&[("GATEHOUSE_PUBLIC_URL", "https://id.example.com")]).await;
     let post = |origin: &'static str| {
@@ -542,7 +543,7 @@ async fn with_a_public_url_only_that_origin_may_write() {
 
 // ---- ASVS 3.3.x / 3.4.1: secure cookies and HSTS behind https ----
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn asvs_3_3_behind_https_cookies_are_secure_host_prefixed_and_hsts_is_sent() {
     let app = TestApp::spawn_with(&[("GATEHOUSE_PUBLIC_URL", "https://id.example.com")]).await;
     let res = app
@@ -585,7 +586,7 @@ async fn asvs_3_3_behind_https_cookies_are_secure_host_prefixed_and_hsts_is_sent
 
 // ---- ASVS 3.4.3-3.4.6: headers on every response ----
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn asvs_3_4_every_response_carries_the_security_headers() {
     let app = TestApp::spawn().await;
     let c = app.setup_admin().await;
@@ -643,7 +644,7 @@ async fn asvs_3_4_every_response_carries_the_security_headers() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn csp_nonces_differ_per_response() {
     let app = TestApp::spawn().await;
     let c = app.client();
@@ -696,7 +697,7 @@ const BAD_RETURNS: &[&str] = &[
     "",
 ];
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn asvs_3_7_2_login_follows_return_only_to_local_paths() {
     let app = TestApp::spawn_with(&[("GATEHOUSE_LOGIN_ATTEMPTS", "1000")]).await;
     app.setup_admin().await;
@@ -737,7 +738,7 @@ async fn asvs_3_7_2_login_follows_return_only_to_local_paths() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn guards_redirect_before_rendering_with_an_encoded_return() {
     let app = TestApp::spawn().await;
     let c = app.client();
@@ -811,7 +812,7 @@ async fn guards_redirect_before_rendering_with_an_encoded_return() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_disabled_users_sessions_and_tokens_stop_working() {
     let app = TestApp::spawn().await;
     app.setup_admin().await;
