@@ -10,7 +10,7 @@ async fn sessions(app: &TestApp, c: &reqwest::Client) -> Vec<Value> {
     json_of(res).await.as_array().unwrap().clone()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn me_answers_with_the_session_cookie() {
     let app = TestApp::spawn().await;
     let c = app.setup_admin().await;
@@ -24,7 +24,7 @@ fn is_opaque_id(v: &Value) -> bool {
     v.as_str().is_some_and(|s| !s.is_empty())
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_are_listed_with_the_current_one_marked() {
     let app = TestApp::spawn().await;
     app.setup_admin().await;
@@ -93,7 +93,7 @@ async fn sessions_are_listed_with_the_current_one_marked() {
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_users_session_cannot_be_ended() {
     let app = TestApp::spawn().await;
     let admin = app.setup_admin().await;
@@ -122,7 +122,7 @@ async fn another_users_session_cannot_be_ended() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changing_the_password_ends_every_other_session_and_token_family() {
     let app = TestApp::spawn().await;
     app.setup_admin().await;
@@ -209,7 +209,7 @@ async fn changing_the_password_ends_every_other_session_and_token_family() {
     app.login(ADMIN, new_password).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn password_change_checks_the_current_password_and_the_policy() {
     let app = TestApp::spawn().await;
     let c = app.setup_admin().await;
@@ -254,7 +254,7 @@ async fn password_change_checks_the_current_password_and_the_policy() {
     app.login(ADMIN, ADMIN_PASSWORD).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bearer_client_can_change_the_password_and_keeps_its_own_family() {
     let app = TestApp::spawn().await;
     app.setup_admin().await;
@@ -287,7 +287,7 @@ async fn a_bearer_client_can_change_the_password_and_keeps_its_own_family() {
     assert_eq!(res.status(), StatusCode::OK, "the caller's own family goes on");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_openapi_document_covers_every_endpoint() {
     let app = TestApp::spawn().await;
     let res = app.get(&app.client(), "/api/v1/openapi.json").await;

@@ -48,7 +48,7 @@ async fn events(app: &TestApp) -> Vec<(String, Option<String>, Option<String>)> 
     })
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_admin_endpoint_answers_401_signed_out_and_403_without_the_role() {
     let app = TestApp::spawn().await;
     let admin = app.setup_admin().await;
@@ -165,7 +165,7 @@ async fn every_admin_endpoint_answers_401_signed_out_and_403_without_the_role() 
     assert_eq!(res.status(), StatusCode::OK);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_user_list_shows_status_and_lock_and_never_a_hash() {
     let app = TestApp::spawn_with(&[
         ("GATEHOUSE_LOCKOUT_THRESHOLD", "2"),
@@ -227,7 +227,7 @@ async fn the_user_list_shows_status_and_lock_and_never_a_hash() {
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn roles_change_and_are_audited() {
     let app = TestApp::spawn().await;
     let admin = app.setup_admin().await;
@@ -278,7 +278,7 @@ async fn roles_change_and_are_audited() {
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disabling_ends_sessions_and_tokens_and_login_answers_like_a_wrong_password() {
     let app = TestApp::spawn().await;
     let admin = app.setup_admin().await;
@@ -355,7 +355,7 @@ async fn disabling_ends_sessions_and_tokens_and_login_answers_like_a_wrong_passw
         .any(|(e, u, _)| e == "user_enabled" && u.as_deref() == Some(id.as_str())));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_last_active_admin_cannot_be_demoted_or_disabled() {
     let app = TestApp::spawn().await;
     let admin = app.setup_admin().await;
@@ -413,7 +413,7 @@ async fn the_last_active_admin_cannot_be_demoted_or_disabled() {
     assert_eq!(admins, 1);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_admins_demoting_each_other_at_once_leave_one_admin() {
     let app = TestApp::spawn().await;
     let first = app.setup_admin().await;
@@ -442,7 +442,7 @@ async fn two_admins_demoting_each_other_at_once_leave_one_admin() {
     assert_eq!(admins, 1, "{statuses:?}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admins_can_sign_a_user_out_everywhere() {
     let app = TestApp::spawn().await;
     let admin = app.setup_admin().await;
@@ -462,7 +462,7 @@ async fn admins_can_sign_a_user_out_everywhere() {
         .any(|(e, u, _)| e == "sessions_revoked" && u.as_deref() == Some(id.as_str())));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admins_create_users_even_when_signup_is_closed() {
     let app = TestApp::spawn_with(&[("GATEHOUSE_SIGNUP", "closed")]).await;
     let admin = app.setup_admin().await;
@@ -499,7 +499,7 @@ async fn admins_create_users_even_when_signup_is_closed() {
     assert!(page.contains("Signups are closed"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_audit_log_records_each_security_event_newest_first() {
     let app = TestApp::spawn().await;
     let admin = app.setup_admin().await;
@@ -635,7 +635,7 @@ async fn the_audit_log_records_each_security_event_newest_first() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audit_rows_older_than_the_retention_are_purged() {
     let app = TestApp::spawn_with(&[("GATEHOUSE_AUDIT_RETENTION_DAYS", "30")]).await;
     app.setup_admin().await;
@@ -657,7 +657,7 @@ async fn audit_rows_older_than_the_retention_are_purged() {
     assert_eq!(left, vec!["login_succeeded".to_string()]);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_pages_are_guarded_on_the_server() {
     let app = TestApp::spawn().await;
     let admin = app.setup_admin().await;

@@ -5,7 +5,7 @@ use crate::common::*;
 use reqwest::{header, StatusCode};
 use serde_json::{json, Value};
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_and_ready_answer() {
     let app = TestApp::spawn().await;
     let c = app.client();
@@ -16,7 +16,7 @@ async fn health_and_ready_answer() {
     assert_eq!(res.status(), StatusCode::OK);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ready_answers_503_when_the_database_is_gone() {
     let app = TestApp::spawn().await;
     app.db().close().await;
@@ -25,7 +25,7 @@ async fn ready_answers_503_when_the_database_is_gone() {
     assert!(json_of(res).await["error"].is_string());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn setup_creates_the_first_admin_signed_in_and_only_once() {
     let app = TestApp::spawn().await;
     let c = app.client();
@@ -78,7 +78,7 @@ async fn setup_creates_the_first_admin_signed_in_and_only_once() {
     assert_eq!(json_of(res).await, json!({ "error": "setup already complete" }));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn racing_setups_create_exactly_one_admin() {
     let app = TestApp::spawn().await;
     let attempts = (0..16).map(|i| {
@@ -107,7 +107,7 @@ async fn racing_setups_create_exactly_one_admin() {
     assert_eq!(users, 1);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn setup_rejects_bad_input_with_400_and_a_message() {
     let app = TestApp::spawn().await;
     let c = app.client();
@@ -151,7 +151,7 @@ async fn setup_rejects_bad_input_with_400_and_a_message() {
     assert_eq!(json_of(res).await, json!({ "setup_required": true }));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_never_repeat_the_submitted_password() {
     let app = TestApp::spawn().await;
     let res = app
@@ -166,7 +166,7 @@ async fn errors_never_repeat_the_submitted_password() {
     assert!(!text.contains("987654321012"), "{text}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signup_waits_for_setup() {
     let app = TestApp::spawn().await;
     let res = app
@@ -180,7 +180,7 @@ async fn signup_waits_for_setup() {
     assert!(json_of(res).await["error"].as_str().unwrap().contains("setup"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signup_creates_a_user_who_is_not_signed_in() {
     let app = TestApp::spawn().await;
     app.setup_admin().await;
@@ -212,7 +212,7 @@ async fn signup_creates_a_user_who_is_not_signed_in() {
     assert_eq!(user["username"], "bob");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signup_ignores_a_role_in_its_body() {
     let app = TestApp::spawn().await;
     app.setup_admin().await;
@@ -227,7 +227,7 @@ async fn signup_ignores_a_role_in_its_body() {
     assert_eq!(json_of(res).await["user"]["role"], "user");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn usernames_and_emails_are_unique_case_insensitively() {
     let app = TestApp::spawn().await;
     app.setup_admin().await;
@@ -262,7 +262,7 @@ async fn usernames_and_emails_are_unique_case_insensitively() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signup_rejects_invalid_input() {
     let app = TestApp::spawn().await;
     app.setup_admin().await;
@@ -282,7 +282,7 @@ async fn signup_rejects_invalid_input() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_works_by_username_or_email_in_any_case() {
     let app = TestApp::spawn().await;
     app.setup_admin().await;
@@ -309,7 +309,7 @@ async fn login_works_by_username_or_email_in_any_case() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_user_and_wrong_password_look_the_same() {
     let app = TestApp::spawn().await;
     app.setup_admin().await;
@@ -351,7 +351,7 @@ async fn unknown_user_and_wrong_password_look_the_same() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_rejects_malformed_bodies_with_400() {
     let app = TestApp::spawn().await;
     app.setup_admin().await;
@@ -366,7 +366,7 @@ async fn login_rejects_malformed_bodies_with_400() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logout_deletes_the_session_so_a_copied_cookie_stops_working() {
     let app = TestApp::spawn().await;
     app.setup_admin().await;
@@ -414,7 +414,7 @@ async fn logout_deletes_the_session_so_a_copied_cookie_stops_working() {
     assert_eq!(me(pair).await["authenticated"], json!(false));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_never_keeps_a_planted_session_id() {
     let app = TestApp::spawn().await;
     app.setup_admin().await;
@@ -453,7 +453,7 @@ async fn login_never_keeps_a_planted_session_id() {
 
 /// OWASP Session Management: the id changes at setup too, which signs the
 /// first admin in.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn setup_never_keeps_a_planted_session_id() {
     let app = TestApp::spawn().await;
     let c = app.bare_client();
@@ -484,7 +484,7 @@ async fn setup_never_keeps_a_planted_session_id() {
     assert_eq!(json_of(res).await["user"]["username"], json!(ADMIN));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_session_cookie_has_the_promised_attributes_and_lifetimes() {
     let app = TestApp::spawn().await;
     app.setup_admin().await;
@@ -542,7 +542,7 @@ async fn the_session_cookie_has_the_promised_attributes_and_lifetimes() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_end_server_side_after_their_lifetime_or_idle_time() {
     let app = TestApp::spawn().await;
     app.setup_admin().await;
@@ -576,7 +576,7 @@ async fn sessions_end_server_side_after_their_lifetime_or_idle_time() {
     assert_eq!(app.whoami(&c).await["authenticated"], json!(false));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_survive_a_restart() {
     let app = TestApp::spawn().await;
     app.setup_admin().await;
@@ -587,7 +587,7 @@ async fn sessions_survive_a_restart() {
     assert_eq!(session["user"]["username"], ADMIN);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn passwords_may_be_any_unicode_up_to_256_characters() {
     let app = TestApp::spawn().await;
     app.setup_admin().await;
@@ -632,7 +632,7 @@ async fn passwords_may_be_any_unicode_up_to_256_characters() {
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_api_paths_answer_json_404() {
     let app = TestApp::spawn().await;
     let res = app.get(&app.client(), "/api/v1/nope").await;
@@ -640,7 +640,7 @@ async fn unknown_api_paths_answer_json_404() {
     assert_eq!(json_of(res).await, json!({ "error": "not found" }));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bodies_over_64_kib_get_413() {
     let app = TestApp::spawn().await;
     let big = json!({ "username": "admin", "password": "x".repeat(70 * 1024) });
@@ -651,7 +651,7 @@ async fn bodies_over_64_kib_get_413() {
 
 /// SQLite runs with a write-ahead log (readers never wait for the writer)
 /// and enforces foreign keys, on every pooled connection.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_uses_wal_and_enforces_foreign_keys() {
     let app = TestApp::spawn().await;
     let gatehouse::server::db::Db::Sqlite(pool) = app.db().clone() else {

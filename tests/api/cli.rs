@@ -74,7 +74,7 @@ async fn tables(db: &Path) -> Vec<String> {
     names
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_creates_the_schema() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("m.db");
@@ -130,7 +130,7 @@ async fn audit_rows(db: &Path) -> Vec<String> {
 
 /// With no subcommand the binary serves, and its housekeeping runs: audit
 /// rows older than the retention (90 days by default) are deleted.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_subcommand_serves_and_purges_old_audit_rows() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("s.db");
@@ -213,7 +213,7 @@ fn a_bad_configuration_value_stops_with_its_name() {
     assert!(text(&out).contains("GATEHOUSE_LOGIN_ATTEMPTS"), "{}", text(&out));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_admin_reads_the_password_from_stdin_and_completes_setup() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("a.db");
@@ -252,7 +252,7 @@ async fn create_admin_reads_the_password_from_stdin_and_completes_setup() {
     assert!(text(&out).contains("no password"), "{}", text(&out));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reset_password_sets_a_new_one_and_ends_every_session() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("r.db");
@@ -307,7 +307,7 @@ async fn reset_password_sets_a_new_one_and_ends_every_session() {
     assert!(text(&out).contains("no account"), "{}", text(&out));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotate_signing_key_adds_a_key_and_can_retire_the_old_ones() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("k.db");

@@ -34,7 +34,7 @@ const JSON_ENDPOINTS: &[&str] = &[
     "/api/v1/users/me/password",
 ];
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_bodies_get_4xx_in_the_error_shape_on_every_endpoint() {
     let app = TestApp::spawn_with(&[("GATEHOUSE_LOGIN_ATTEMPTS", "10000")]).await;
     let admin = app.setup_admin().await;
@@ -81,7 +81,7 @@ async fn malformed_bodies_get_4xx_in_the_error_shape_on_every_endpoint() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sql_metacharacters_and_nul_bytes_are_just_characters() {
     let app = TestApp::spawn_with(&[
         ("GATEHOUSE_LOGIN_ATTEMPTS", "10000"),
@@ -140,7 +140,7 @@ async fn sql_metacharacters_and_nul_bytes_are_just_characters() {
     assert_eq!(gatehouse::server::db::users::count(app.db()).await.unwrap(), 2);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_paths_and_server_function_bodies_never_reach_a_500() {
     let app = TestApp::spawn_with(&[("GATEHOUSE_LOGIN_ATTEMPTS", "10000")]).await;
     let admin = app.setup_admin().await;
@@ -215,7 +215,7 @@ async fn hostile_paths_and_server_function_bodies_never_reach_a_500() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_bodies_get_413_everywhere() {
     let app = TestApp::spawn().await;
     let big = vec![b'a'; 65 * 1024];
