@@ -117,3 +117,37 @@ test("unknown pages show a 404 page", async ({ page }) => {
   expect(res?.status()).toBe(404);
   await expect(page.getByRole("heading", { name: "Page not found" })).toBeVisible();
 });
+
+test("navigation inside the running app is guarded too", async ({ page }) => {
+  await page.goto("/login");
+  await hydrated(page);
+  await page.evaluate(() => ((window as unknown as { probe: number }).probe = 7));
+  const documents: string[] = [];
+  page.on("request", (req) => {
+    if (req.resourceType() === "document") documents.push(req.url());
+  });
+  // A client-side route change (what the router does for in-app links and
+  // the back button), to a private page, while signed out.
+  await page.evaluate(() => {
+    history.pushState(null, "", "/account?tab=sessions");
+    window.dispatchEvent(new PopStateEvent("popstate", { state: null }));
+  });
+  await expect(page).toHaveURL(/\/login\?return=%2Faccount%3Ftab%3Dsessions$/);
+  await expect(page.getByRole("heading", { name: "Change password" })).toHaveCount(0);
+  // The wasm guard did it: same document, no page load.
+  expect(await page.evaluate(() => (window as unknown as { probe?: number }).probe)).toBe(7);
+  expect(documents).toEqual([]);
+});
+
+test("forms label every field and tell password managers what it is", async ({ page }) => {
+  await page.goto("/login");
+  await expect(page.getByLabel("Username or email")).toHaveAttribute("autocomplete", "username");
+  await expect(page.getByLabel("Password", { exact: true })).toHaveAttribute("autocomplete", "current-password");
+  await page.goto("/signup");
+  await expect(page.getByLabel("Email")).toHaveAttribute("autocomplete", "email");
+  await expect(page.getByLabel("Username")).toHaveAttribute("autocomplete", "username");
+  await expect(page.getByLabel("Password", { exact: true })).toHaveAttribute("autocomplete", "new-password");
+  await expect(page.getByLabel("Confirm password")).toHaveAttribute("autocomplete", "new-password");
+  await expect(page.getByLabel("Email")).toHaveAttribute("type", "email");
+  await expect(page.getByLabel("Password", { exact: true })).toHaveAttribute("type", "password");
+});

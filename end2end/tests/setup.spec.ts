@@ -1,5 +1,6 @@
 import { expect, test } from "@playwright/test";
 import { ADMIN, hydrated } from "./helpers";
+import { limitedPort } from "../playwright.config";
 
 test("first run: every page leads to setup, which creates the admin and signs them in", async ({ page }) => {
   await page.goto("/dashboard");
@@ -28,4 +29,26 @@ test("first run: every page leads to setup, which creates the admin and signs th
   // Setup happens once.
   await page.goto("/setup");
   await expect(page).not.toHaveURL(/\/setup/);
+});
+
+test("with JavaScript off, setup works too (on the second instance)", async ({ browser }) => {
+  const context = await browser.newContext({
+    javaScriptEnabled: false,
+    baseURL: `http://127.0.0.1:${limitedPort}`,
+  });
+  const page = await context.newPage();
+  await page.goto("/dashboard");
+  await expect(page).toHaveURL(/\/setup$/);
+  await page.getByLabel("Username").fill(ADMIN.username);
+  await page.getByLabel("Password", { exact: true }).fill(ADMIN.password);
+  await page.getByLabel("Confirm password").fill("not the same at all");
+  await page.getByRole("button", { name: "Create admin account" }).click();
+  await expect(page.locator("#password_confirmation-error")).toHaveText("The passwords do not match.");
+  await page.getByLabel("Username").fill(ADMIN.username);
+  await page.getByLabel("Password", { exact: true }).fill(ADMIN.password);
+  await page.getByLabel("Confirm password").fill(ADMIN.password);
+  await page.getByRole("button", { name: "Create admin account" }).click();
+  await expect(page).toHaveURL(/\/dashboard$/);
+  await expect(page.getByTestId("dashboard-role")).toHaveText("admin");
+  await context.close();
 });
