@@ -131,8 +131,7 @@ impl Core {
         if impossible {
             self.admit_attempt(client).await?;
             self.hasher.verify_dummy(password).await?;
-            let shown: String = identifier.trim().chars().take(100).collect();
-            let detail = format!("identifier {shown:?}: no such account");
+            let detail = failed_login_detail(identifier, "no such account");
             self.audit(Event::LoginFailed, None, client, Some(&detail)).await;
             return Err(Error::InvalidCredentials);
         }
@@ -157,13 +156,12 @@ impl Core {
             user => {
                 let user_id = user.as_ref().map(|u| u.id.as_str());
                 self.record_failure(&lock_key, user_id, client).await?;
-                let shown: String = identifier.trim().chars().take(100).collect();
                 let reason = match &user {
                     None => "no such account",
                     Some(u) if u.disabled => "account disabled",
                     Some(_) => "wrong password",
                 };
-                let detail = format!("identifier {shown:?}: {reason}");
+                let detail = failed_login_detail(identifier, reason);
                 self.audit(Event::LoginFailed, user_id, client, Some(&detail))
                     .await;
                 Err(Error::InvalidCredentials)
@@ -217,4 +215,11 @@ impl Core {
             None => Err(Error::NotFound("no such user".into())),
         }
     }
+}
+
+/// The audit detail of a failed login: the identifier tried (trimmed, at most
+/// 100 characters, quoted and escaped) and why; never the password.
+fn failed_login_detail(identifier: &str, reason: &str) -> String {
+    let shown: String = identifier.trim().chars().take(100).collect();
+    format!("identifier {shown:?}: {reason}")
 }
