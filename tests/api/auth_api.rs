@@ -414,33 +414,52 @@ async fn logout_deletes_the_session_so_a_copied_cookie_stops_working() {
     assert_eq!(me(pair).await["authenticated"], json!(false));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn login_never_keeps_a_planted_session_id() {
-    let app = TestApp::spawn().await;
-    app.setup_admin().await;
+const PLANTED: &str = "AAAAAAAAAAAAAAAAAAAAAA";
+
+/// Posts the admin's credentials to `path` with an attacker's planted session
+/// id; checks the answer is `status`, the id issued is new, and the planted
+/// one names no session. Returns the issued id.
+async fn sign_in_over_a_planted_id(app: &TestApp, path: &str, status: StatusCode) -> String {
     let c = app.bare_client();
-    // An attacker obtains a valid anonymous-but-stored session id... or just plants one.
-    let planted = "gatehouse_session=AAAAAAAAAAAAAAAAAAAAAA";
     let res = c
-        .post(app.url("/api/v1/auth/login"))
-        .header(header::COOKIE, planted)
+        .post(app.url(path))
+        .header(header::COOKIE, format!("gatehouse_session={PLANTED}"))
         .json(&json!({ "username": ADMIN, "password": ADMIN_PASSWORD }))
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.status(), status, "{path}");
     let issued = cookie_value(&set_cookie(&res, "gatehouse_session").unwrap());
-    assert_ne!(issued, "AAAAAAAAAAAAAAAAAAAAAA");
-    let res = c
+    assert_ne!(issued, PLANTED, "{path}");
+    let planted = session_of(app, PLANTED).await;
+    assert_eq!(planted["authenticated"], json!(false), "{path}");
+    let session = session_of(app, &issued).await;
+    assert_eq!(session["user"]["username"], json!(ADMIN), "{path}");
+    issued
+}
+
+async fn session_of(app: &TestApp, id: &str) -> Value {
+    let res = app
+        .bare_client()
         .get(app.url("/api/v1/auth/session"))
-        .header(header::COOKIE, planted)
+        .header(header::COOKIE, format!("gatehouse_session={id}"))
         .send()
         .await
         .unwrap();
-    assert_eq!(json_of(res).await["authenticated"], json!(false));
+    json_of(res).await
+}
+
+/// OWASP Session Management: an attacker obtains a valid anonymous-but-stored
+/// session id, or just plants one; login never keeps it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_never_keeps_a_planted_session_id() {
+    let app = TestApp::spawn().await;
+    app.setup_admin().await;
+    let issued = sign_in_over_a_planted_id(&app, "/api/v1/auth/login", StatusCode::OK).await;
 
     // Logging in again from a signed-in browser also gets a new id.
-    let again = c
+    let again = app
+        .bare_client()
         .post(app.url("/api/v1/auth/login"))
         .header(header::COOKIE, format!("gatehouse_session={issued}"))
         .json(&json!({ "username": ADMIN, "password": ADMIN_PASSWORD }))
@@ -451,37 +470,11 @@ async fn login_never_keeps_a_planted_session_id() {
     assert_ne!(second, issued);
 }
 
-/// OWASP Session Management: the id changes at setup too, which signs the
-/// first admin in.
+/// The id changes at setup too, which signs the first admin in.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn setup_never_keeps_a_planted_session_id() {
     let app = TestApp::spawn().await;
-    let c = app.bare_client();
-    let planted = "gatehouse_session=AAAAAAAAAAAAAAAAAAAAAA";
-    let res = c
-        .post(app.url("/api/v1/auth/setup"))
-        .header(header::COOKIE, planted)
-        .json(&json!({ "username": ADMIN, "password": ADMIN_PASSWORD }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::CREATED);
-    let issued = cookie_value(&set_cookie(&res, "gatehouse_session").unwrap());
-    assert_ne!(issued, "AAAAAAAAAAAAAAAAAAAAAA");
-    let res = c
-        .get(app.url("/api/v1/auth/session"))
-        .header(header::COOKIE, planted)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(json_of(res).await["authenticated"], json!(false));
-    let res = c
-        .get(app.url("/api/v1/auth/session"))
-        .header(header::COOKIE, format!("gatehouse_session={issued}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(json_of(res).await["user"]["username"], json!(ADMIN));
+    sign_in_over_a_planted_id(&app, "/api/v1/auth/setup", StatusCode::CREATED).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -60,10 +60,15 @@ fn help_documents_every_subcommand() {
     );
 }
 
-async fn tables(db: &Path) -> Vec<String> {
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+/// The database the process under test used, opened from outside.
+async fn open(db: &Path) -> sqlx::SqlitePool {
+    sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
         .await
-        .unwrap();
+        .unwrap()
+}
+
+async fn tables(db: &Path) -> Vec<String> {
+    let pool = open(db).await;
     let names = sqlx::query_scalar(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
     )
@@ -117,9 +122,7 @@ fn a_dot_env_file_is_read() {
 }
 
 async fn audit_rows(db: &Path) -> Vec<String> {
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
-        .await
-        .unwrap();
+    let pool = open(db).await;
     let rows = sqlx::query_scalar("SELECT event FROM audit_log ORDER BY id")
         .fetch_all(&pool)
         .await
@@ -136,9 +139,7 @@ async fn no_subcommand_serves_and_purges_old_audit_rows() {
     let db = dir.path().join("s.db");
     assert!(gatehouse(&db, &["migrate"], None).status.success());
     {
-        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
-            .await
-            .unwrap();
+        let pool = open(&db).await;
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         for (event, age_days) in [("ancient", 91), ("recent", 89)] {
             sqlx::query("INSERT INTO audit_log (at, event) VALUES ($1, $2)")
@@ -312,9 +313,7 @@ async fn rotate_signing_key_adds_a_key_and_can_retire_the_old_ones() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("k.db");
     let keys = |db: std::path::PathBuf| async move {
-        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
-            .await
-            .unwrap();
+        let pool = open(&db).await;
         let rows: Vec<(String, Option<i64>)> =
             sqlx::query_as("SELECT kid, retired_at FROM signing_keys ORDER BY created_at")
                 .fetch_all(&pool)
