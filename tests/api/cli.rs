@@ -67,16 +67,20 @@ async fn open(db: &Path) -> sqlx::SqlitePool {
         .unwrap()
 }
 
-async fn tables(db: &Path) -> Vec<String> {
+/// The first column of `sql`'s rows, as strings.
+async fn strings(db: &Path, sql: &str) -> Vec<String> {
     let pool = open(db).await;
-    let names = sqlx::query_scalar(
+    let rows = sqlx::query_scalar(sql).fetch_all(&pool).await.unwrap();
+    pool.close().await;
+    rows
+}
+
+async fn tables(db: &Path) -> Vec<String> {
+    strings(
+        db,
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
     )
-    .fetch_all(&pool)
     .await
-    .unwrap();
-    pool.close().await;
-    names
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -122,13 +126,7 @@ fn a_dot_env_file_is_read() {
 }
 
 async fn audit_rows(db: &Path) -> Vec<String> {
-    let pool = open(db).await;
-    let rows = sqlx::query_scalar("SELECT event FROM audit_log ORDER BY id")
-        .fetch_all(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
-    rows
+    strings(db, "SELECT event FROM audit_log ORDER BY id").await
 }
 
 /// With no subcommand the binary serves, and its housekeeping runs: audit
