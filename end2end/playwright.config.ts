@@ -10,6 +10,9 @@ const binary = path.join(root, "target", "release", "gatehouse");
 const port = Number(process.env.GATEHOUSE_E2E_PORT ?? 3100);
 /** A second instance with tight login limits, for the rate-limit test. */
 export const limitedPort = port + 1;
+/** maildev: the SMTP server the main instance mails through, and its web API. */
+export const smtpPort = port + 25;
+export const maildevUrl = `http://127.0.0.1:${port + 80}`;
 const dataDir = process.env.GATEHOUSE_E2E_DATA ?? fs.mkdtempSync(path.join(os.tmpdir(), "gatehouse-e2e-"));
 process.env.GATEHOUSE_E2E_DATA = dataDir;
 
@@ -66,8 +69,25 @@ export default defineConfig({
     { name: "app", testIgnore: /setup\.spec\.ts/, dependencies: ["setup"] },
   ],
   webServer: [
-    // Every test logs in from 127.0.0.1: the main instance allows many failures.
-    server(port, "main", { GATEHOUSE_LOGIN_ATTEMPTS: "1000", GATEHOUSE_LOCKOUT_THRESHOLD: "1000" }),
+    {
+      command: `node_modules/.bin/maildev --smtp ${smtpPort} --web ${port + 80} --ip 127.0.0.1 --web-ip 127.0.0.1 --silent`,
+      cwd: __dirname,
+      url: `${maildevUrl}/api/healthz`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: "ignore" as const,
+      stderr: "pipe" as const,
+    },
+    // Every test logs in and signs up from 127.0.0.1: the main instance allows
+    // many failures and signups. It mails through maildev.
+    server(port, "main", {
+      GATEHOUSE_LOGIN_ATTEMPTS: "1000",
+      GATEHOUSE_LOCKOUT_THRESHOLD: "1000",
+      GATEHOUSE_SIGNUP_LIMIT: "1000",
+      GATEHOUSE_SMTP_URL: `smtp+plain://127.0.0.1:${smtpPort}`,
+      GATEHOUSE_PUBLIC_URL: `http://127.0.0.1:${port}`,
+      GATEHOUSE_MAIL_FROM: "Gatehouse <no-reply@gatehouse.test>",
+    }),
     server(limitedPort, "limited", { GATEHOUSE_LOGIN_ATTEMPTS: "2", GATEHOUSE_LOGIN_WINDOW_SECONDS: "900" }),
   ],
 });

@@ -7,8 +7,12 @@ use crate::{
         admin::AdminPage,
         dashboard::DashboardPage,
         errors::NotFound,
+        forgot::ForgotPasswordPage,
         home::{HomeRedirect, PrivateRedirect},
+        invite::InvitePage,
+        links::{ConfirmEmailPage, VerifyEmailPage},
         login::LoginPage,
+        reset::ResetPasswordPage,
         setup::SetupPage,
         signup::SignupPage,
     },
@@ -78,6 +82,11 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin") view=AdminPage ssr=SsrMode::Async/>
                     <Route path=path!("/private") view=PrivateRedirect ssr=SsrMode::Async/>
+                    <Route path=path!("/forgot-password") view=ForgotPasswordPage ssr=SsrMode::Async/>
+                    <Route path=path!("/reset-password") view=ResetPasswordPage ssr=SsrMode::Async/>
+                    <Route path=path!("/verify-email") view=VerifyEmailPage ssr=SsrMode::Async/>
+                    <Route path=path!("/confirm-email") view=ConfirmEmailPage ssr=SsrMode::Async/>
+                    <Route path=path!("/invite") view=InvitePage ssr=SsrMode::Async/>
                 </Routes>
             </main>
             <footer class="footer">

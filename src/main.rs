@@ -7,7 +7,6 @@ use std::{
     net::SocketAddr,
     process::ExitCode,
     sync::Arc,
-    time::Duration,
 };
 
 /// Accounts for your product: setup, signup, login, sessions, roles and a token API.
@@ -189,7 +188,7 @@ async fn serve(config: Config) -> Result<(), BoxError> {
     leptos_options.site_addr = config.site_addr;
     let addr = config.site_addr;
     let state = AppState::open(config, leptos_options).await?;
-    spawn_housekeeping(state.core.clone());
+    let jobs = state.start_jobs()?;
     let app = router::build(state);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -203,35 +202,8 @@ async fn serve(config: Config) -> Result<(), BoxError> {
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await?;
+    jobs.stop().await;
     Ok(())
-}
-
-/// Deletes expired sessions, ended token families, stale login counters and
-/// old audit rows, every ten minutes.
-fn spawn_housekeeping(core: Core) {
-    tokio::spawn(async move {
-        use tower_sessions::ExpiredDeletion;
-        let store = core.db.session_store();
-        let mut tick = tokio::time::interval(Duration::from_secs(600));
-        loop {
-            tick.tick().await;
-            if let Err(e) = core.purge_expired_sessions().await {
-                tracing::warn!(error = %e, "could not purge expired sessions");
-            }
-            if let Err(e) = core.purge_token_families().await {
-                tracing::warn!(error = %e, "could not purge ended token families");
-            }
-            if let Err(e) = core.purge_limits().await {
-                tracing::warn!(error = %e, "could not purge login counters");
-            }
-            if let Err(e) = core.purge_audit_log().await {
-                tracing::warn!(error = %e, "could not purge the audit log");
-            }
-            if let Err(e) = store.delete_expired().await {
-                tracing::warn!(error = %e, "could not purge expired session records");
-            }
-        }
-    });
 }
 
 async fn shutdown_signal() {

@@ -50,6 +50,8 @@ pub struct UserView {
     pub username: String,
     pub email: Option<String>,
     pub role: Role,
+    /// Whether the person proved they receive mail at `email`.
+    pub email_verified: bool,
     /// RFC 3339.
     #[cfg_attr(feature = "ssr", schema(format = "date-time"))]
     pub created_at: String,
@@ -81,6 +83,7 @@ pub struct AdminUserItem {
     pub last_login_at: Option<String>,
     pub disabled: bool,
     pub locked_until: Option<String>,
+    pub email_verified: bool,
 }
 
 /// One audit row as the admin page shows it.
@@ -96,10 +99,49 @@ pub struct AuditItem {
     pub detail: Option<String>,
 }
 
+/// What a mail link's landing page shows before the person confirms.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkView {
+    /// The address the link concerns (the new one, for an email change).
+    pub email: String,
+    pub username: String,
+    /// RFC 3339.
+    pub expires_at: String,
+}
+
+/// A pending invitation, as its landing page and the admin page show it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationItem {
+    pub id: String,
+    pub email: String,
+    pub role: Role,
+    /// RFC 3339.
+    pub expires_at: String,
+}
+
+/// A message not delivered yet, as the admin page shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailItem {
+    pub id: String,
+    pub kind: String,
+    pub recipient: String,
+    pub subject: String,
+    /// `pending`, `sending` or `failed`.
+    pub status: String,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
 /// What the admin page shows: the users, and a page of the audit log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AdminData {
     pub users: Vec<AdminUserItem>,
+    /// Pending invitations (empty when mail is off).
+    pub invitations: Vec<InvitationItem>,
+    /// Mail not delivered yet (empty when mail is off).
+    pub mail: Vec<MailItem>,
     pub audit: Vec<AuditItem>,
     /// The `before` of the next (older) page, if there is one.
     pub older: Option<i64>,

@@ -171,7 +171,146 @@ async fn asvs_16_2_5_no_secret_reaches_the_log_at_any_level() {
         .await
         .unwrap();
 
-    // What the database holds that must not leak either: hashes, keys, session ids.
+    // The mail flows: every link's token, through the API, the pages (the
+    // token in the query string) and the plain form posts.
+    let sink = smtp::SmtpSink::start().await;
+    let mail_app = TestApp::spawn_with_mail(&sink, &[]).await;
+    let mail_admin = mail_app.setup_admin().await;
+    mail_app.signup("mia@example.com", Some("mia")).await;
+    let verify = sink
+        .last_to("mia@example.com")
+        .await
+        .token("/verify-email")
+        .unwrap();
+    mail_app
+        .get_page(&mail_app.bare_client(), &format!("/verify-email?token={verify}"))
+        .await;
+    mail_app
+        .post_json(
+            &mail_app.bare_client(),
+            "/api/v1/auth/verify-email",
+            &json!({ "token": verify }),
+        )
+        .await;
+    mail_app
+        .post_json(
+            &mail_app.bare_client(),
+            "/api/v1/auth/password/forgot",
+            &json!({ "email": "mia@example.com" }),
+        )
+        .await;
+    let mails = sink
+        .wait_for("mia@example.com", 2, std::time::Duration::from_secs(10))
+        .await;
+    let reset = mails[1].token("/reset-password").unwrap();
+    mail_app
+        .get_page(&mail_app.bare_client(), &format!("/reset-password?token={reset}"))
+        .await;
+    // A plain form post whose error goes back to the page (token and all).
+    let mismatch = mail_app
+        .bare_client()
+        .post(mail_app.url("/fn/reset_password"))
+        .header(header::ACCEPT, "text/html")
+        .form(&[
+            ("token", reset.as_str()),
+            ("new_password", "x"),
+            ("new_password_confirmation", "y"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mismatch.status(), reqwest::StatusCode::FOUND);
+    let mia_password = "mia's reset passphrase 9";
+    secrets.push(mia_password.into());
+    mail_app
+        .bare_client()
+        .post(mail_app.url("/fn/reset_password"))
+        .header(header::ACCEPT, "text/html")
+        .form(&[
+            ("token", reset.as_str()),
+            ("new_password", mia_password),
+            ("new_password_confirmation", mia_password),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let mia = mail_app.login("mia", mia_password).await;
+    mail_app
+        .post_json(
+            &mia,
+            "/api/v1/users/me/email",
+            &json!({ "new_email": "mia@new.example", "current_password": mia_password }),
+        )
+        .await;
+    let confirm = sink
+        .last_to("mia@new.example")
+        .await
+        .token("/confirm-email")
+        .unwrap();
+    mail_app
+        .get_page(
+            &mail_app.bare_client(),
+            &format!("/confirm-email?token={confirm}"),
+        )
+        .await;
+    mail_app
+        .post_json(
+            &mail_app.bare_client(),
+            "/api/v1/auth/confirm-email",
+            &json!({ "token": confirm }),
+        )
+        .await;
+    mail_app
+        .post_json(
+            &mail_admin,
+            "/api/v1/admin/invitations",
+            &json!({ "email": "nia@example.com" }),
+        )
+        .await;
+    let invite = sink.last_to("nia@example.com").await.token("/invite").unwrap();
+    mail_app
+        .get_page(&mail_app.bare_client(), &format!("/invite?token={invite}"))
+        .await;
+    let res = mail_app
+        .post_json(
+            &mail_app.client(),
+            "/api/v1/auth/invitations/accept",
+            &json!({ "token": invite, "password": mia_password, "username": "nia" }),
+        )
+        .await;
+    assert_eq!(res.status(), reqwest::StatusCode::CREATED);
+    for token in [verify, reset, confirm, invite] {
+        assert!(token.len() >= 22);
+        secrets.push(token);
+    }
+    stored_secrets(&mail_app, &mut secrets).await;
+
+    stored_secrets(&app, &mut secrets).await;
+
+    let log = String::from_utf8_lossy(&captured.0.lock().unwrap()).to_string();
+    assert!(
+        log.len() > 1000,
+        "the flows were logged at all ({} bytes)",
+        log.len()
+    );
+    assert!(log.contains("/api/v1/auth/login"), "requests are logged by path");
+    assert!(
+        log.contains("/api/v1/auth/password/forgot"),
+        "mail flows are logged by path"
+    );
+    assert!(log.contains("mail sent"), "sending is logged");
+    for secret in &secrets {
+        assert!(secret.len() >= 8, "a meaningful secret: {secret:?}");
+        assert!(
+            !log.contains(secret.as_str()),
+            "the log contains a secret: {secret:?}"
+        );
+    }
+}
+
+/// What the database holds that must not leak either: hashes, keys, session
+/// ids, the hashes of mail links.
+async fn stored_secrets(app: &TestApp, secrets: &mut Vec<String>) {
     let mut stored: Vec<String> = with_pool!(app, pool => {
         sqlx::query_scalar("SELECT password_hash FROM users")
             .fetch_all(pool)
@@ -202,23 +341,14 @@ async fn asvs_16_2_5_no_secret_reaches_the_log_at_any_level() {
             .await
             .unwrap()
     }));
+    stored.extend(with_pool!(app, pool => {
+        sqlx::query_scalar::<_, String>("SELECT token_hash FROM email_tokens")
+            .fetch_all(pool)
+            .await
+            .unwrap()
+    }));
     for hash in &stored {
         // The salt+hash part of a PHC string is what matters.
         secrets.push(hash.rsplit('$').next().unwrap().to_string());
-    }
-
-    let log = String::from_utf8_lossy(&captured.0.lock().unwrap()).to_string();
-    assert!(
-        log.len() > 1000,
-        "the flows were logged at all ({} bytes)",
-        log.len()
-    );
-    assert!(log.contains("/api/v1/auth/login"), "requests are logged by path");
-    for secret in &secrets {
-        assert!(secret.len() >= 8, "a meaningful secret: {secret:?}");
-        assert!(
-            !log.contains(secret.as_str()),
-            "the log contains a secret: {secret:?}"
-        );
     }
 }

@@ -40,3 +40,38 @@ export async function createUser(page: Page, user: { username: string; email: st
   });
   expect(res.status()).toBe(201);
 }
+
+type MaildevMail = { id: string; subject: string; text: string; html?: string; to: { address: string }[] };
+
+/** The mail maildev received for `address` with `subject`, waiting until there are `count`. */
+export async function mailsTo(address: string, subject: string, count = 1): Promise<MaildevMail[]> {
+  const { maildevUrl } = await import("../playwright.config");
+  let found: MaildevMail[] = [];
+  await expect
+    .poll(
+      async () => {
+        const res = await fetch(`${maildevUrl}/api/email`);
+        const all = (await res.json()) as MaildevMail[];
+        found = all.filter(
+          (m) => m.subject === subject && m.to.some((t) => t.address.toLowerCase() === address.toLowerCase()),
+        );
+        return found.length;
+      },
+      { timeout: 15_000, message: `${count} mail(s) "${subject}" to ${address}` },
+    )
+    .toBeGreaterThanOrEqual(count);
+  return found;
+}
+
+/** The newest mail to `address` whose subject is `subject`. */
+export async function lastMail(address: string, subject: string, count = 1): Promise<MaildevMail> {
+  const mails = await mailsTo(address, subject, count);
+  return mails[mails.length - 1];
+}
+
+/** The link to `path` (e.g. "/reset-password") in a mail's plain-text part. */
+export function linkIn(mail: MaildevMail, path: string): string {
+  const match = mail.text.match(new RegExp(`https?://[^\\s]+${path}\\?token=[A-Za-z0-9_-]+`));
+  expect(match, `a ${path} link in "${mail.subject}"`).not.toBeNull();
+  return match![0];
+}

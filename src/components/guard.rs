@@ -72,3 +72,27 @@ where
         </Suspense>
     }
 }
+
+/// Renders `page` for anyone, signed in or not, once the site state is known.
+pub fn any_visitor<V>(page: impl Fn(SiteInfo) -> V + Clone + Send + Sync + 'static) -> impl IntoView
+where
+    V: IntoView + 'static,
+{
+    let Site(site) = expect_context::<Site>();
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {
+                let page = page.clone();
+                move || {
+                    let page = page.clone();
+                    Suspend::new(async move {
+                        match site.await {
+                            Ok(state) => page(state).into_any(),
+                            Err(e) => view! { <div class="alert" role="alert">{e.message}</div> }.into_any(),
+                        }
+                    })
+                }
+            }
+        </Suspense>
+    }
+}

@@ -5,8 +5,12 @@ use crate::{
         form::{last_error, Field, FormAlert, Submit},
         guard::signed_in,
     },
+    model::UserView,
     model::{describe_user_agent, short_time, SessionItem},
-    server_fns::{my_sessions, ChangePassword, RevokeOtherSessions, RevokeSession},
+    server_fns::{
+        my_sessions, ChangeEmail, ChangePassword, ResendVerification, RevokeOtherSessions, RevokeSession,
+        SiteInfo,
+    },
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -24,6 +28,7 @@ pub fn AccountPage() -> impl IntoView {
                     <p class="muted">"Signed in as "<strong>{user.username.clone()}</strong>"."</p>
                 </header>
                 <Notice/>
+                <EmailCard user=user.clone() site=site.clone()/>
                 <PasswordCard min=site.password_min_length/>
                 <SessionsCard/>
             </div>
@@ -40,9 +45,62 @@ fn Notice() -> impl IntoView {
             Some("password") => "Your password was changed. Every other session was signed out.",
             Some("revoked") => "The session was signed out.",
             Some("others") => "Every other session was signed out.",
+            Some("verified") => "Your email address is verified.",
+            Some("verification_sent") => "A new verification link is on its way to your inbox.",
+            Some("email_requested") => "Check the inbox of your new address: the change happens when you open the link we sent there.",
+            Some("email") => "Your new email address is confirmed.",
             _ => return None,
         };
         Some(view! { <div class="notice" role="status">{text}</div> })
+    }
+}
+
+#[component]
+fn EmailCard(user: UserView, site: SiteInfo) -> impl IntoView {
+    let resend = ServerAction::<ResendVerification>::new();
+    let resend_error = last_error(resend);
+    let change = ServerAction::<ChangeEmail>::new();
+    let error = last_error(change);
+    let status = match (&user.email, user.email_verified) {
+        (None, _) => view! { <span class="badge">"No email"</span> }.into_any(),
+        (Some(_), true) => {
+            view! { <span class="badge badge-ok" data-testid="email-status">"Verified"</span> }.into_any()
+        }
+        (Some(_), false) => {
+            view! { <span class="badge badge-warn" data-testid="email-status">"Not verified"</span> }
+                .into_any()
+        }
+    };
+    let can_resend =
+        site.mail_enabled && site.email_verification != "off" && user.email.is_some() && !user.email_verified;
+    view! {
+        <section class="card" aria-labelledby="email-title">
+            <h2 id="email-title">"Email address"</h2>
+            <p class="email-line">
+                <strong data-testid="account-email">{user.email.clone().unwrap_or_else(|| "No email address".into())}</strong>
+                " " {status}
+            </p>
+            {can_resend.then(|| view! {
+                <ActionForm action=resend attr:class="inline-form">
+                    <FormAlert error=resend_error/>
+                    <button type="submit" class="btn btn-ghost" disabled=move || resend.pending().get()>"Resend the verification link"</button>
+                </ActionForm>
+            })}
+            {if site.mail_enabled {
+                view! {
+                    <h3 class="subhead">"Change email"</h3>
+                    <p class="muted">"We send a link to the new address; the change happens when you open it. Your current address gets a notice."</p>
+                    <ActionForm action=change attr:class="form narrow-form" attr:novalidate=true>
+                        <FormAlert error=error/>
+                        <Field label="New email" name="new_email" kind="email" autocomplete="email" required=true max_length=254 error=error/>
+                        <Field label="Your password" name="password" kind="password" autocomplete="current-password" required=true error=error/>
+                        <Submit label="Send confirmation link" busy_label="Sending…" pending=change.pending()/>
+                    </ActionForm>
+                }.into_any()
+            } else {
+                view! { <p class="muted">"Changing the address needs mail, which this site has not set up. Ask an administrator."</p> }.into_any()
+            }}
+        </section>
     }
 }
 

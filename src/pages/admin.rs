@@ -7,10 +7,11 @@ use crate::{
         form::{last_error, Field, FormAlert, LastError, Submit},
         guard::signed_in,
     },
-    model::{short_time, AdminData, AdminUserItem, AuditItem, Role, UserView},
+    model::{short_time, AdminData, AdminUserItem, AuditItem, InvitationItem, MailItem, Role, UserView},
     pages::errors::Forbidden,
     server_fns::{
-        admin_overview, AdminCreateUser, AdminSetDisabled, AdminSetRole, AdminSignOut, AdminUnlock,
+        admin_overview, AdminCreateUser, AdminInvite, AdminRetryMail, AdminRevokeInvitation,
+        AdminSetDisabled, AdminSetRole, AdminSignOut, AdminUnlock,
     },
 };
 use leptos::prelude::*;
@@ -21,11 +22,11 @@ use leptos_router::hooks::use_query_map;
 pub fn AdminPage() -> impl IntoView {
     view! {
         <Title text="Admin"/>
-        {signed_in(|user, _site| {
+        {signed_in(|user, site| {
             if user.role != Role::Admin {
                 view! { <Forbidden/> }.into_any()
             } else {
-                view! { <AdminArea me=user/> }.into_any()
+                view! { <AdminArea me=user mail=site.mail_enabled/> }.into_any()
             }
         })}
     }
@@ -38,22 +39,28 @@ struct Actions {
     disabled: ServerAction<AdminSetDisabled>,
     unlock: ServerAction<AdminUnlock>,
     sign_out: ServerAction<AdminSignOut>,
+    revoke_invitation: ServerAction<AdminRevokeInvitation>,
+    retry_mail: ServerAction<AdminRetryMail>,
 }
 
 #[component]
-fn AdminArea(me: UserView) -> impl IntoView {
+fn AdminArea(me: UserView, mail: bool) -> impl IntoView {
     let query = use_query_map();
     let actions = Actions {
         role: ServerAction::new(),
         disabled: ServerAction::new(),
         unlock: ServerAction::new(),
         sign_out: ServerAction::new(),
+        revoke_invitation: ServerAction::new(),
+        retry_mail: ServerAction::new(),
     };
     let errors: Vec<LastError> = vec![
         last_error(actions.role),
         last_error(actions.disabled),
         last_error(actions.unlock),
         last_error(actions.sign_out),
+        last_error(actions.revoke_invitation),
+        last_error(actions.retry_mail),
     ];
     let filters = move || {
         let q = query.read();
@@ -86,6 +93,7 @@ fn AdminArea(me: UserView) -> impl IntoView {
                     })
                 }}
             </Suspense>
+            {mail.then(|| view! { <Invite/> })}
             <CreateUser/>
         </div>
     }
@@ -103,6 +111,9 @@ fn Done() -> impl IntoView {
             Some("unlocked") => "The account was unlocked.",
             Some("signed_out") => "The user was signed out everywhere.",
             Some("created") => "The account was created.",
+            Some("invited") => "The invitation is on its way.",
+            Some("invitation_revoked") => "The invitation was revoked; its link no longer works.",
+            Some("mail_retried") => "The message was queued again.",
             _ => return None,
         };
         Some(view! { <div class="notice" role="status">{text}</div> })
@@ -116,6 +127,8 @@ fn Panels(data: AdminData, me: UserView, actions: Actions) -> impl IntoView {
         audit,
         older,
         events,
+        invitations,
+        mail,
     } = data;
     let user_options = users.clone();
     view! {
@@ -142,7 +155,122 @@ fn Panels(data: AdminData, me: UserView, actions: Actions) -> impl IntoView {
                 </table>
             </div>
         </section>
+        {(!invitations.is_empty()).then(|| view! { <Invitations invitations=invitations actions=actions/> })}
+        {(!mail.is_empty()).then(|| view! { <Undelivered mail=mail actions=actions/> })}
         <AuditPanel audit=audit older=older events=events users=user_options/>
+    }
+}
+
+#[component]
+fn Invitations(invitations: Vec<InvitationItem>, actions: Actions) -> impl IntoView {
+    view! {
+        <section class="card" aria-labelledby="invitations-title">
+            <h2 id="invitations-title">"Pending invitations " <span class="count">{format!("({})", invitations.len())}</span></h2>
+            <div class="table-wrap">
+                <table class="table" data-testid="invitations">
+                    <thead>
+                        <tr>
+                            <th scope="col">"Email"</th>
+                            <th scope="col">"Role"</th>
+                            <th scope="col">"Expires"</th>
+                            <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {invitations.into_iter().map(|i| {
+                            let label = format!("Revoke the invitation of {}", i.email);
+                            view! {
+                            <tr data-testid="invitation-row" data-email=i.email.clone()>
+                                <td>{i.email.clone()}</td>
+                                <td><span class="badge" class:badge-admin=i.role == Role::Admin>{i.role.as_str()}</span></td>
+                                <td><time datetime=i.expires_at.clone()>{short_time(&i.expires_at)}</time></td>
+                                <td>
+                                    <ActionForm action=actions.revoke_invitation attr:class="inline-form">
+                                        <input type="hidden" name="id" value=i.id.clone()/>
+                                        <button type="submit" class="btn btn-ghost btn-compact btn-danger" aria-label=label>"Revoke"</button>
+                                    </ActionForm>
+                                </td>
+                            </tr>
+                        }}).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        </section>
+    }
+}
+
+#[component]
+fn Undelivered(mail: Vec<MailItem>, actions: Actions) -> impl IntoView {
+    let failed = mail.iter().filter(|m| m.status == "failed").count();
+    view! {
+        <section class="card" aria-labelledby="mail-title">
+            <h2 id="mail-title">"Undelivered mail " <span class="count">{format!("({})", mail.len())}</span></h2>
+            <p class="muted">
+                {if failed > 0 {
+                    format!("{failed} message(s) failed after every retry. Check the mail server setting (GATEHOUSE_SMTP_URL), then retry them.")
+                } else {
+                    "These are waiting to go out; the sender retries with growing pauses.".to_string()
+                }}
+            </p>
+            <div class="table-wrap">
+                <table class="table" data-testid="mail">
+                    <thead>
+                        <tr>
+                            <th scope="col">"To"</th>
+                            <th scope="col">"Subject"</th>
+                            <th scope="col">"Status"</th>
+                            <th scope="col">"Last error"</th>
+                            <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {mail.into_iter().map(|m| {
+                            let is_failed = m.status == "failed";
+                            view! {
+                                <tr data-testid="mail-row" data-status=m.status.clone()>
+                                    <td>{m.recipient.clone()}</td>
+                                    <td>{m.subject.clone()}<br/><span class="muted small"><time datetime=m.created_at.clone()>{short_time(&m.created_at)}</time></span></td>
+                                    <td><span class="badge" class:badge-danger=is_failed>{format!("{} · {} attempt(s)", m.status, m.attempts)}</span></td>
+                                    <td class="detail">{m.last_error.clone().unwrap_or_default()}</td>
+                                    <td>
+                                        {is_failed.then(|| view! {
+                                            <ActionForm action=actions.retry_mail attr:class="inline-form">
+                                                <input type="hidden" name="id" value=m.id.clone()/>
+                                                <button type="submit" class="btn btn-ghost btn-compact" aria-label=format!("Retry the mail to {}", m.recipient)>"Retry"</button>
+                                            </ActionForm>
+                                        })}
+                                    </td>
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        </section>
+    }
+}
+
+#[component]
+fn Invite() -> impl IntoView {
+    let action = ServerAction::<AdminInvite>::new();
+    let error = last_error(action);
+    view! {
+        <section class="card" aria-labelledby="invite-title">
+            <h2 id="invite-title">"Invite someone"</h2>
+            <p class="muted">"They get a link (good for 7 days) to choose a password; their address counts as verified. Works while signup is closed."</p>
+            <ActionForm action=action attr:class="form narrow-form" attr:novalidate=true>
+                <FormAlert error=error/>
+                <Field label="Email" name="invite_email" kind="email" autocomplete="off" required=true max_length=254 error=error/>
+                <div class="field">
+                    <label for="invite_role">"Role"</label>
+                    <select id="invite_role" name="invite_role">
+                        <option value="user" selected=true>"user"</option>
+                        <option value="admin">"admin"</option>
+                    </select>
+                </div>
+                <Submit label="Send invitation" busy_label="Sending…" pending=action.pending()/>
+            </ActionForm>
+        </section>
     }
 }
 
@@ -157,6 +285,7 @@ fn UserRow(user: AdminUserItem, is_me: bool, actions: Actions) -> impl IntoView 
         last_login_at,
         disabled,
         locked_until,
+        email_verified,
     } = user;
     let (role_to, role_label) = match role {
         Role::Admin => ("user", "Make user"),
@@ -217,7 +346,10 @@ fn UserRow(user: AdminUserItem, is_me: bool, actions: Actions) -> impl IntoView 
                         <strong>{username.clone()}</strong>
                         {is_me.then(|| view! { <span class="muted">" (you)"</span> })}
                     </span>
-                    <span class="muted small">{email.unwrap_or_default()}</span>
+                    <span class="muted small">
+                        {email.clone().unwrap_or_default()}
+                        {(email.is_some() && !email_verified).then(|| view! { " " <span class="badge badge-warn badge-tiny">"unverified"</span> })}
+                    </span>
                 </div>
             </td>
             <td><span class="badge" class:badge-admin=role == Role::Admin>{role.as_str()}</span></td>

@@ -19,6 +19,23 @@ pub fn LoginPage() -> impl IntoView {
     let query = use_query_map();
     let return_to = move || query.read().get("return").unwrap_or_default();
     let created = move || query.read().get("created");
+    let notice = move || {
+        let q = query.read();
+        if q.get("reset").is_some() {
+            Some("Your password was changed and every device was signed out. Log in with your new password.")
+        } else if q.get("verified").is_some() {
+            Some("Your email address is verified. Log in to continue.")
+        } else if q.get("email_changed").is_some() {
+            Some("Your new email address is confirmed. Log in with it (or your username).")
+        } else {
+            None
+        }
+    };
+    let unverified = Signal::derive(move || {
+        error
+            .get()
+            .is_some_and(|e| e.status == 403 && e.message == "email not verified")
+    });
     view! {
         <Title text="Log in"/>
         {signed_out(move |site| view! {
@@ -30,11 +47,19 @@ pub fn LoginPage() -> impl IntoView {
                         "Your account "<strong>{name}</strong>" is ready. Log in to continue."
                     </div>
                 })}
+                {move || notice().map(|text| view! { <div class="notice" role="status">{text}</div> })}
                 <ActionForm action=action attr:class="form" attr:novalidate=true>
-                    <FormAlert error=error/>
+                    <Show when=move || unverified.get() fallback=move || view! { <FormAlert error=error/> }>
+                        <div class="alert" role="alert" data-testid="unverified">
+                            "Your email address is not verified yet. We mailed you a link (at most one every five minutes): open it, then log in."
+                        </div>
+                    </Show>
                     <input type="hidden" name="return_to" prop:value=return_to value=return_to/>
                     <Field label="Username or email" name="username" autocomplete="username" required=true autofocus=true error=error/>
                     <Field label="Password" name="password" kind="password" autocomplete="current-password" required=true error=error/>
+                    {site.mail_enabled.then(|| view! {
+                        <p class="field-link"><a href="/forgot-password">"Forgot password?"</a></p>
+                    })}
                     <label class="check">
                         <input type="checkbox" name="remember" value="on"/>
                         "Remember me on this device"

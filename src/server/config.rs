@@ -2,13 +2,77 @@
 //! once. A bad value stops start-up with a message naming the variable.
 
 use ipnet::IpNet;
-use std::{collections::HashMap, fmt, net::IpAddr, time::Duration};
+use std::{collections::HashMap, fmt, net::IpAddr, path::PathBuf, time::Duration};
 use url::Url;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogFormat {
     Pretty,
     Json,
+}
+
+/// Whether email addresses must be proven (`GATEHOUSE_EMAIL_VERIFICATION`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EmailVerification {
+    /// No verification mail; `email_verified` stays as it is.
+    Off,
+    /// Signup mails a link; nothing waits for it.
+    Optional,
+    /// As optional, and an unverified account cannot sign in.
+    Required,
+}
+
+impl EmailVerification {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EmailVerification::Off => "off",
+            EmailVerification::Optional => "optional",
+            EmailVerification::Required => "required",
+        }
+    }
+}
+
+/// How TLS is used on an SMTP connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// `smtp://`: STARTTLS, required.
+    StartTls,
+    /// `smtps://`: TLS from the first byte.
+    Implicit,
+    /// `smtp+plain://`: no TLS (local development and tests).
+    Plain,
+}
+
+/// A secret that never shows in `Debug` output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Where mail goes (`GATEHOUSE_SMTP_URL`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MailTransport {
+    Smtp {
+        host: String,
+        port: u16,
+        security: SmtpSecurity,
+        credentials: Option<(String, Secret)>,
+    },
+    /// `file:///dir`: each message becomes a file in `dir`.
+    File(PathBuf),
+}
+
+#[derive(Clone, Debug)]
+pub struct MailConfig {
+    pub transport: MailTransport,
+    /// `GATEHOUSE_MAIL_FROM`, e.g. `Gatehouse <no-reply@example.com>`.
+    pub from: String,
+    /// Attempts before a message is marked failed (`GATEHOUSE_MAIL_MAX_ATTEMPTS`).
+    pub max_attempts: u32,
 }
 
 #[derive(Clone, Debug)]
@@ -34,6 +98,13 @@ pub struct Config {
     pub trusted_proxies: Vec<IpNet>,
     pub log_format: LogFormat,
     pub audit_retention: Duration,
+    /// Mail delivery; `None` turns the flows that need mail off.
+    pub mail: Option<MailConfig>,
+    pub email_verification: EmailVerification,
+    pub password_reset_lifetime: Duration,
+    /// Signups, invitation acceptances and password-reset requests allowed
+    /// per client per hour (`GATEHOUSE_SIGNUP_LIMIT`).
+    pub signup_limit: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -160,6 +231,68 @@ impl Config {
             })?,
         };
 
+        let mail = match get("GATEHOUSE_SMTP_URL") {
+            None => None,
+            Some(raw) => {
+                let transport = parse_mail_url(&raw).map_err(|message| ConfigError {
+                    variable: "GATEHOUSE_SMTP_URL",
+                    message,
+                })?;
+                let Some(origin) = public_origin.as_deref() else {
+                    return Err(ConfigError {
+                        variable: "GATEHOUSE_PUBLIC_URL",
+                        message:
+                            "must be set when GATEHOUSE_SMTP_URL is: the links in mail are built from it"
+                                .into(),
+                    });
+                };
+                let from = match get("GATEHOUSE_MAIL_FROM") {
+                    Some(from) => {
+                        check_mailbox(&from).map_err(|message| ConfigError {
+                            variable: "GATEHOUSE_MAIL_FROM",
+                            message,
+                        })?;
+                        from
+                    }
+                    None => {
+                        let host = Url::parse(origin)
+                            .ok()
+                            .and_then(|u| u.host_str().map(str::to_string))
+                            .unwrap_or_else(|| "localhost".into());
+                        let host = host.trim_start_matches('[').trim_end_matches(']');
+                        format!("Gatehouse <no-reply@{host}>")
+                    }
+                };
+                Some(MailConfig {
+                    transport,
+                    from,
+                    max_attempts: num("GATEHOUSE_MAIL_MAX_ATTEMPTS", 20, 1, 1000)? as u32,
+                })
+            }
+        };
+
+        let email_verification = match get("GATEHOUSE_EMAIL_VERIFICATION").as_deref() {
+            None if mail.is_some() => EmailVerification::Optional,
+            None | Some("off") => EmailVerification::Off,
+            Some("optional") => EmailVerification::Optional,
+            Some("required") => EmailVerification::Required,
+            Some(other) => {
+                return Err(ConfigError {
+                    variable: "GATEHOUSE_EMAIL_VERIFICATION",
+                    message: format!("{other:?} is not \"off\", \"optional\" or \"required\""),
+                })
+            }
+        };
+        if email_verification != EmailVerification::Off && mail.is_none() {
+            return Err(ConfigError {
+                variable: "GATEHOUSE_EMAIL_VERIFICATION",
+                message: format!(
+                    "{:?} needs mail: set GATEHOUSE_SMTP_URL too",
+                    email_verification.as_str()
+                ),
+            });
+        }
+
         let secs = Duration::from_secs;
         Ok(Config {
             database_url,
@@ -181,6 +314,10 @@ impl Config {
             trusted_proxies,
             log_format,
             audit_retention: secs(num("GATEHOUSE_AUDIT_RETENTION_DAYS", 90, 1, 36_500)? * DAY),
+            mail,
+            email_verification,
+            password_reset_lifetime: secs(num("GATEHOUSE_PASSWORD_RESET_MINUTES", 30, 1, 7 * 24 * 60)? * 60),
+            signup_limit: num("GATEHOUSE_SIGNUP_LIMIT", 10, 1, 1_000_000)? as u32,
         })
     }
 
@@ -217,6 +354,82 @@ fn parse_origin(raw: &str) -> Result<String, String> {
         ));
     }
     Ok(url.origin().ascii_serialization())
+}
+
+/// `smtp://user:pass@host:587` (STARTTLS required), `smtps://user:pass@host:465`
+/// (implicit TLS), `smtp+plain://host:1025` (no TLS), `file:///path/dir`.
+fn parse_mail_url(raw: &str) -> Result<MailTransport, String> {
+    let url = Url::parse(raw).map_err(|e| format!("not a URL ({e})"))?;
+    let security = match url.scheme() {
+        "file" => {
+            if url.host_str().is_some_and(|h| !h.is_empty()) {
+                return Err("a file:// URL names a local directory: file:///path/to/dir".into());
+            }
+            let path = url
+                .to_file_path()
+                .map_err(|_| "a file:// URL names a local directory: file:///path/to/dir".to_string())?;
+            return Ok(MailTransport::File(path));
+        }
+        "smtp" => SmtpSecurity::StartTls,
+        "smtps" => SmtpSecurity::Implicit,
+        "smtp+plain" => SmtpSecurity::Plain,
+        other => {
+            return Err(format!(
+                "the scheme {other:?} is not smtp://, smtps://, smtp+plain:// or file://"
+            ))
+        }
+    };
+    let host = url
+        .host_str()
+        .filter(|h| !h.is_empty())
+        .ok_or("names no host")?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    if url.path() != "" && url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err("must be only scheme://[user:password@]host[:port]".into());
+    }
+    let port = url.port().unwrap_or(match security {
+        SmtpSecurity::StartTls => 587,
+        SmtpSecurity::Implicit => 465,
+        SmtpSecurity::Plain => 25,
+    });
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8()
+            .map(|s| s.into_owned())
+            .map_err(|_| "the user name or password is not UTF-8".to_string())
+    };
+    let credentials = if url.username().is_empty() {
+        None
+    } else {
+        Some((
+            decode(url.username())?,
+            Secret(decode(url.password().unwrap_or(""))?),
+        ))
+    };
+    Ok(MailTransport::Smtp {
+        host,
+        port,
+        security,
+        credentials,
+    })
+}
+
+/// `name@example.com` or `Name <name@example.com>`: one address, no line breaks.
+fn check_mailbox(raw: &str) -> Result<(), String> {
+    if raw.chars().any(char::is_control) {
+        return Err("must be one line".into());
+    }
+    let address = match (raw.rfind('<'), raw.ends_with('>')) {
+        (Some(start), true) => &raw[start + 1..raw.len() - 1],
+        (None, false) => raw,
+        _ => return Err(format!("{raw:?} is not like Name <name@example.com>")),
+    };
+    match address.rsplit_once('@') {
+        Some((local, domain)) if !local.is_empty() && !domain.is_empty() && !address.contains(' ') => Ok(()),
+        _ => Err(format!("{raw:?} is not like Name <name@example.com>")),
+    }
 }
 
 fn parse_cidrs(raw: &str) -> Result<Vec<IpNet>, String> {
@@ -273,6 +486,10 @@ mod tests {
             ("DATABASE_URL", "mysql://x"),
             ("GATEHOUSE_SESSION_HOURS", "-1"),
             ("LEPTOS_SITE_ADDR", "localhost"),
+            ("GATEHOUSE_SMTP_URL", "http://mail.example.com"),
+            ("GATEHOUSE_EMAIL_VERIFICATION", "sometimes"),
+            ("GATEHOUSE_PASSWORD_RESET_MINUTES", "0"),
+            ("GATEHOUSE_SIGNUP_LIMIT", "0"),
         ] {
             let err = with(&[(var, value)]).unwrap_err();
             assert_eq!(err.variable, var);
@@ -295,5 +512,69 @@ mod tests {
         assert!(c.is_trusted_proxy("127.0.0.1".parse().unwrap()));
         assert!(c.is_trusted_proxy("::1".parse().unwrap()));
         assert!(!c.is_trusted_proxy("192.168.0.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn mail_urls() {
+        let c = with(&[
+            ("GATEHOUSE_SMTP_URL", "smtp://me%40x.com:p%3Ass@mail.example.com"),
+            ("GATEHOUSE_PUBLIC_URL", "https://id.example.com"),
+        ])
+        .unwrap();
+        let mail = c.mail.unwrap();
+        assert_eq!(mail.from, "Gatehouse <no-reply@id.example.com>");
+        assert_eq!(
+            mail.transport,
+            MailTransport::Smtp {
+                host: "mail.example.com".into(),
+                port: 587,
+                security: SmtpSecurity::StartTls,
+                credentials: Some(("me@x.com".into(), Secret("p:ss".into()))),
+            }
+        );
+        assert_eq!(c.email_verification, EmailVerification::Optional);
+        assert!(
+            !format!("{:?}", mail.transport).contains("p:ss"),
+            "no password in Debug"
+        );
+        let c = with(&[
+            ("GATEHOUSE_SMTP_URL", "smtp+plain://127.0.0.1:1025"),
+            ("GATEHOUSE_PUBLIC_URL", "http://localhost:3000"),
+            ("GATEHOUSE_MAIL_FROM", "Team <team@example.com>"),
+        ])
+        .unwrap();
+        assert!(matches!(
+            c.mail.unwrap().transport,
+            MailTransport::Smtp {
+                port: 1025,
+                security: SmtpSecurity::Plain,
+                credentials: None,
+                ..
+            }
+        ));
+        let c = with(&[
+            ("GATEHOUSE_SMTP_URL", "file:///tmp/mail"),
+            ("GATEHOUSE_PUBLIC_URL", "http://localhost:3000"),
+        ])
+        .unwrap();
+        assert_eq!(c.mail.unwrap().transport, MailTransport::File("/tmp/mail".into()));
+        assert!(with(&[]).unwrap().mail.is_none());
+        assert_eq!(with(&[]).unwrap().email_verification, EmailVerification::Off);
+    }
+
+    #[test]
+    fn mail_needs_the_public_url() {
+        let err = with(&[("GATEHOUSE_SMTP_URL", "smtp+plain://127.0.0.1:1025")]).unwrap_err();
+        assert_eq!(err.variable, "GATEHOUSE_PUBLIC_URL");
+        assert!(err.to_string().contains("GATEHOUSE_PUBLIC_URL"));
+        let err = with(&[("GATEHOUSE_EMAIL_VERIFICATION", "required")]).unwrap_err();
+        assert_eq!(err.variable, "GATEHOUSE_EMAIL_VERIFICATION");
+        let err = with(&[
+            ("GATEHOUSE_SMTP_URL", "smtp+plain://127.0.0.1:1025"),
+            ("GATEHOUSE_PUBLIC_URL", "http://localhost:3000"),
+            ("GATEHOUSE_MAIL_FROM", "x\r\nBcc: y@z"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.variable, "GATEHOUSE_MAIL_FROM");
     }
 }

@@ -5,6 +5,8 @@ pub mod config;
 pub mod core;
 pub mod db;
 pub mod http;
+pub mod jobs;
+pub mod mail;
 pub mod router;
 pub mod telemetry;
 
@@ -45,5 +47,15 @@ impl AppState {
             config,
             leptos_options,
         })
+    }
+
+    /// Starts the background work (the purges, and the mail sender when mail
+    /// is configured). An unusable mail setting is an error here, at start-up.
+    pub fn start_jobs(&self) -> Result<jobs::Jobs, String> {
+        let sender = match &self.config.mail {
+            Some(mail) => Some(mail::Sender::new(mail, &self.core.public_url())?),
+            None => None,
+        };
+        Ok(jobs::Jobs::start(self.core.clone(), sender))
     }
 }

@@ -70,7 +70,7 @@ pub fn build(state: AppState) -> Router {
         .with_expiry(Expiry::OnSessionEnd);
 
     let with_sessions = Router::new()
-        .merge(http::api_routes())
+        .merge(http::api_routes(config.mail.is_some()))
         .merge(pages)
         .layer(from_fn_with_state(state.clone(), auth::resolve_user))
         .layer(sessions);

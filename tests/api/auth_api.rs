@@ -53,11 +53,12 @@ async fn setup_creates_the_first_admin_signed_in_and_only_once() {
         &time::format_description::well_known::Rfc3339
     )
     .is_ok());
+    assert_eq!(user["email_verified"], json!(false));
     let keys: Vec<&String> = user.as_object().unwrap().keys().collect();
     assert_eq!(
         keys.len(),
-        5,
-        "only id, username, email, role, created_at: {keys:?}"
+        6,
+        "only id, username, email, email_verified, role, created_at: {keys:?}"
     );
 
     let session = app.whoami(&c).await;

@@ -16,5 +16,6 @@ mod admin_api;
 mod auth_api;
 mod cli;
 mod hostile_input;
+mod mail_api;
 mod security;
 mod tokens_api;

@@ -3,7 +3,13 @@
 use super::{audit::Event, limits, sessions::Authenticated, validate, Client, Core, Error, Result, User};
 use crate::{
     model::Role,
-    server::db::users::{self, InsertError, NewUser, SetupClaim},
+    server::{
+        config::EmailVerification,
+        db::{
+            users::{self, InsertError, NewUser, SetupClaim},
+            Tx,
+        },
+    },
 };
 
 /// What setup and signup ask for.
@@ -26,7 +32,14 @@ impl Core {
             None => None,
         };
         let user = self
-            .create(username, email, &input.password, Role::Admin, SetupClaim::Claim)
+            .create(
+                username,
+                email,
+                &input.password,
+                Role::Admin,
+                SetupClaim::Claim,
+                false,
+            )
             .await?;
         self.audit(Event::Setup, Some(&user.id), client, Some("first admin created"))
             .await;
@@ -48,26 +61,36 @@ impl Core {
             Some(u) => validate::username(u)?,
             None => email.clone(),
         };
+        self.throttle_signup(client).await?;
         let user = self
-            .create(username, Some(email), &input.password, Role::User, SetupClaim::No)
+            .create(
+                username,
+                Some(email),
+                &input.password,
+                Role::User,
+                SetupClaim::No,
+                false,
+            )
             .await?;
         self.audit(Event::Signup, Some(&user.id), client, None).await;
         Ok(user)
     }
 
-    pub(crate) async fn create(
+    /// Checks the password against the policy and hashes it: everything a
+    /// new account needs before its transaction starts (the hash takes a
+    /// core for a while; no lock is held meanwhile).
+    pub(crate) async fn prepare_user(
         &self,
         username: String,
         email: Option<String>,
         password: &str,
         role: Role,
-        claim: SetupClaim,
-    ) -> Result<User> {
+        email_verified: bool,
+    ) -> Result<NewUser> {
         self.policy
             .check("password", password, &username, email.as_deref())?;
         let hash = self.hasher.hash(password).await?;
-        let now = super::now();
-        let new = NewUser {
+        Ok(NewUser {
             id: uuid::Uuid::new_v4().to_string(),
             username_key: validate::identifier_key(&username),
             email_key: email.as_deref().map(validate::identifier_key),
@@ -75,9 +98,14 @@ impl Core {
             email,
             password_hash: hash,
             role: role.as_str(),
-            now,
-        };
-        match users::insert(&self.db, &new, claim).await {
+            email_verified,
+            now: super::now(),
+        })
+    }
+
+    /// Inserts a prepared user in `tx`, mapping taken names to `Conflict`.
+    pub(crate) async fn insert_user(&self, tx: &mut Tx, new: &NewUser, claim: SetupClaim) -> Result<User> {
+        match users::insert(tx, new, claim).await {
             Ok(()) => {}
             Err(InsertError::SetupDone) => {
                 self.mark_setup_done();
@@ -98,18 +126,44 @@ impl Core {
             }
             Err(InsertError::Db(e)) => return Err(e.into()),
         }
+        Ok(User {
+            id: new.id.clone(),
+            username: new.username.clone(),
+            email: new.email.clone(),
+            role: Role::parse(new.role).unwrap_or(Role::User),
+            disabled: false,
+            created_at: new.now,
+            last_login_at: None,
+            email_verified: new.email_verified,
+            password_changed_at: new.now,
+        })
+    }
+
+    /// Creates an account; with an unverified email (and verification on), a
+    /// verification link goes out in the same transaction.
+    pub(crate) async fn create(
+        &self,
+        username: String,
+        email: Option<String>,
+        password: &str,
+        role: Role,
+        claim: SetupClaim,
+        email_verified: bool,
+    ) -> Result<User> {
+        let new = self
+            .prepare_user(username, email, password, role, email_verified)
+            .await?;
+        let mut tx = self.db.begin().await?;
+        let user = self.insert_user(&mut tx, &new, claim).await?;
+        let mailed = self.queue_verification(&mut tx, &user).await?;
+        tx.commit().await?;
         if claim != SetupClaim::No {
             self.mark_setup_done();
         }
-        Ok(User {
-            id: new.id,
-            username: new.username,
-            email: new.email,
-            role,
-            disabled: false,
-            created_at: now,
-            last_login_at: None,
-        })
+        if mailed {
+            self.wake_mailer();
+        }
+        Ok(user)
     }
 
     /// Checks a username-or-email and password, under the login limits:
@@ -151,6 +205,13 @@ impl Core {
             Some(user) if matches && !user.disabled => {
                 self.attempt_succeeded(client).await?;
                 self.clear_failures(&lock_key).await?;
+                if self.config.email_verification == EmailVerification::Required
+                    && user.email.is_some()
+                    && !user.email_verified
+                {
+                    self.remind_to_verify(&user, client).await?;
+                    return Err(Error::EmailNotVerified);
+                }
                 Ok(user)
             }
             user => {
@@ -180,15 +241,7 @@ impl Core {
         client: &Client,
     ) -> Result<()> {
         let user = &auth.user;
-        let row = users::find_by_id(&self.db, &user.id)
-            .await?
-            .ok_or(Error::Unauthenticated)?;
-        if !self.hasher.verify(current, &row.password_hash).await? {
-            return Err(Error::WrongPassword {
-                field: "current_password",
-                message: "current password is incorrect".into(),
-            });
-        }
+        self.check_current_password(user, current, client).await?;
         self.policy
             .check("new_password", new, &user.username, user.email.as_deref())?;
         if super::passwords::normalize(new) == super::passwords::normalize(current) {
@@ -198,7 +251,13 @@ impl Core {
             ));
         }
         let hash = self.hasher.hash(new).await?;
-        users::set_password_hash(&self.db, &user.id, &hash, super::now()).await?;
+        let mut tx = self.db.begin().await?;
+        users::set_password_hash(&mut tx, &user.id, &hash, super::now()).await?;
+        let mailed = self.queue_password_notice(&mut tx, user, false).await?;
+        tx.commit().await?;
+        if mailed {
+            self.wake_mailer();
+        }
         let sessions = self.end_other_sessions(&user.id, auth.session_id()).await?;
         let families = self
             .revoke_token_families(&user.id, auth.token_family(), "password change")
@@ -206,6 +265,26 @@ impl Core {
         let detail = format!("{sessions} other sessions and {families} token families ended");
         self.audit(Event::PasswordChanged, Some(&user.id), client, Some(&detail))
             .await;
+        Ok(())
+    }
+
+    /// Checks a signed-in user's current password (before a password or
+    /// email change): `WrongPassword` when it does not match.
+    pub(crate) async fn check_current_password(
+        &self,
+        user: &User,
+        password: &str,
+        _client: &Client,
+    ) -> Result<()> {
+        let row = users::find_by_id(&self.db, &user.id)
+            .await?
+            .ok_or(Error::Unauthenticated)?;
+        if !self.hasher.verify(password, &row.password_hash).await? {
+            return Err(Error::WrongPassword {
+                field: "current_password",
+                message: "current password is incorrect".into(),
+            });
+        }
         Ok(())
     }
 

@@ -32,6 +32,8 @@ impl ManagedUser {
                 disabled: row.disabled,
                 created_at: row.created_at,
                 last_login_at: row.last_login_at,
+                email_verified: row.email_verified,
+                password_changed_at: row.password_changed_at,
             },
         })
     }
@@ -180,7 +182,7 @@ impl Core {
             None => None,
         };
         let user = self
-            .create(username, email, &input.password, role, SetupClaim::No)
+            .create(username, email, &input.password, role, SetupClaim::No, false)
             .await?;
         let detail = format!("{} ({role}) created by {}", user.username, actor.user.username);
         self.audit(Event::UserCreated, Some(&user.id), client, Some(&detail))
@@ -211,7 +213,14 @@ impl Core {
         let username = validate::username(username)?;
         let email = email.map(validate::email).transpose()?;
         let user = self
-            .create(username, email, password, Role::Admin, SetupClaim::ClaimIfFree)
+            .create(
+                username,
+                email,
+                password,
+                Role::Admin,
+                SetupClaim::ClaimIfFree,
+                true,
+            )
             .await?;
         let detail = format!("{} (admin) created from the command line", user.username);
         self.audit(
@@ -236,7 +245,13 @@ impl Core {
         self.policy
             .check("password", password, &user.username, user.email.as_deref())?;
         let hash = self.hasher.hash(password).await?;
-        users::set_password_hash(&self.db, &user.id, &hash, super::now()).await?;
+        let mut tx = self.db.begin().await?;
+        users::set_password_hash(&mut tx, &user.id, &hash, super::now()).await?;
+        let mailed = self.queue_password_notice(&mut tx, &user, true).await?;
+        tx.commit().await?;
+        if mailed {
+            self.wake_mailer();
+        }
         let sessions = self.end_other_sessions(&user.id, None).await?;
         let families = self
             .revoke_token_families(&user.id, None, "password reset")

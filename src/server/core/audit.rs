@@ -26,10 +26,19 @@ pub enum Event {
     UserDisabled,
     UserEnabled,
     SigningKeyRotated,
+    PasswordResetRequested,
+    EmailVerified,
+    VerificationSent,
+    EmailChangeRequested,
+    EmailChanged,
+    InvitationSent,
+    InvitationRevoked,
+    InvitationAccepted,
+    MailRetried,
 }
 
 impl Event {
-    pub const ALL: [Event; 19] = [
+    pub const ALL: [Event; 28] = [
         Event::Setup,
         Event::Signup,
         Event::UserCreated,
@@ -49,6 +58,15 @@ impl Event {
         Event::UserDisabled,
         Event::UserEnabled,
         Event::SigningKeyRotated,
+        Event::PasswordResetRequested,
+        Event::EmailVerified,
+        Event::VerificationSent,
+        Event::EmailChangeRequested,
+        Event::EmailChanged,
+        Event::InvitationSent,
+        Event::InvitationRevoked,
+        Event::InvitationAccepted,
+        Event::MailRetried,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -72,6 +90,15 @@ impl Event {
             Event::UserDisabled => "user_disabled",
             Event::UserEnabled => "user_enabled",
             Event::SigningKeyRotated => "signing_key_rotated",
+            Event::PasswordResetRequested => "password_reset_requested",
+            Event::EmailVerified => "email_verified",
+            Event::VerificationSent => "verification_sent",
+            Event::EmailChangeRequested => "email_change_requested",
+            Event::EmailChanged => "email_changed",
+            Event::InvitationSent => "invitation_sent",
+            Event::InvitationRevoked => "invitation_revoked",
+            Event::InvitationAccepted => "invitation_accepted",
+            Event::MailRetried => "mail_retried",
         }
     }
 

@@ -28,9 +28,20 @@ pub enum Error {
     /// Too many failures from this client, or the account is locked.
     #[error("too many failed attempts; try again in {}", human_wait(*retry_after))]
     RateLimited { retry_after: u64 },
+    /// Too many requests of one kind (signups, mail) from this client or to
+    /// this address.
+    #[error("too many requests; try again in {}", human_wait(*retry_after))]
+    Throttled { retry_after: u64 },
     /// A state the request may not produce (e.g. no active admin left).
     #[error("{0}")]
     StateConflict(String),
+    /// A link from a mail that is unknown, spent or expired: one answer for all.
+    #[error("invalid or expired link")]
+    InvalidLink,
+    /// The right password, for an account whose email is not verified while
+    /// verification is required.
+    #[error("email not verified")]
+    EmailNotVerified,
     /// Something broke that the caller could not have prevented.
     #[error("internal error: {0}")]
     Internal(String),
@@ -73,6 +84,14 @@ impl Error {
             Error::Invalid { field, .. }
             | Error::Conflict { field, .. }
             | Error::WrongPassword { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+
+    /// Seconds to wait before trying again, for a 429.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Error::RateLimited { retry_after } | Error::Throttled { retry_after } => Some(*retry_after),
             _ => None,
         }
     }

@@ -18,7 +18,7 @@ pub fn account_key(user_id: Option<&str>, identifier: &str) -> String {
     }
 }
 
-fn client_key(client: &Client) -> String {
+pub(crate) fn client_key(client: &Client) -> String {
     match client.ip {
         Some(ip) => format!("ip:{ip}"),
         None => "ip:unknown".to_string(),
@@ -96,6 +96,26 @@ impl Core {
     /// Forgets `key`'s failures (after a success). Returns whether it was locked.
     pub(crate) async fn clear_failures(&self, key: &str) -> Result<bool> {
         Ok(q::clear(&self.db, key, super::now()).await?)
+    }
+
+    /// Counts one `what` against `key` (e.g. `signup:ip:...`); past `limit` in
+    /// `window` seconds, `Throttled` (429) until the window ends.
+    pub(crate) async fn throttle(&self, key: &str, limit: u32, window: i64) -> Result<()> {
+        let now = super::now();
+        let (count, start) = q::count_event(&self.db, key, now, window).await?;
+        if count > i64::from(limit) {
+            return Err(Error::Throttled {
+                retry_after: (start + window - now).max(1) as u64,
+            });
+        }
+        Ok(())
+    }
+
+    /// The per-client limit of signups and invitation acceptances
+    /// (`GATEHOUSE_SIGNUP_LIMIT` an hour), counted before the password is hashed.
+    pub(crate) async fn throttle_signup(&self, client: &Client) -> Result<()> {
+        let key = format!("signup:{}", client_key(client));
+        self.throttle(&key, self.config.signup_limit, 3600).await
     }
 
     /// Deletes counters nobody needs any more; run periodically.

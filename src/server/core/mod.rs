@@ -5,8 +5,11 @@
 pub mod accounts;
 pub mod admin;
 pub mod audit;
+pub mod email;
 pub mod error;
+pub mod invitations;
 pub mod limits;
+pub mod mail;
 pub mod passwords;
 pub mod sessions;
 pub mod tokens;
@@ -45,6 +48,10 @@ pub struct User {
     pub disabled: bool,
     pub created_at: i64,
     pub last_login_at: Option<i64>,
+    pub email_verified: bool,
+    /// Unix seconds: sessions and token families older than this were made
+    /// with an earlier password.
+    pub password_changed_at: i64,
 }
 
 impl User {
@@ -54,6 +61,7 @@ impl User {
             username: self.username.clone(),
             email: self.email.clone(),
             role: self.role,
+            email_verified: self.email_verified,
             created_at: rfc3339(self.created_at),
         }
     }
@@ -76,6 +84,8 @@ impl TryFrom<crate::server::db::users::UserRow> for User {
             disabled: r.disabled,
             created_at: r.created_at,
             last_login_at: r.last_login_at,
+            email_verified: r.email_verified,
+            password_changed_at: r.password_changed_at,
         })
     }
 }
@@ -102,6 +112,8 @@ pub struct Core {
     pub policy: passwords::Policy,
     setup_done: Arc<AtomicBool>,
     keys: tokens::KeyCache,
+    /// Rung when mail is queued, so this instance's sender starts at once.
+    mailer_wake: Arc<tokio::sync::Notify>,
 }
 
 impl Core {
@@ -117,6 +129,7 @@ impl Core {
             policy,
             setup_done: Arc::new(AtomicBool::new(false)),
             keys: tokens::KeyCache::default(),
+            mailer_wake: Arc::new(tokio::sync::Notify::new()),
         }
     }
 

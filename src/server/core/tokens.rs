@@ -79,7 +79,7 @@ pub struct Rotation {
     pub retired: u64,
 }
 
-fn random_token(bytes: usize) -> String {
+pub(crate) fn random_token(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut buf);
     URL_SAFE_NO_PAD.encode(buf)

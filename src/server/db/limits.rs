@@ -1,4 +1,4 @@
-//! Queries on `login_failures` and `lockouts`.
+//! Queries on `login_failures`, `lockouts` and `rate_limits`.
 
 use super::{on_pool, Db};
 
@@ -79,6 +79,34 @@ pub async fn clear(db: &Db, key: &str, now: i64) -> Result<bool, sqlx::Error> {
     Ok(was_locked.flatten().is_some_and(|until| until > now))
 }
 
+/// Counts one event against `key` in a window of `window` seconds that starts
+/// at the first event, atomically (`rate_limits`). Returns the count and the
+/// window's start after counting.
+pub async fn count_event(db: &Db, key: &str, now: i64, window: i64) -> Result<(i64, i64), sqlx::Error> {
+    on_pool!(db, pool => sqlx::query_as::<_, (i64, i64)>(
+        "INSERT INTO rate_limits (key, window_start, window_seconds, count) VALUES ($1, $2, $3, 1) \
+         ON CONFLICT (key) DO UPDATE SET \
+           count = CASE WHEN rate_limits.window_start + $3 <= $2 THEN 1 ELSE rate_limits.count + 1 END, \
+           window_start = CASE WHEN rate_limits.window_start + $3 <= $2 THEN $2 ELSE rate_limits.window_start END, \
+           window_seconds = $3 \
+         RETURNING count, window_start",
+    )
+    .bind(key)
+    .bind(now)
+    .bind(window)
+    .fetch_one(pool)
+    .await)
+}
+
+/// Takes back one event counted against `key`.
+pub async fn uncount_event(db: &Db, key: &str) -> Result<(), sqlx::Error> {
+    on_pool!(db, pool => sqlx::query("UPDATE rate_limits SET count = count - 1 WHERE key = $1 AND count > 0")
+        .bind(key)
+        .execute(pool)
+        .await
+        .map(|_| ()))
+}
+
 /// Deletes windows and lock records nobody needs any more.
 pub async fn purge(db: &Db, window_cutoff: i64, stale_before: i64, now: i64) -> Result<u64, sqlx::Error> {
     let a = on_pool!(db, pool => sqlx::query("DELETE FROM login_failures WHERE window_start <= $1")
@@ -94,5 +122,10 @@ pub async fn purge(db: &Db, window_cutoff: i64, stale_before: i64, now: i64) -> 
     .execute(pool)
     .await
     .map(|r| r.rows_affected()))?;
-    Ok(a + b)
+    let c = on_pool!(db, pool => sqlx::query("DELETE FROM rate_limits WHERE window_start + window_seconds <= $1")
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(a + b + c)
 }

@@ -4,7 +4,10 @@
 //! on whichever pool is configured through [`on_pool!`].
 
 pub mod audit;
+pub mod email_tokens;
+pub mod invitations;
 pub mod limits;
+pub mod outbox;
 mod session_store;
 pub mod sessions;
 pub mod tokens;
@@ -38,6 +41,44 @@ macro_rules! on_pool {
     };
 }
 pub use on_pool;
+
+/// A transaction on whichever engine is configured. SQLite's takes the write
+/// lock at once (`BEGIN IMMEDIATE`), so two transactions that read and then
+/// write queue instead of failing to upgrade their read locks.
+pub enum Tx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+/// Runs `$body` with `$conn` bound to the transaction's connection
+/// (`&mut SqliteConnection` or `&mut PgConnection`); reborrow it
+/// (`&mut *$conn`) to run several statements.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! on_tx {
+    ($tx:expr, $conn:ident => $body:expr) => {
+        match $tx {
+            $crate::server::db::Tx::Sqlite(t) => {
+                let $conn: &mut sqlx::SqliteConnection = &mut *t;
+                $body
+            }
+            $crate::server::db::Tx::Postgres(t) => {
+                let $conn: &mut sqlx::PgConnection = &mut *t;
+                $body
+            }
+        }
+    };
+}
+pub use on_tx;
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await,
+            Tx::Postgres(t) => t.commit().await,
+        }
+    }
+}
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -97,6 +138,14 @@ impl Db {
                 SessionStoreAny::Postgres(tower_sessions_sqlx_store::PostgresStore::new(pool.clone()))
             }
         }
+    }
+
+    /// Starts a transaction (see [`Tx`]). Dropping it uncommitted rolls it back.
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        Ok(match self {
+            Db::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
     }
 
     /// `SELECT 1`: whether the database answers.

@@ -1,6 +1,10 @@
 //! Queries on `user_sessions`: the signed-in browser sessions of each user.
 
-use super::{on_pool, users::UserRow, Db};
+use super::{
+    on_pool,
+    users::{UserRow, USER_COLUMNS},
+    Db,
+};
 
 #[derive(sqlx::FromRow, Clone, Debug)]
 pub struct SessionRow {
@@ -30,15 +34,8 @@ struct JoinedRow {
     remember: bool,
     user_agent: Option<String>,
     ip: Option<String>,
-    u_id: String,
-    username: String,
-    email: Option<String>,
-    password_hash: String,
-    role: String,
-    disabled: bool,
-    u_created_at: i64,
-    last_login_at: Option<i64>,
-    password_changed_at: i64,
+    #[sqlx(flatten)]
+    user: UserRow,
 }
 
 impl From<JoinedRow> for SessionWithUser {
@@ -46,7 +43,7 @@ impl From<JoinedRow> for SessionWithUser {
         SessionWithUser {
             session: SessionRow {
                 id: r.s_id,
-                user_id: r.u_id.clone(),
+                user_id: r.user.id.clone(),
                 created_at: r.s_created_at,
                 last_seen_at: r.last_seen_at,
                 expires_at: r.expires_at,
@@ -54,17 +51,7 @@ impl From<JoinedRow> for SessionWithUser {
                 user_agent: r.user_agent,
                 ip: r.ip,
             },
-            user: UserRow {
-                id: r.u_id,
-                username: r.username,
-                email: r.email,
-                password_hash: r.password_hash,
-                role: r.role,
-                disabled: r.disabled,
-                created_at: r.u_created_at,
-                last_login_at: r.last_login_at,
-                password_changed_at: r.password_changed_at,
-            },
+            user: r.user,
         }
     }
 }
@@ -90,12 +77,11 @@ pub async fn insert(db: &Db, s: &SessionRow) -> Result<(), sqlx::Error> {
 
 /// The session `id` and its user, whatever their state; the caller judges.
 pub async fn find_with_user(db: &Db, id: &str) -> Result<Option<SessionWithUser>, sqlx::Error> {
-    let row = on_pool!(db, pool => sqlx::query_as::<_, JoinedRow>(
+    let sql = format!(
         "SELECT s.id AS s_id, s.created_at AS s_created_at, s.last_seen_at, s.expires_at, s.remember, \
-         s.user_agent, s.ip, u.id AS u_id, u.username, u.email, u.password_hash, u.role, u.disabled, \
-         u.created_at AS u_created_at, u.last_login_at, u.password_changed_at \
-         FROM user_sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1",
-    )
+         s.user_agent, s.ip, {USER_COLUMNS} FROM user_sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1"
+    );
+    let row = on_pool!(db, pool => sqlx::query_as::<_, JoinedRow>(&sql)
     .bind(id)
     .fetch_optional(pool)
     .await)?;

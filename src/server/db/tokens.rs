@@ -1,6 +1,10 @@
 //! Queries on `signing_keys`, `refresh_families` and `refresh_tokens`.
 
-use super::{on_pool, users::UserRow, Db};
+use super::{
+    on_pool,
+    users::{UserRow, USER_COLUMNS},
+    Db,
+};
 
 #[derive(sqlx::FromRow, Clone, Debug)]
 pub struct KeyRow {
@@ -119,24 +123,17 @@ struct FamilyJoin {
     f_id: String,
     f_expires_at: i64,
     revoked_at: Option<i64>,
-    id: String,
-    username: String,
-    email: Option<String>,
-    password_hash: String,
-    role: String,
-    disabled: bool,
-    created_at: i64,
-    last_login_at: Option<i64>,
-    password_changed_at: i64,
+    #[sqlx(flatten)]
+    user: UserRow,
 }
 
 /// A family and its user, in one query (once per bearer request).
 pub async fn family_with_user(db: &Db, family_id: &str) -> Result<Option<FamilyWithUser>, sqlx::Error> {
-    let row = on_pool!(db, pool => sqlx::query_as::<_, FamilyJoin>(
-        "SELECT f.id AS f_id, f.expires_at AS f_expires_at, f.revoked_at, u.id, u.username, u.email, \
-         u.password_hash, u.role, u.disabled, u.created_at, u.last_login_at, u.password_changed_at \
-         FROM refresh_families f JOIN users u ON u.id = f.user_id WHERE f.id = $1",
-    )
+    let sql = format!(
+        "SELECT f.id AS f_id, f.expires_at AS f_expires_at, f.revoked_at, {USER_COLUMNS} \
+         FROM refresh_families f JOIN users u ON u.id = f.user_id WHERE f.id = $1"
+    );
+    let row = on_pool!(db, pool => sqlx::query_as::<_, FamilyJoin>(&sql)
     .bind(family_id)
     .fetch_optional(pool)
     .await)?;
@@ -144,17 +141,7 @@ pub async fn family_with_user(db: &Db, family_id: &str) -> Result<Option<FamilyW
         family_id: r.f_id,
         expires_at: r.f_expires_at,
         revoked_at: r.revoked_at,
-        user: UserRow {
-            id: r.id,
-            username: r.username,
-            email: r.email,
-            password_hash: r.password_hash,
-            role: r.role,
-            disabled: r.disabled,
-            created_at: r.created_at,
-            last_login_at: r.last_login_at,
-            password_changed_at: r.password_changed_at,
-        },
+        user: r.user,
     }))
 }
 

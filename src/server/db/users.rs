@@ -1,6 +1,6 @@
 //! Queries on `users`, `user_identifiers` and `instance`.
 
-use super::{is_unique_violation, on_pool, Db};
+use super::{is_unique_violation, on_pool, on_tx, Db, Tx};
 
 #[derive(sqlx::FromRow, Clone, Debug)]
 pub struct UserRow {
@@ -13,10 +13,13 @@ pub struct UserRow {
     pub created_at: i64,
     pub last_login_at: Option<i64>,
     pub password_changed_at: i64,
+    pub email_verified: bool,
 }
 
-const USER_COLUMNS: &str = "u.id, u.username, u.email, u.password_hash, u.role, u.disabled, \
-                            u.created_at, u.last_login_at, u.password_changed_at";
+/// The columns of a [`UserRow`], from `users u`. Queries that join another
+/// table alias that table's columns, so these keep their names.
+pub const USER_COLUMNS: &str = "u.id, u.username, u.email, u.password_hash, u.role, u.disabled, \
+                                u.created_at, u.last_login_at, u.password_changed_at, u.email_verified";
 
 /// A user to insert, with the lookup keys of its username and email.
 #[derive(Clone, Debug)]
@@ -28,6 +31,7 @@ pub struct NewUser {
     pub email_key: Option<String>,
     pub password_hash: String,
     pub role: &'static str,
+    pub email_verified: bool,
     pub now: i64,
 }
 
@@ -55,14 +59,11 @@ pub async fn setup_done(db: &Db) -> Result<bool, sqlx::Error> {
     Ok(n > 0)
 }
 
-/// Inserts `user`. With `as_setup`, also claims the one `instance` row in the
-/// same transaction, so two racing setups cannot both succeed; with
-/// `mark_setup`, claims it only if still free (the CLI's create-admin).
-pub async fn insert(db: &Db, user: &NewUser, setup: SetupClaim) -> Result<(), InsertError> {
-    on_pool!(db, pool => {
-        let mut tx = pool.begin().await?;
-        // The first statement writes, so SQLite takes its write lock at once and
-        // concurrent setups queue instead of failing to upgrade a read lock.
+/// Inserts `user` in `tx`. With `SetupClaim::Claim`, also claims the one
+/// `instance` row, so two racing setups cannot both succeed; with
+/// `ClaimIfFree`, claims it only if still free (the CLI's create-admin).
+pub async fn insert(tx: &mut Tx, user: &NewUser, setup: SetupClaim) -> Result<(), InsertError> {
+    on_tx!(tx, conn => {
         match setup {
             SetupClaim::Claim => {
                 let claimed = sqlx::query(
@@ -70,7 +71,7 @@ pub async fn insert(db: &Db, user: &NewUser, setup: SetupClaim) -> Result<(), In
                 )
                 .bind(user.now)
                 .bind(&user.id)
-                .execute(&mut *tx)
+                .execute(&mut *conn)
                 .await;
                 match claimed {
                     Ok(_) => {}
@@ -85,14 +86,14 @@ pub async fn insert(db: &Db, user: &NewUser, setup: SetupClaim) -> Result<(), In
                 )
                 .bind(user.now)
                 .bind(&user.id)
-                .execute(&mut *tx)
+                .execute(&mut *conn)
                 .await?;
             }
             SetupClaim::No => {}
         }
         sqlx::query(
             "INSERT INTO users (id, username, email, password_hash, role, disabled, created_at, \
-             password_changed_at) VALUES ($1, $2, $3, $4, $5, FALSE, $6, $6)",
+             password_changed_at, email_verified) VALUES ($1, $2, $3, $4, $5, FALSE, $6, $6, $7)",
         )
         .bind(&user.id)
         .bind(&user.username)
@@ -100,12 +101,13 @@ pub async fn insert(db: &Db, user: &NewUser, setup: SetupClaim) -> Result<(), In
         .bind(&user.password_hash)
         .bind(user.role)
         .bind(user.now)
-        .execute(&mut *tx)
+        .bind(user.email_verified)
+        .execute(&mut *conn)
         .await?;
         let username_key = sqlx::query("INSERT INTO user_identifiers (key, user_id, kind) VALUES ($1, $2, 'username')")
             .bind(&user.username_key)
             .bind(&user.id)
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await;
         match username_key {
             Ok(_) => {}
@@ -116,7 +118,7 @@ pub async fn insert(db: &Db, user: &NewUser, setup: SetupClaim) -> Result<(), In
             let inserted = sqlx::query("INSERT INTO user_identifiers (key, user_id, kind) VALUES ($1, $2, 'email')")
                 .bind(email_key)
                 .bind(&user.id)
-                .execute(&mut *tx)
+                .execute(&mut *conn)
                 .await;
             match inserted {
                 Ok(_) => {}
@@ -124,7 +126,6 @@ pub async fn insert(db: &Db, user: &NewUser, setup: SetupClaim) -> Result<(), In
                 Err(e) => return Err(e.into()),
             }
         }
-        tx.commit().await?;
         Ok(())
     })
 }
@@ -161,15 +162,89 @@ pub async fn record_login(db: &Db, id: &str, now: i64) -> Result<(), sqlx::Error
     Ok(())
 }
 
-pub async fn set_password_hash(db: &Db, id: &str, hash: &str, now: i64) -> Result<(), sqlx::Error> {
-    on_pool!(db, pool => sqlx::query("UPDATE users SET password_hash = $1, password_changed_at = $2 WHERE id = $3")
+pub async fn set_password_hash(tx: &mut Tx, id: &str, hash: &str, now: i64) -> Result<(), sqlx::Error> {
+    on_tx!(tx, conn => sqlx::query("UPDATE users SET password_hash = $1, password_changed_at = $2 WHERE id = $3")
         .bind(hash)
         .bind(now)
         .bind(id)
-        .execute(pool)
+        .execute(conn)
         .await
         .map(|r| r.rows_affected()))?;
     Ok(())
+}
+
+/// Marks `id`'s email verified, if it is still `email`. Returns whether it was.
+pub async fn set_email_verified(tx: &mut Tx, id: &str, email: &str) -> Result<bool, sqlx::Error> {
+    on_tx!(tx, conn => sqlx::query("UPDATE users SET email_verified = TRUE WHERE id = $1 AND email = $2")
+        .bind(id)
+        .bind(email)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected() > 0))
+}
+
+/// Why an email change could not be made.
+#[derive(Debug)]
+pub enum EmailChangeError {
+    /// Another account has the address (as its email or username).
+    Taken,
+    Db(sqlx::Error),
+}
+
+impl From<sqlx::Error> for EmailChangeError {
+    fn from(e: sqlx::Error) -> Self {
+        EmailChangeError::Db(e)
+    }
+}
+
+/// Makes `email` (lookup key `email_key`) the verified address of user `id`,
+/// in place of its old one.
+pub async fn change_email(
+    tx: &mut Tx,
+    id: &str,
+    email: &str,
+    email_key: &str,
+) -> Result<(), EmailChangeError> {
+    on_tx!(tx, conn => {
+        let owner: Option<String> = sqlx::query_scalar("SELECT user_id FROM user_identifiers WHERE key = $1")
+            .bind(email_key)
+            .fetch_optional(&mut *conn)
+            .await?;
+        if owner.as_deref().is_some_and(|owner| owner != id) {
+            return Err(EmailChangeError::Taken);
+        }
+        sqlx::query("DELETE FROM user_identifiers WHERE user_id = $1 AND kind = 'email'")
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+        if owner.is_none() {
+            let inserted = sqlx::query("INSERT INTO user_identifiers (key, user_id, kind) VALUES ($1, $2, 'email')")
+                .bind(email_key)
+                .bind(id)
+                .execute(&mut *conn)
+                .await;
+            match inserted {
+                Ok(_) => {}
+                Err(e) if is_unique_violation(&e) => return Err(EmailChangeError::Taken),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        sqlx::query("UPDATE users SET email = $1, email_verified = TRUE WHERE id = $2")
+            .bind(email)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    })
+}
+
+/// Whether the lookup key names an account other than `except`.
+pub async fn key_taken(db: &Db, key: &str, except: &str) -> Result<bool, sqlx::Error> {
+    let owner: Option<String> = on_pool!(db, pool => sqlx::query_scalar("SELECT user_id FROM user_identifiers WHERE key = $1")
+        .bind(key)
+        .fetch_optional(pool)
+        .await)?;
+    Ok(owner.is_some_and(|o| o != except))
 }
 
 pub async fn count(db: &Db) -> Result<i64, sqlx::Error> {
@@ -186,11 +261,13 @@ pub struct AdminUserRow {
     pub disabled: bool,
     pub created_at: i64,
     pub last_login_at: Option<i64>,
+    pub email_verified: bool,
+    pub password_changed_at: i64,
     pub locked_until: Option<i64>,
 }
 
 const ADMIN_COLUMNS: &str = "u.id, u.username, u.email, u.role, u.disabled, u.created_at, u.last_login_at, \
-                             l.locked_until";
+                             u.email_verified, u.password_changed_at, l.locked_until";
 
 /// Every user, oldest first, with their lock.
 pub async fn list_for_admin(db: &Db) -> Result<Vec<AdminUserRow>, sqlx::Error> {

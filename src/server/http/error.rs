@@ -57,12 +57,13 @@ impl ApiError {
 pub fn status_of(e: &core::Error) -> StatusCode {
     use core::Error::*;
     match e {
-        Invalid { .. } => StatusCode::BAD_REQUEST,
+        Invalid { .. } | InvalidLink => StatusCode::BAD_REQUEST,
+        EmailNotVerified => StatusCode::FORBIDDEN,
         Conflict { .. } | StateConflict(_) => StatusCode::CONFLICT,
         InvalidCredentials | Unauthenticated | WrongPassword { .. } => StatusCode::UNAUTHORIZED,
         Forbidden(_) => StatusCode::FORBIDDEN,
         NotFound(_) => StatusCode::NOT_FOUND,
-        RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+        RateLimited { .. } | Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
         Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -83,10 +84,7 @@ impl From<core::Error> for ApiError {
     fn from(e: core::Error) -> Self {
         ApiError {
             status: status_of(&e),
-            retry_after: match e {
-                core::Error::RateLimited { retry_after } => Some(retry_after),
-                _ => None,
-            },
+            retry_after: e.retry_after(),
             message: public_message(&e),
         }
     }

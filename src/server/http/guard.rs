@@ -24,6 +24,8 @@ enum Page {
     Private,
     /// Signed-in pages.
     Protected,
+    /// Anyone's pages: the landing pages of mail links, forgot-password.
+    Open,
 }
 
 fn classify(path: &str) -> Option<Page> {
@@ -32,6 +34,7 @@ fn classify(path: &str) -> Option<Page> {
         "/" => Page::Root,
         "/login" | "/signup" => Page::Guest,
         "/private" => Page::Private,
+        "/forgot-password" | "/reset-password" | "/verify-email" | "/confirm-email" | "/invite" => Page::Open,
         "/dashboard" | "/account" | "/admin" => Page::Protected,
         p if p.starts_with("/admin/") || p.starts_with("/account/") => Page::Protected,
         _ => return None,
@@ -91,7 +94,7 @@ pub async fn guard_pages(State(state): State<AppState>, req: Request, next: Next
             let target = req.uri().path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
             found(&login_url_for(target))
         }
-        Page::Guest | Page::Private | Page::Protected => next.run(req).await,
+        Page::Guest | Page::Private | Page::Protected | Page::Open => next.run(req).await,
     }
 }
 

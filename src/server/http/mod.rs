@@ -4,6 +4,7 @@
 pub mod account;
 pub mod admin;
 pub mod auth;
+pub mod email;
 pub mod error;
 pub mod extract;
 pub mod guard;
@@ -22,9 +23,10 @@ use error::ApiError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-/// `/api/v1/...`: JSON in, JSON out; unknown paths answer a JSON 404.
-pub fn api_routes() -> Router<AppState> {
-    let v1 = Router::new()
+/// `/api/v1/...`: JSON in, JSON out; unknown paths answer a JSON 404. The
+/// flows that need mail exist only when mail is configured.
+pub fn api_routes(mail: bool) -> Router<AppState> {
+    let mut v1 = Router::new()
         .route("/auth/setup-required", get(auth::setup_required))
         .route("/auth/setup", post(auth::setup))
         .route("/auth/signup", post(auth::signup))
@@ -43,7 +45,22 @@ pub fn api_routes() -> Router<AppState> {
         .route("/admin/users/{id}/unlock", post(admin::unlock_user))
         .route("/admin/users/{id}/sessions", delete(admin::sign_out_user))
         .route("/admin/audit", get(admin::audit))
-        .route("/openapi.json", get(openapi::document))
+        .route("/openapi.json", get(openapi::document));
+    if mail {
+        v1 = v1
+            .route("/auth/password/forgot", post(email::forgot_password))
+            .route("/auth/password/reset", post(email::reset_password))
+            .route("/auth/verify-email", post(email::verify_email))
+            .route("/auth/verify-email/resend", post(email::resend_verification))
+            .route("/auth/confirm-email", post(email::confirm_email))
+            .route("/auth/invitations/accept", post(email::accept_invitation))
+            .route("/users/me/email", post(email::change_email))
+            .route("/admin/invitations", get(email::invitations).post(email::invite))
+            .route("/admin/invitations/{id}", delete(email::revoke_invitation))
+            .route("/admin/mail", get(email::undelivered))
+            .route("/admin/mail/{id}/retry", post(email::retry));
+    }
+    let v1 = v1
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")

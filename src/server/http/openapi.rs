@@ -1,6 +1,6 @@
 //! The OpenAPI 3 document of the JSON API, generated from the handlers' types.
 
-use super::{account, admin, auth, error, tokens};
+use super::{account, admin, auth, email, error, tokens};
 use crate::model::{Role, UserView};
 use crate::server::AppState;
 use axum::extract::State;
@@ -38,6 +38,18 @@ use utoipa::{
         admin::unlock_user,
         admin::sign_out_user,
         admin::audit,
+        email::forgot_password,
+        email::reset_password,
+        email::verify_email,
+        email::resend_verification,
+        email::change_email,
+        email::confirm_email,
+        email::accept_invitation,
+        email::invite,
+        email::invitations,
+        email::revoke_invitation,
+        email::undelivered,
+        email::retry,
     ),
     components(schemas(UserView, Role, error::ErrorBody, super::Status)),
     modifiers(&Security),
@@ -45,7 +57,8 @@ use utoipa::{
         (name = "auth", description = "Setup, signup, login and the browser session"),
         (name = "tokens", description = "Bearer and refresh tokens for non-browser clients"),
         (name = "account", description = "The signed-in user"),
-        (name = "admin", description = "Users and the audit log, for admins"),
+        (name = "email", description = "Password reset, email verification and change, invitations (when mail is configured)"),
+        (name = "admin", description = "Users, invitations, undelivered mail and the audit log, for admins"),
         (name = "operations", description = "Health checks and this document"),
     )
 )]

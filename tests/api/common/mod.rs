@@ -5,6 +5,8 @@
 //! database created on it for each app, so the same tests prove both engines.
 #![allow(dead_code)]
 
+pub mod smtp;
+
 use gatehouse::server::{config::Config, db::Db, router, AppState};
 use leptos::config::LeptosOptions;
 use reqwest::{header, redirect::Policy, Client, Response, StatusCode};
@@ -31,6 +33,7 @@ pub struct TestApp {
     pub database_url: String,
     pub vars: Vec<(String, String)>,
     server: tokio::task::JoinHandle<()>,
+    _jobs: gatehouse::server::jobs::Jobs,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -92,14 +95,22 @@ impl TestApp {
         TestApp::start(format!("sqlite://{}?mode=rwc", db_path.display()), vars).await
     }
 
+    /// Starts the app. In `vars`, `{origin}` stands for the app's own
+    /// `http://127.0.0.1:PORT` (known once its port is bound).
     async fn start(database_url: String, vars: &[(&str, &str)]) -> TestApp {
-        let mut map: HashMap<&str, &str> = vars.iter().copied().collect();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let origin = format!("http://{addr}");
+        let resolved: Vec<(&str, String)> = vars
+            .iter()
+            .map(|(k, v)| (*k, v.replace("{origin}", &origin)))
+            .collect();
+        let mut map: HashMap<&str, &str> = resolved.iter().map(|(k, v)| (*k, v.as_str())).collect();
         map.insert("DATABASE_URL", &database_url);
         let config = Config::from_map(&map).expect("valid test configuration");
         let state = AppState::open(config, leptos_options()).await.expect("app state");
+        let jobs = state.start_jobs().expect("background jobs");
         let app = router::build(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
         let server = tokio::spawn(async move {
             axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
                 .await
@@ -111,8 +122,27 @@ impl TestApp {
             database_url,
             vars: vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             server,
+            _jobs: jobs,
             _dir: None,
         }
+    }
+
+    /// A fresh app that mails through `sink`, with its own address as
+    /// `GATEHOUSE_PUBLIC_URL`, plus `vars`.
+    pub async fn spawn_with_mail(sink: &smtp::SmtpSink, vars: &[(&str, &str)]) -> TestApp {
+        let url = sink.url();
+        let mut all: Vec<(&str, &str)> = vec![
+            ("GATEHOUSE_SMTP_URL", url.as_str()),
+            ("GATEHOUSE_PUBLIC_URL", "{origin}"),
+            ("GATEHOUSE_MAIL_FROM", "Gatehouse Test <no-reply@gatehouse.test>"),
+        ];
+        all.extend_from_slice(vars);
+        TestApp::spawn_with(&all).await
+    }
+
+    /// This app's origin, `http://127.0.0.1:PORT`.
+    pub fn origin(&self) -> String {
+        format!("http://{}", self.addr)
     }
 
     pub fn db(&self) -> &Db {

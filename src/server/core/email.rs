@@ -1,0 +1,446 @@
+//! The account's life by email: verifying an address, resetting a forgotten
+//! password, changing the address. Each link is a single-use token of 256
+//! random bits, stored only as a SHA-256 hash, spent in one statement
+//! together with the change it allows. Unknown, spent and expired links all
+//! answer [`Error::InvalidLink`].
+
+use super::{
+    audit::Event,
+    limits,
+    mail::{human_duration, Action},
+    sessions::Authenticated,
+    tokens::{hash_token, random_token},
+    validate, Client, Core, Error, Result, User,
+};
+use crate::server::{
+    config::EmailVerification,
+    db::{
+        email_tokens::{self as q, NewToken, Purpose},
+        users::{self, EmailChangeError},
+        Tx,
+    },
+};
+
+/// Verification and email-change links are good for this long.
+pub const EMAIL_LINK_SECONDS: i64 = 24 * 3600;
+/// At most one new verification link per this many seconds when an
+/// unverified account tries to sign in.
+const REMIND_EVERY: i64 = 5 * 60;
+/// Mail to one address (reset links, verification links, invitations) per hour.
+pub const MAIL_PER_ADDRESS_PER_HOUR: u32 = 5;
+
+/// What a mail link's landing page shows before the person confirms.
+#[derive(Clone, Debug)]
+pub struct LinkInfo {
+    /// The address the link concerns (the new one, for an email change).
+    pub email: String,
+    pub username: String,
+    pub expires_at: i64,
+}
+
+impl Core {
+    /// A new token for `user` and `purpose`, in `tx`; returns the token.
+    async fn new_link(
+        &self,
+        tx: &mut Tx,
+        purpose: Purpose,
+        user_id: &str,
+        email: &str,
+        lifetime: i64,
+    ) -> Result<String> {
+        let token = random_token(32);
+        let now = super::now();
+        q::insert(
+            tx,
+            &NewToken {
+                hash: &hash_token(&token),
+                purpose,
+                user_id,
+                email,
+                now,
+                expires_at: now + lifetime,
+            },
+        )
+        .await?;
+        Ok(token)
+    }
+
+    /// Queues a verification link for `user`'s email when verification is on
+    /// and the address is not verified. Returns whether a mail was queued.
+    pub(crate) async fn queue_verification(&self, tx: &mut Tx, user: &User) -> Result<bool> {
+        let Some(email) = user.email.as_deref() else {
+            return Ok(false);
+        };
+        if user.email_verified
+            || !self.mail_enabled()
+            || self.config.email_verification == EmailVerification::Off
+        {
+            return Ok(false);
+        }
+        let token = self
+            .new_link(tx, Purpose::VerifyEmail, &user.id, email, EMAIL_LINK_SECONDS)
+            .await?;
+        let mut letter = self.letter("Verify your email address", format!("Hello {},", user.username));
+        letter.paragraphs.push(format!(
+            "Please confirm that {email} is your address, so that you can recover your Gatehouse account if you ever lose your password."
+        ));
+        letter.action = Some(Action {
+            label: "Verify my email".into(),
+            url: self.link("/verify-email", &token),
+        });
+        letter.validity = Some(format!(
+            "The link works once, for {}.",
+            human_duration(EMAIL_LINK_SECONDS as u64)
+        ));
+        letter.not_you =
+            "If you did not create this account, ignore this mail: nothing happens until the link is used."
+                .into();
+        self.queue_mail(tx, "verify_email", email, &letter).await?;
+        Ok(true)
+    }
+
+    /// An unverified account signed in with the right password while
+    /// verification is required: send a new link, at most one per five minutes.
+    pub(crate) async fn remind_to_verify(&self, user: &User, client: &Client) -> Result<()> {
+        let newest = q::newest(&self.db, &user.id, Purpose::VerifyEmail).await?;
+        let detail = if newest.is_some_and(|at| super::now() - at < REMIND_EVERY) {
+            "email not verified (a link was sent less than 5 minutes ago)"
+        } else {
+            let mut tx = self.db.begin().await?;
+            self.queue_verification(&mut tx, user).await?;
+            tx.commit().await?;
+            self.wake_mailer();
+            "email not verified; a new link was sent"
+        };
+        self.audit(Event::LoginFailed, Some(&user.id), client, Some(detail))
+            .await;
+        Ok(())
+    }
+
+    /// "Your password was changed", to the account's address.
+    pub(crate) async fn queue_password_notice(&self, tx: &mut Tx, user: &User, reset: bool) -> Result<bool> {
+        let Some(email) = user.email.as_deref() else {
+            return Ok(false);
+        };
+        if !self.mail_enabled() {
+            return Ok(false);
+        }
+        let mut letter = self.letter("Your password was changed", format!("Hello {},", user.username));
+        letter.paragraphs.push(if reset {
+            format!(
+                "The password of your Gatehouse account was reset on {}. Every device that was signed in has been signed out.",
+                super::rfc3339(super::now())
+            )
+        } else {
+            format!(
+                "The password of your Gatehouse account was changed on {}. Every other device that was signed in has been signed out.",
+                super::rfc3339(super::now())
+            )
+        });
+        letter.action = Some(Action {
+            label: "Go to your account".into(),
+            url: format!("{}/account", self.public_url()),
+        });
+        letter.not_you = format!(
+            "If this was not you, someone else knows your password or can read your mail. Reset your password now at {}/forgot-password and tell your administrator.",
+            self.public_url()
+        );
+        self.queue_mail(tx, "password_changed", email, &letter).await?;
+        Ok(true)
+    }
+
+    /// Counts one mail to `address` (any address, with an account or not,
+    /// so the limit reveals nothing): 429 past [`MAIL_PER_ADDRESS_PER_HOUR`].
+    async fn throttle_address(&self, address: &str) -> Result<()> {
+        let key = format!("mailto:{}", hash_token(&validate::identifier_key(address)));
+        self.throttle(&key, MAIL_PER_ADDRESS_PER_HOUR, 3600).await
+    }
+
+    /// "Forgot password": mails a reset link when `email` is an account's
+    /// address. The caller answers the same whether or not it is: the work
+    /// done is the same (limits counted, audit written, nothing sent inline).
+    pub async fn forgot_password(&self, email: &str, client: &Client) -> Result<()> {
+        self.require_mail()?;
+        let key = format!("forgot:{}", limits::client_key(client));
+        self.throttle(&key, self.config.signup_limit, 3600).await?;
+        let email = validate::email(email)?;
+        self.throttle_address(&email).await?;
+        let email_key = validate::identifier_key(&email);
+        let row = users::find_by_key(&self.db, &email_key).await?;
+        let user = row.map(User::try_from).transpose()?.filter(|u| {
+            u.email.as_deref().map(validate::identifier_key).as_deref() == Some(email_key.as_str())
+        });
+        let Some(user) = user.filter(|u| !u.disabled) else {
+            self.audit(
+                Event::PasswordResetRequested,
+                None,
+                client,
+                Some("no active account has this address; nothing was sent"),
+            )
+            .await;
+            return Ok(());
+        };
+        let lifetime = self.config.password_reset_lifetime.as_secs() as i64;
+        let mut tx = self.db.begin().await?;
+        let token = self
+            .new_link(&mut tx, Purpose::ResetPassword, &user.id, &email, lifetime)
+            .await?;
+        let mut letter = self.letter("Reset your password", format!("Hello {},", user.username));
+        letter.paragraphs.push(
+            "Someone (we hope you) asked to reset the password of your Gatehouse account. Choose a new one here:".into(),
+        );
+        letter.action = Some(Action {
+            label: "Choose a new password".into(),
+            url: self.link("/reset-password", &token),
+        });
+        letter.validity = Some(format!(
+            "The link works once, for {}. Using it signs you out on every device.",
+            human_duration(lifetime as u64)
+        ));
+        letter.not_you = "If you did not ask for this, ignore this mail: your password stays as it is and nobody can use the link without access to your mailbox.".into();
+        self.queue_mail(&mut tx, "reset_password", &email, &letter)
+            .await?;
+        tx.commit().await?;
+        self.wake_mailer();
+        self.audit(
+            Event::PasswordResetRequested,
+            Some(&user.id),
+            client,
+            Some("a reset link was mailed"),
+        )
+        .await;
+        Ok(())
+    }
+
+    /// What a link's landing page may show, without spending the link.
+    pub async fn link_info(&self, purpose: Purpose, token: &str) -> Result<LinkInfo> {
+        self.require_mail()?;
+        let row = q::find_live(&self.db, &hash_token(token), purpose, super::now())
+            .await?
+            .ok_or(Error::InvalidLink)?;
+        let user = self.user(&row.user_id).await.map_err(|_| Error::InvalidLink)?;
+        Ok(LinkInfo {
+            email: row.email,
+            username: user.username,
+            expires_at: row.expires_at,
+        })
+    }
+
+    /// Sets a new password with a reset link: the link is spent, every
+    /// session and token family of the user ends, a lockout is lifted, and a
+    /// notice is mailed.
+    pub async fn reset_with_token(&self, token: &str, new_password: &str, client: &Client) -> Result<User> {
+        self.require_mail()?;
+        let hash = hash_token(token);
+        let row = q::find_live(&self.db, &hash, Purpose::ResetPassword, super::now())
+            .await?
+            .ok_or(Error::InvalidLink)?;
+        let user = self.user(&row.user_id).await.map_err(|_| Error::InvalidLink)?;
+        self.policy.check(
+            "new_password",
+            new_password,
+            &user.username,
+            user.email.as_deref(),
+        )?;
+        let password_hash = self.hasher.hash(new_password).await?;
+        let now = super::now();
+        let mut tx = self.db.begin().await?;
+        // Spent here, in the transaction that changes the password: of two
+        // requests with one link, one changes it.
+        if q::spend(&mut tx, &hash, Purpose::ResetPassword, now)
+            .await?
+            .is_none()
+        {
+            return Err(Error::InvalidLink);
+        }
+        q::spend_all(&mut tx, &user.id, Purpose::ResetPassword, now).await?;
+        users::set_password_hash(&mut tx, &user.id, &password_hash, now).await?;
+        self.queue_password_notice(&mut tx, &user, true).await?;
+        tx.commit().await?;
+        self.wake_mailer();
+        let sessions = self.end_other_sessions(&user.id, None).await?;
+        let families = self
+            .revoke_token_families(&user.id, None, "password reset")
+            .await?;
+        let unlocked = self
+            .clear_failures(&limits::account_key(Some(&user.id), ""))
+            .await?;
+        let detail = format!(
+            "with a mailed link; {sessions} sessions and {families} token families ended{}",
+            if unlocked { "; the lock was lifted" } else { "" }
+        );
+        self.audit(Event::PasswordReset, Some(&user.id), client, Some(&detail))
+            .await;
+        self.user(&user.id).await
+    }
+
+    /// Marks an address verified with a verification link.
+    pub async fn verify_email(&self, token: &str, client: &Client) -> Result<User> {
+        self.require_mail()?;
+        let now = super::now();
+        let mut tx = self.db.begin().await?;
+        let row = q::spend(&mut tx, &hash_token(token), Purpose::VerifyEmail, now)
+            .await?
+            .ok_or(Error::InvalidLink)?;
+        // A link for an address the account no longer has proves nothing.
+        if !users::set_email_verified(&mut tx, &row.user_id, &row.email).await? {
+            return Err(Error::InvalidLink);
+        }
+        q::spend_all(&mut tx, &row.user_id, Purpose::VerifyEmail, now).await?;
+        tx.commit().await?;
+        self.audit(
+            Event::EmailVerified,
+            Some(&row.user_id),
+            client,
+            Some("with a mailed link"),
+        )
+        .await;
+        self.user(&row.user_id).await
+    }
+
+    /// Mails the signed-in user a new verification link.
+    pub async fn resend_verification(&self, auth: &Authenticated, client: &Client) -> Result<()> {
+        self.require_mail()?;
+        let user = self.user(&auth.user.id).await?;
+        let Some(email) = user.email.as_deref() else {
+            return Err(Error::invalid(
+                "email",
+                "Your account has no email address to verify.",
+            ));
+        };
+        if user.email_verified {
+            return Err(Error::invalid("email", "Your email address is already verified."));
+        }
+        if self.config.email_verification == EmailVerification::Off {
+            return Err(Error::Forbidden("email verification is off".into()));
+        }
+        self.throttle_address(email).await?;
+        let mut tx = self.db.begin().await?;
+        self.queue_verification(&mut tx, &user).await?;
+        tx.commit().await?;
+        self.wake_mailer();
+        self.audit(
+            Event::VerificationSent,
+            Some(&user.id),
+            client,
+            Some("asked for a new link"),
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Starts an email change: the current password is checked, a
+    /// confirmation link goes to the new address and a notice to the old one.
+    /// Nothing changes until the link is used.
+    pub async fn request_email_change(
+        &self,
+        auth: &Authenticated,
+        new_email: &str,
+        current_password: &str,
+        client: &Client,
+    ) -> Result<()> {
+        self.require_mail()?;
+        let user = self.user(&auth.user.id).await?;
+        self.check_current_password(&user, current_password, client)
+            .await?;
+        let new_email = validate::email(new_email)?;
+        let new_key = validate::identifier_key(&new_email);
+        if user.email.as_deref().map(validate::identifier_key).as_deref() == Some(new_key.as_str()) {
+            return Err(Error::invalid("new_email", "That is already your email address."));
+        }
+        if users::key_taken(&self.db, &new_key, &user.id).await? {
+            return Err(Error::conflict(
+                "new_email",
+                "An account with this email already exists.",
+            ));
+        }
+        self.throttle_address(&new_email).await?;
+        let mut tx = self.db.begin().await?;
+        q::spend_all(&mut tx, &user.id, Purpose::ConfirmEmail, super::now()).await?;
+        let token = self
+            .new_link(
+                &mut tx,
+                Purpose::ConfirmEmail,
+                &user.id,
+                &new_email,
+                EMAIL_LINK_SECONDS,
+            )
+            .await?;
+        let mut letter = self.letter(
+            "Confirm your new email address",
+            format!("Hello {},", user.username),
+        );
+        letter.paragraphs.push(format!(
+            "You asked to make {new_email} the email address of your Gatehouse account. Confirm it to finish the change:"
+        ));
+        letter.action = Some(Action {
+            label: "Confirm my new address".into(),
+            url: self.link("/confirm-email", &token),
+        });
+        letter.validity = Some(format!(
+            "The link works once, for {}. Until it is used, your account keeps its current address.",
+            human_duration(EMAIL_LINK_SECONDS as u64)
+        ));
+        letter.not_you =
+            "If you did not ask for this, ignore this mail: nothing changes without the link.".into();
+        self.queue_mail(&mut tx, "confirm_email", &new_email, &letter)
+            .await?;
+        if let Some(old) = user.email.as_deref() {
+            let mut notice = self.letter(
+                "A change of your email address was requested",
+                format!("Hello {},", user.username),
+            );
+            notice.paragraphs.push(format!(
+                "Someone signed in to your Gatehouse account asked to change its email address from {old} to {new_email}. The change happens only when the link sent to the new address is used."
+            ));
+            notice.not_you = format!(
+                "If this was not you, someone else can sign in to your account: change your password at {}/account (or reset it at {}/forgot-password) and tell your administrator.",
+                self.public_url(),
+                self.public_url()
+            );
+            self.queue_mail(&mut tx, "email_change_notice", old, &notice)
+                .await?;
+        }
+        tx.commit().await?;
+        self.wake_mailer();
+        let detail = format!("to {new_email}; confirmation link sent");
+        self.audit(Event::EmailChangeRequested, Some(&user.id), client, Some(&detail))
+            .await;
+        Ok(())
+    }
+
+    /// Applies an email change with its confirmation link: the new address
+    /// becomes the account's, verified. `Conflict` when another account took
+    /// the address meanwhile.
+    pub async fn confirm_email_change(&self, token: &str, client: &Client) -> Result<User> {
+        self.require_mail()?;
+        let now = super::now();
+        let mut tx = self.db.begin().await?;
+        let row = q::spend(&mut tx, &hash_token(token), Purpose::ConfirmEmail, now)
+            .await?
+            .ok_or(Error::InvalidLink)?;
+        let key = validate::identifier_key(&row.email);
+        match users::change_email(&mut tx, &row.user_id, &row.email, &key).await {
+            Ok(()) => {}
+            Err(EmailChangeError::Taken) => {
+                return Err(Error::conflict(
+                    "email",
+                    "Another account has this email address now.",
+                ))
+            }
+            Err(EmailChangeError::Db(e)) => return Err(e.into()),
+        }
+        q::spend_all(&mut tx, &row.user_id, Purpose::VerifyEmail, now).await?;
+        q::spend_all(&mut tx, &row.user_id, Purpose::ResetPassword, now).await?;
+        tx.commit().await?;
+        let detail = format!("to {}", row.email);
+        self.audit(Event::EmailChanged, Some(&row.user_id), client, Some(&detail))
+            .await;
+        self.user(&row.user_id).await
+    }
+
+    /// Deletes links that expired more than a day ago.
+    pub async fn purge_email_tokens(&self) -> Result<u64> {
+        Ok(q::purge(&self.db, super::now() - 86_400).await?)
+    }
+}

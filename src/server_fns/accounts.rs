@@ -1,0 +1,198 @@
+//! Setup, signup, login and logout, the password and the sessions.
+
+use crate::model::{AppError, SessionItem};
+use leptos::prelude::*;
+
+/// Creates the first admin and signs them in.
+#[server(prefix = "/fn", endpoint = "setup")]
+pub async fn setup(
+    #[server(default)] username: String,
+    #[server(default)] email: String,
+    #[server(default)] password: String,
+    #[server(default)] password_confirmation: String,
+) -> Result<(), AppError> {
+    use super::ssr::*;
+    use crate::server::{auth as web_auth, core::accounts::NewAccount};
+    let state = state()?;
+    if password != password_confirmation {
+        return Err(reject(AppError::for_field(
+            400,
+            "password_confirmation",
+            "The passwords do not match.",
+        )));
+    }
+    let client = client();
+    let input = NewAccount {
+        username: Some(username),
+        email: Some(email),
+        password,
+    };
+    let user = state.core.setup(input, &client).await.map_err(fail)?;
+    let new = state
+        .core
+        .start_session(&user, false, &client)
+        .await
+        .map_err(fail)?;
+    let session = session().await?;
+    web_auth::establish(&state.core, &session, &new)
+        .await
+        .map_err(|e| fail(crate::server::core::Error::internal("session", e)))?;
+    leptos_axum::redirect("/dashboard");
+    Ok(())
+}
+
+/// Creates an account; the person then signs in.
+#[server(prefix = "/fn", endpoint = "signup")]
+pub async fn signup(
+    #[server(default)] email: String,
+    #[server(default)] username: String,
+    #[server(default)] password: String,
+    #[server(default)] password_confirmation: String,
+) -> Result<(), AppError> {
+    use super::ssr::*;
+    use crate::server::core::accounts::NewAccount;
+    let state = state()?;
+    if password != password_confirmation {
+        return Err(reject(AppError::for_field(
+            400,
+            "password_confirmation",
+            "The passwords do not match.",
+        )));
+    }
+    let input = NewAccount {
+        username: Some(username),
+        email: Some(email),
+        password,
+    };
+    let user = state.core.signup(input, &client()).await.map_err(fail)?;
+    leptos_axum::redirect(&format!(
+        "/login?created={}",
+        crate::model::encode_return(&user.username)
+    ));
+    Ok(())
+}
+
+/// Signs in with a username or email; then goes to `return_to` when it is a
+/// local path, else to the dashboard.
+#[server(prefix = "/fn", endpoint = "login")]
+pub async fn login(
+    #[server(default)] username: String,
+    #[server(default)] password: String,
+    #[server(default)] remember: Option<String>,
+    #[server(default)] return_to: Option<String>,
+) -> Result<(), AppError> {
+    use super::ssr::*;
+    use crate::server::auth as web_auth;
+    let state = state()?;
+    let remember = remember.is_some_and(|v| !v.is_empty() && v != "false" && v != "off");
+    let (_user, new) = state
+        .core
+        .login(&username, &password, remember, &client())
+        .await
+        .map_err(|e| on_field(fail(e), "identifier", "username"))?;
+    let session = session().await?;
+    web_auth::establish(&state.core, &session, &new)
+        .await
+        .map_err(|e| fail(crate::server::core::Error::internal("session", e)))?;
+    leptos_axum::redirect(&crate::model::safe_return(return_to.as_deref()));
+    Ok(())
+}
+
+/// Signs out: the server-side session is deleted and the cookie cleared.
+#[server(prefix = "/fn", endpoint = "logout")]
+pub async fn logout() -> Result<(), AppError> {
+    use super::ssr::*;
+    let state = state()?;
+    let session = session().await?;
+    crate::server::auth::end(&state.core, &session, &client()).await;
+    leptos_axum::redirect("/login");
+    Ok(())
+}
+
+/// The signed-in user's live sessions, this one marked.
+#[server(prefix = "/fn", endpoint = "my_sessions")]
+pub async fn my_sessions() -> Result<Vec<SessionItem>, AppError> {
+    use super::ssr::*;
+    use crate::server::core::rfc3339;
+    let state = state()?;
+    let auth = require_auth()?;
+    let current = auth.session_id();
+    let sessions = state.core.sessions_of(&auth.user.id).await.map_err(fail)?;
+    Ok(sessions
+        .into_iter()
+        .map(|s| SessionItem {
+            current: Some(s.id.as_str()) == current,
+            created_at: rfc3339(s.created_at),
+            last_seen_at: rfc3339(s.last_seen_at),
+            id: s.id,
+            user_agent: s.user_agent,
+            ip: s.ip,
+        })
+        .collect())
+}
+
+/// Changes the password; every other session ends and this one gets a new id.
+#[server(prefix = "/fn", endpoint = "change_password")]
+pub async fn change_password(
+    #[server(default)] current_password: String,
+    #[server(default)] new_password: String,
+    #[server(default)] new_password_confirmation: String,
+) -> Result<(), AppError> {
+    use super::ssr::*;
+    let state = state()?;
+    let auth = require_auth()?;
+    if new_password != new_password_confirmation {
+        return Err(reject(AppError::for_field(
+            400,
+            "new_password_confirmation",
+            "The passwords do not match.",
+        )));
+    }
+    state
+        .core
+        .change_password(&auth, &current_password, &new_password, &client())
+        .await
+        .map_err(fail)?;
+    let session = session().await?;
+    crate::server::auth::rotate(&session)
+        .await
+        .map_err(|e| fail(crate::server::core::Error::internal("session", e)))?;
+    leptos_axum::redirect("/account?changed=password");
+    Ok(())
+}
+
+/// Ends one of the signed-in user's other sessions.
+#[server(prefix = "/fn", endpoint = "revoke_session")]
+pub async fn revoke_session(#[server(default)] id: String) -> Result<(), AppError> {
+    use super::ssr::*;
+    let state = state()?;
+    let auth = require_auth()?;
+    state
+        .core
+        .revoke_session(&auth.user.id, &id, &client())
+        .await
+        .map_err(fail)?;
+    if auth.session_id() == Some(id.as_str()) {
+        let _ = session().await?.flush().await;
+        leptos_axum::redirect("/login");
+    } else {
+        leptos_axum::redirect("/account?changed=revoked");
+    }
+    Ok(())
+}
+
+/// Ends every session of the signed-in user but this one, and their
+/// refresh-token families.
+#[server(prefix = "/fn", endpoint = "revoke_other_sessions")]
+pub async fn revoke_other_sessions() -> Result<(), AppError> {
+    use super::ssr::*;
+    let state = state()?;
+    let auth = require_auth()?;
+    state
+        .core
+        .sign_out_elsewhere(&auth, &client())
+        .await
+        .map_err(fail)?;
+    leptos_axum::redirect("/account?changed=others");
+    Ok(())
+}

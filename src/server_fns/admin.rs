@@ -1,0 +1,267 @@
+//! The admin area: users, invitations, undelivered mail and the audit log.
+
+use crate::model::{AdminData, AppError};
+use leptos::prelude::*;
+
+/// Rows of the audit log per page on `/admin`.
+pub const AUDIT_PAGE: u32 = 50;
+
+/// The users and a page of the audit log (filtered by user and event).
+#[server(prefix = "/fn", endpoint = "admin_overview")]
+pub async fn admin_overview(
+    #[server(default)] user: Option<String>,
+    #[server(default)] event: Option<String>,
+    #[server(default)] before: Option<i64>,
+) -> Result<AdminData, AppError> {
+    use super::ssr::*;
+    use crate::{
+        model::{AdminUserItem, AuditItem, InvitationItem, MailItem},
+        server::core::{audit::Event, rfc3339},
+    };
+    use std::collections::HashMap;
+    let state = state()?;
+    let admin = require_admin()?;
+    let users = state.core.managed_users(&admin).await.map_err(fail)?;
+    let names: HashMap<&str, &str> = users
+        .iter()
+        .map(|m| (m.user.id.as_str(), m.user.username.as_str()))
+        .collect();
+    let user = user.filter(|u| !u.is_empty());
+    let event = event.filter(|e| Event::parse(e).is_some());
+    let rows = state
+        .core
+        .audit_entries(&admin, user.as_deref(), event.as_deref(), before, AUDIT_PAGE + 1)
+        .await
+        .map_err(fail)?;
+    let (invitations, mail) = if state.core.mail_enabled() {
+        (
+            state.core.invitations(&admin).await.map_err(fail)?,
+            state.core.undelivered_mail(&admin).await.map_err(fail)?,
+        )
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let more = rows.len() > AUDIT_PAGE as usize;
+    let rows = &rows[..rows.len().min(AUDIT_PAGE as usize)];
+    Ok(AdminData {
+        audit: rows
+            .iter()
+            .map(|r| AuditItem {
+                id: r.id,
+                at: rfc3339(r.at),
+                event: r.event.clone(),
+                username: r
+                    .user_id
+                    .as_deref()
+                    .and_then(|id| names.get(id))
+                    .map(|n| n.to_string()),
+                user_id: r.user_id.clone(),
+                ip: r.ip.clone(),
+                detail: r.detail.clone(),
+            })
+            .collect(),
+        older: if more { rows.last().map(|r| r.id) } else { None },
+        events: Event::ALL.iter().map(|e| e.as_str().to_string()).collect(),
+        invitations: invitations
+            .into_iter()
+            .map(|i| InvitationItem {
+                id: i.id,
+                email: i.email,
+                role: i.role,
+                expires_at: rfc3339(i.expires_at),
+            })
+            .collect(),
+        mail: mail
+            .into_iter()
+            .map(|m| MailItem {
+                id: m.id,
+                kind: m.kind,
+                recipient: m.recipient,
+                subject: m.subject,
+                status: m.status,
+                attempts: m.attempts,
+                last_error: m.last_error,
+                created_at: rfc3339(m.created_at),
+            })
+            .collect(),
+        users: users
+            .into_iter()
+            .map(|m| AdminUserItem {
+                id: m.user.id.clone(),
+                username: m.user.username.clone(),
+                email: m.user.email.clone(),
+                role: m.user.role,
+                created_at: rfc3339(m.user.created_at),
+                last_login_at: m.user.last_login_at.map(rfc3339),
+                disabled: m.user.disabled,
+                locked_until: m.locked_until.map(rfc3339),
+                email_verified: m.user.email_verified,
+            })
+            .collect(),
+    })
+}
+
+/// Changes a user's role (`admin` or `user`).
+#[server(prefix = "/fn", endpoint = "admin_set_role")]
+pub async fn admin_set_role(
+    #[server(default)] id: String,
+    #[server(default)] role: String,
+) -> Result<(), AppError> {
+    use super::ssr::*;
+    use crate::server::core::admin::UserChange;
+    let state = state()?;
+    let admin = require_admin()?;
+    let role = crate::model::Role::parse(&role)
+        .ok_or_else(|| reject(AppError::new(400, "role must be \"admin\" or \"user\"")))?;
+    let change = UserChange {
+        role: Some(role),
+        disabled: None,
+    };
+    state
+        .core
+        .change_user(&admin, &id, change, &client())
+        .await
+        .map_err(fail)?;
+    leptos_axum::redirect("/admin?done=role");
+    Ok(())
+}
+
+/// Disables (`disabled=true`) or enables a user. Disabling signs them out everywhere.
+#[server(prefix = "/fn", endpoint = "admin_set_disabled")]
+pub async fn admin_set_disabled(
+    #[server(default)] id: String,
+    #[server(default)] disabled: String,
+) -> Result<(), AppError> {
+    use super::ssr::*;
+    use crate::server::core::admin::UserChange;
+    let state = state()?;
+    let admin = require_admin()?;
+    let disabled = match disabled.as_str() {
+        "true" => true,
+        "false" => false,
+        _ => return Err(reject(AppError::new(400, "disabled must be true or false"))),
+    };
+    let change = UserChange {
+        role: None,
+        disabled: Some(disabled),
+    };
+    state
+        .core
+        .change_user(&admin, &id, change, &client())
+        .await
+        .map_err(fail)?;
+    leptos_axum::redirect(if disabled {
+        "/admin?done=disabled"
+    } else {
+        "/admin?done=enabled"
+    });
+    Ok(())
+}
+
+/// Lifts a user's lockout.
+#[server(prefix = "/fn", endpoint = "admin_unlock")]
+pub async fn admin_unlock(#[server(default)] id: String) -> Result<(), AppError> {
+    use super::ssr::*;
+    let state = state()?;
+    let admin = require_admin()?;
+    state
+        .core
+        .unlock_user(&admin, &id, &client())
+        .await
+        .map_err(fail)?;
+    leptos_axum::redirect("/admin?done=unlocked");
+    Ok(())
+}
+
+/// Ends every session and token family of a user.
+#[server(prefix = "/fn", endpoint = "admin_sign_out")]
+pub async fn admin_sign_out(#[server(default)] id: String) -> Result<(), AppError> {
+    use super::ssr::*;
+    let state = state()?;
+    let admin = require_admin()?;
+    state
+        .core
+        .sign_out_user(&admin, &id, &client())
+        .await
+        .map_err(fail)?;
+    leptos_axum::redirect("/admin?done=signed_out");
+    Ok(())
+}
+
+/// Creates an account (signup open or closed).
+#[server(prefix = "/fn", endpoint = "admin_create_user")]
+pub async fn admin_create_user(
+    #[server(default)] username: String,
+    #[server(default)] email: String,
+    #[server(default)] password: String,
+    #[server(default)] role: String,
+) -> Result<(), AppError> {
+    use super::ssr::*;
+    use crate::server::core::accounts::NewAccount;
+    let state = state()?;
+    let admin = require_admin()?;
+    let role = crate::model::Role::parse(&role).unwrap_or(crate::model::Role::User);
+    let input = NewAccount {
+        username: Some(username),
+        email: Some(email),
+        password,
+    };
+    state
+        .core
+        .create_user(&admin, input, role, &client())
+        .await
+        .map_err(fail)?;
+    leptos_axum::redirect("/admin?done=created");
+    Ok(())
+}
+
+/// Invites an address with a role (mails the link).
+#[server(prefix = "/fn", endpoint = "admin_invite")]
+pub async fn admin_invite(
+    #[server(default)] invite_email: String,
+    #[server(default)] invite_role: String,
+) -> Result<(), AppError> {
+    use super::ssr::*;
+    let state = state()?;
+    let admin = require_admin()?;
+    let role = crate::model::Role::parse(&invite_role).unwrap_or(crate::model::Role::User);
+    state
+        .core
+        .invite(&admin, &invite_email, role, &client())
+        .await
+        .map_err(|e| on_field(fail(e), "email", "invite_email"))?;
+    leptos_axum::redirect("/admin?done=invited");
+    Ok(())
+}
+
+/// Revokes a pending invitation.
+#[server(prefix = "/fn", endpoint = "admin_revoke_invitation")]
+pub async fn admin_revoke_invitation(#[server(default)] id: String) -> Result<(), AppError> {
+    use super::ssr::*;
+    let state = state()?;
+    let admin = require_admin()?;
+    state
+        .core
+        .revoke_invitation(&admin, &id, &client())
+        .await
+        .map_err(fail)?;
+    leptos_axum::redirect("/admin?done=invitation_revoked");
+    Ok(())
+}
+
+/// Queues a failed message again.
+#[server(prefix = "/fn", endpoint = "admin_retry_mail")]
+pub async fn admin_retry_mail(#[server(default)] id: String) -> Result<(), AppError> {
+    use super::ssr::*;
+    use crate::server::core::audit::Event;
+    let state = state()?;
+    let admin = require_admin()?;
+    state.core.retry_mail(&admin, &id).await.map_err(fail)?;
+    let detail = format!("message {id} queued again by {}", admin.user.username);
+    state
+        .core
+        .audit(Event::MailRetried, None, &client(), Some(&detail))
+        .await;
+    leptos_axum::redirect("/admin?done=mail_retried");
+    Ok(())
+}
