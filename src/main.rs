@@ -104,7 +104,7 @@ async fn open_db(config: &Config) -> Result<Db, BoxError> {
 }
 
 async fn migrate(config: Config) -> Result<(), BoxError> {
-    open_db(&config).await?.close().await;
+    operator_core(config).await?.db.close().await;
     println!("migrations applied");
     Ok(())
 }
@@ -133,7 +133,11 @@ fn read_password() -> Result<String, BoxError> {
 
 async fn operator_core(config: Config) -> Result<Core, BoxError> {
     let db = open_db(&config).await?;
-    Ok(Core::new(db, Arc::new(config)))
+    let core = Core::new(db, Arc::new(config));
+    core.backfill_username_skeletons()
+        .await
+        .map_err(|e| format!("cannot prepare the users table: {e}"))?;
+    Ok(core)
 }
 
 async fn create_admin(config: Config, username: &str, email: Option<&str>) -> Result<(), BoxError> {

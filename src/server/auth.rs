@@ -6,6 +6,7 @@
 //! listed and revoked per user and expire on idle server-side.
 
 use super::{
+    config::Config,
     core::{sessions::Authenticated, sessions::NewSession, Client, Core},
     AppState,
 };
@@ -15,7 +16,10 @@ use axum::{
     middleware::Next,
     response::Response,
 };
-use std::{net::SocketAddr, sync::Arc};
+use std::{
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+};
 use time::OffsetDateTime;
 use tower_sessions::{Expiry, Session};
 
@@ -137,37 +141,20 @@ fn has_cookie(headers: &HeaderMap, name: &str) -> bool {
         .any(|pair| pair.trim_start().split('=').next() == Some(name))
 }
 
-/// Middleware: works out who the client is, once: the peer address, or, when
-/// the peer is a trusted proxy, the nearest untrusted address in
-/// `X-Forwarded-For`. A client cannot choose its own address by sending the
-/// header itself.
+/// Middleware: works out who the client is, once (see [`client_ip`]), and
+/// its user agent.
 pub async fn resolve_client(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
-    let mut ip = peer;
-    if let Some(peer_ip) = peer {
-        if state.config.is_trusted_proxy(peer_ip) {
-            let forwarded: Vec<std::net::IpAddr> = req
-                .headers()
-                .get_all("x-forwarded-for")
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(','))
-                .filter_map(|s| s.trim().parse().ok())
-                .collect();
-            if let Some(client) = forwarded
-                .iter()
-                .rev()
-                .find(|a| !state.config.is_trusted_proxy(**a))
-            {
-                ip = Some(*client);
-            } else if let Some(first) = forwarded.first() {
-                ip = Some(*first);
-            }
-        }
-    }
+    let forwarded: Vec<&str> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let ip = client_ip(peer, &forwarded, &state.config);
     let user_agent = req
         .headers()
         .get(header::USER_AGENT)
@@ -175,4 +162,127 @@ pub async fn resolve_client(State(state): State<AppState>, mut req: Request, nex
         .map(|s| s.chars().take(512).collect());
     req.extensions_mut().insert(Client { ip, user_agent });
     next.run(req).await
+}
+
+/// The client's address: the peer's, or, when the peer is a trusted proxy,
+/// the nearest entry of `X-Forwarded-For` (read from the right) that is not a
+/// trusted proxy. Proxies append, so entries to the left of that one are the
+/// client's own say and are never believed. An entry that is not an address
+/// ends the walk: it stands where the client should, so the client is
+/// unknown (and shares the limits of every unknown client) rather than
+/// whatever the client wrote further left. Addresses are canonical
+/// (IPv4-mapped IPv6 is IPv4).
+pub fn client_ip(peer: Option<IpAddr>, forwarded: &[&str], config: &Config) -> Option<IpAddr> {
+    let peer = peer?.to_canonical();
+    if !config.is_trusted_proxy(peer) {
+        return Some(peer);
+    }
+    let entries: Vec<&str> = forwarded
+        .iter()
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    if entries.is_empty() {
+        return Some(peer);
+    }
+    for entry in entries.iter().rev() {
+        match parse_forwarded(entry) {
+            Some(ip) if config.is_trusted_proxy(ip) => continue,
+            Some(ip) => return Some(ip),
+            None => return None,
+        }
+    }
+    // Every entry is a trusted proxy: the first one is as close as we get.
+    entries.first().and_then(|e| parse_forwarded(e)).or(Some(peer))
+}
+
+/// One `X-Forwarded-For` entry: `203.0.113.9`, `2001:db8::1`, with a port
+/// (`203.0.113.9:4711`, `[2001:db8::1]:4711`) or quotes.
+fn parse_forwarded(entry: &str) -> Option<IpAddr> {
+    let entry = entry.trim().trim_matches('"');
+    if let Ok(ip) = entry.parse::<IpAddr>() {
+        return Some(ip.to_canonical());
+    }
+    if let Ok(addr) = entry.parse::<SocketAddr>() {
+        return Some(addr.ip().to_canonical());
+    }
+    entry
+        .strip_prefix('[')
+        .and_then(|e| e.strip_suffix(']'))
+        .and_then(|e| e.parse::<IpAddr>().ok())
+        .map(|ip| ip.to_canonical())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(proxies: &str) -> Config {
+        Config::from_map(&[("GATEHOUSE_TRUSTED_PROXIES", proxies)].into_iter().collect()).unwrap()
+    }
+
+    fn ip(s: &str) -> Option<IpAddr> {
+        Some(s.parse().unwrap())
+    }
+
+    #[test]
+    fn the_peer_is_the_client_unless_it_is_a_trusted_proxy() {
+        let c = config("10.0.0.0/8");
+        assert_eq!(
+            client_ip(ip("203.0.113.9"), &["198.51.100.1"], &c),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            client_ip(ip("10.0.0.2"), &["198.51.100.1"], &c),
+            ip("198.51.100.1")
+        );
+        assert_eq!(client_ip(ip("10.0.0.2"), &[], &c), ip("10.0.0.2"));
+    }
+
+    #[test]
+    fn the_nearest_untrusted_entry_from_the_right_is_the_client() {
+        let c = config("10.0.0.0/8");
+        let forwarded = ["6.6.6.6, 198.51.100.1", "10.0.0.3"];
+        assert_eq!(client_ip(ip("10.0.0.2"), &forwarded, &c), ip("198.51.100.1"));
+        assert_eq!(
+            client_ip(ip("10.0.0.2"), &["10.0.0.9, 10.0.0.8"], &c),
+            ip("10.0.0.9"),
+            "only proxies: the first"
+        );
+    }
+
+    #[test]
+    fn an_entry_that_does_not_parse_ends_the_walk() {
+        let c = config("10.0.0.0/8");
+        assert_eq!(client_ip(ip("10.0.0.2"), &["198.51.100.1, garbage"], &c), None);
+        assert_eq!(client_ip(ip("10.0.0.2"), &["198.51.100.1, , 10.0.0.5"], &c), None);
+        assert_eq!(
+            client_ip(ip("10.0.0.2"), &["garbage, 198.51.100.1"], &c),
+            ip("198.51.100.1")
+        );
+        // Ports and brackets are addresses still.
+        assert_eq!(
+            client_ip(ip("10.0.0.2"), &["198.51.100.1:4711"], &c),
+            ip("198.51.100.1")
+        );
+        assert_eq!(
+            client_ip(ip("10.0.0.2"), &["[2001:db8::1]:4711"], &c),
+            ip("2001:db8::1")
+        );
+    }
+
+    #[test]
+    fn mapped_addresses_are_canonical_before_matching() {
+        let c = config("10.0.0.0/8");
+        // An IPv4 proxy as a dual-stack listener sees it.
+        assert_eq!(
+            client_ip(ip("::ffff:10.0.0.2"), &["198.51.100.1"], &c),
+            ip("198.51.100.1")
+        );
+        assert_eq!(
+            client_ip(ip("10.0.0.2"), &["::ffff:198.51.100.1"], &c),
+            ip("198.51.100.1")
+        );
+        assert_eq!(client_ip(ip("::ffff:203.0.113.9"), &[], &c), ip("203.0.113.9"));
+    }
 }

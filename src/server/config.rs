@@ -96,6 +96,11 @@ pub struct Config {
     pub access_token_lifetime: Duration,
     pub refresh_token_lifetime: Duration,
     pub trusted_proxies: Vec<IpNet>,
+    /// IPv6 clients are counted per network of this many bits (`GATEHOUSE_IPV6_PREFIX`).
+    pub ipv6_prefix: u8,
+    /// The k-anonymity range API breached passwords are checked against
+    /// (`GATEHOUSE_HIBP_URL`, the 5 hex digits are appended); `None`: off.
+    pub hibp_url: Option<String>,
     pub log_format: LogFormat,
     pub audit_retention: Duration,
     /// Mail delivery; `None` turns the flows that need mail off.
@@ -293,6 +298,25 @@ impl Config {
             });
         }
 
+        let hibp_url = match get("GATEHOUSE_HIBP_URL") {
+            None => None,
+            Some(raw) => {
+                let url = Url::parse(&raw).map_err(|e| ConfigError {
+                    variable: "GATEHOUSE_HIBP_URL",
+                    message: format!("{raw:?} is not a URL ({e})"),
+                })?;
+                if !matches!(url.scheme(), "http" | "https") || url.query().is_some() {
+                    return Err(ConfigError {
+                        variable: "GATEHOUSE_HIBP_URL",
+                        message: format!(
+                            "{raw:?} must be an http(s) URL the 5-digit prefix is appended to, like https://api.pwnedpasswords.com/range/"
+                        ),
+                    });
+                }
+                Some(raw)
+            }
+        };
+
         let secs = Duration::from_secs;
         Ok(Config {
             database_url,
@@ -312,6 +336,8 @@ impl Config {
             access_token_lifetime: secs(num("GATEHOUSE_ACCESS_TOKEN_SECONDS", 900, 1, DAY)?),
             refresh_token_lifetime: secs(num("GATEHOUSE_REFRESH_TOKEN_DAYS", 7, 1, 400)? * DAY),
             trusted_proxies,
+            ipv6_prefix: num("GATEHOUSE_IPV6_PREFIX", 64, 32, 128)? as u8,
+            hibp_url,
             log_format,
             audit_retention: secs(num("GATEHOUSE_AUDIT_RETENTION_DAYS", 90, 1, 36_500)? * DAY),
             mail,
@@ -321,7 +347,10 @@ impl Config {
         })
     }
 
+    /// Whether `ip` is in `GATEHOUSE_TRUSTED_PROXIES`. An IPv4 address seen
+    /// as IPv4-mapped IPv6 (a dual-stack listener) is the IPv4 address.
     pub fn is_trusted_proxy(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
         self.trusted_proxies.iter().any(|net| net.contains(&ip))
     }
 
@@ -490,6 +519,9 @@ mod tests {
             ("GATEHOUSE_EMAIL_VERIFICATION", "sometimes"),
             ("GATEHOUSE_PASSWORD_RESET_MINUTES", "0"),
             ("GATEHOUSE_SIGNUP_LIMIT", "0"),
+            ("GATEHOUSE_IPV6_PREFIX", "16"),
+            ("GATEHOUSE_IPV6_PREFIX", "129"),
+            ("GATEHOUSE_HIBP_URL", "ftp://x/range/"),
         ] {
             let err = with(&[(var, value)]).unwrap_err();
             assert_eq!(err.variable, var);
@@ -512,6 +544,11 @@ mod tests {
         assert!(c.is_trusted_proxy("127.0.0.1".parse().unwrap()));
         assert!(c.is_trusted_proxy("::1".parse().unwrap()));
         assert!(!c.is_trusted_proxy("192.168.0.1".parse().unwrap()));
+        assert!(
+            c.is_trusted_proxy("::ffff:10.0.0.7".parse().unwrap()),
+            "an IPv4 proxy on a dual-stack listener"
+        );
+        assert_eq!(c.ipv6_prefix, 64);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Everything that runs only on the server.
 
 pub mod auth;
+pub mod breach;
 pub mod config;
 pub mod core;
 pub mod db;
@@ -42,6 +43,9 @@ impl AppState {
         core.load_signing_keys()
             .await
             .map_err(|e| format!("cannot load the token signing keys: {e}"))?;
+        core.backfill_username_skeletons()
+            .await
+            .map_err(|e| format!("cannot prepare the users table: {e}"))?;
         Ok(AppState {
             core,
             config,

@@ -110,6 +110,10 @@ pub fn build(state: AppState) -> Router {
             http::security::same_origin_writes,
         ))
         .layer(from_fn_with_state(state.clone(), auth::resolve_client))
+        .layer(from_fn_with_state(
+            state.clone(),
+            http::security::known_hosts_only,
+        ))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -131,6 +135,7 @@ pub fn build(state: AppState) -> Router {
                 header::AUTHORIZATION,
                 header::COOKIE,
             ]))
+            .layer(middleware::map_request(keep_only_uuid_request_ids))
             .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
             .layer(
                 TraceLayer::new_for_http()
@@ -141,6 +146,22 @@ pub fn build(state: AppState) -> Router {
             .layer(PropagateRequestIdLayer::x_request_id()),
     )
     .with_state(state)
+}
+
+/// A client's `X-Request-Id` is kept (for tracing a request through the
+/// proxies in front) only when it is a UUID; anything else (log injection,
+/// someone else's id) is dropped, and the request gets one of ours.
+async fn keep_only_uuid_request_ids(mut req: Request<Body>) -> Request<Body> {
+    let is_uuid = |v: &HeaderValue| {
+        v.to_str()
+            .is_ok_and(|s| s.len() == 36 && uuid::Uuid::try_parse(s).is_ok())
+    };
+    let ids = req.headers().get_all("x-request-id");
+    let keep = ids.iter().count() == 1 && ids.iter().all(is_uuid);
+    if !keep {
+        req.headers_mut().remove("x-request-id");
+    }
+    req
 }
 
 /// A span per request: method, path (never the query string) and request id.

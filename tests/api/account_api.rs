@@ -347,7 +347,14 @@ async fn the_openapi_document_covers_every_endpoint() {
 
     // Behind https the session cookie has its `__Host-` name, here too.
     let app = TestApp::spawn_with(&[("GATEHOUSE_PUBLIC_URL", "https://id.example.com")]).await;
-    let doc = json_of(app.get(&app.client(), "/api/v1/openapi.json").await).await;
+    let res = app
+        .client()
+        .get(app.url("/api/v1/openapi.json"))
+        .header(reqwest::header::HOST, "id.example.com")
+        .send()
+        .await
+        .unwrap();
+    let doc = json_of(res).await;
     assert_eq!(
         doc["components"]["securitySchemes"]["session"]["name"],
         json!("__Host-gatehouse_session")

@@ -15,6 +15,7 @@ mod account_api;
 mod admin_api;
 mod auth_api;
 mod cli;
+mod hardening;
 mod hostile_input;
 mod mail_api;
 mod security;

@@ -526,6 +526,7 @@ async fn with_a_public_url_only_that_origin_may_write() {
         async move {
             client
                 .post(url)
+                .header(header::HOST, "id.example.com")
                 .header("origin", origin)
                 .json(&json!({ "username": ADMIN, "password": ADMIN_PASSWORD }))
                 .send()
@@ -549,6 +550,7 @@ async fn asvs_3_3_behind_https_cookies_are_secure_host_prefixed_and_hsts_is_sent
     let res = app
         .bare_client()
         .post(app.url("/api/v1/auth/setup"))
+        .header(header::HOST, "id.example.com")
         .header("origin", "https://id.example.com")
         .json(&json!({ "username": ADMIN, "password": ADMIN_PASSWORD }))
         .send()
@@ -575,6 +577,7 @@ async fn asvs_3_3_behind_https_cookies_are_secure_host_prefixed_and_hsts_is_sent
     let res = app
         .bare_client()
         .post(app.url("/api/v1/auth/token"))
+        .header(header::HOST, "id.example.com")
         .header("origin", "https://id.example.com")
         .json(&json!({ "username": ADMIN, "password": ADMIN_PASSWORD }))
         .send()

@@ -12,6 +12,17 @@ use crate::{
     },
 };
 
+/// A new account as the core makes it.
+#[derive(Clone, Debug)]
+pub(crate) struct AccountSpec<'a> {
+    pub username: String,
+    pub email: Option<String>,
+    pub password: &'a str,
+    pub role: Role,
+    /// The address is known to be the person's (an invitation, an operator).
+    pub email_verified: bool,
+}
+
 /// What setup and signup ask for.
 #[derive(Clone, Debug, Default)]
 pub struct NewAccount {
@@ -33,12 +44,15 @@ impl Core {
         };
         let user = self
             .create(
-                username,
-                email,
-                &input.password,
-                Role::Admin,
+                AccountSpec {
+                    username,
+                    email,
+                    password: &input.password,
+                    role: Role::Admin,
+                    email_verified: false,
+                },
                 SetupClaim::Claim,
-                false,
+                client,
             )
             .await?;
         self.audit(Event::Setup, Some(&user.id), client, Some("first admin created"))
@@ -64,12 +78,15 @@ impl Core {
         self.throttle_signup(client).await?;
         let user = self
             .create(
-                username,
-                Some(email),
-                &input.password,
-                Role::User,
+                AccountSpec {
+                    username,
+                    email: Some(email),
+                    password: &input.password,
+                    role: Role::User,
+                    email_verified: false,
+                },
                 SetupClaim::No,
-                false,
+                client,
             )
             .await?;
         self.audit(Event::Signup, Some(&user.id), client, None).await;
@@ -79,19 +96,20 @@ impl Core {
     /// Checks the password against the policy and hashes it: everything a
     /// new account needs before its transaction starts (the hash takes a
     /// core for a while; no lock is held meanwhile).
-    pub(crate) async fn prepare_user(
-        &self,
-        username: String,
-        email: Option<String>,
-        password: &str,
-        role: Role,
-        email_verified: bool,
-    ) -> Result<NewUser> {
-        self.policy
-            .check("password", password, &username, email.as_deref())?;
+    pub(crate) async fn prepare_user(&self, spec: AccountSpec<'_>, client: &Client) -> Result<NewUser> {
+        let AccountSpec {
+            username,
+            email,
+            password,
+            role,
+            email_verified,
+        } = spec;
+        self.check_new_password("password", password, &username, email.as_deref(), client)
+            .await?;
         let hash = self.hasher.hash(password).await?;
         Ok(NewUser {
             id: uuid::Uuid::new_v4().to_string(),
+            username_skeleton: validate::skeleton(&username),
             username_key: validate::identifier_key(&username),
             email_key: email.as_deref().map(validate::identifier_key),
             username,
@@ -143,16 +161,11 @@ impl Core {
     /// verification link goes out in the same transaction.
     pub(crate) async fn create(
         &self,
-        username: String,
-        email: Option<String>,
-        password: &str,
-        role: Role,
+        spec: AccountSpec<'_>,
         claim: SetupClaim,
-        email_verified: bool,
+        client: &Client,
     ) -> Result<User> {
-        let new = self
-            .prepare_user(username, email, password, role, email_verified)
-            .await?;
+        let new = self.prepare_user(spec, client).await?;
         let mut tx = self.db.begin().await?;
         let user = self.insert_user(&mut tx, &new, claim).await?;
         let mailed = self.queue_verification(&mut tx, &user).await?;
@@ -185,14 +198,16 @@ impl Core {
         if impossible {
             self.admit_attempt(client).await?;
             self.hasher.verify_dummy(password).await?;
-            let detail = failed_login_detail(identifier, "no such account");
+            let detail = failed_login_detail(identifier, None, "no such account");
             self.audit(Event::LoginFailed, None, client, Some(&detail)).await;
             return Err(Error::InvalidCredentials);
         }
         self.admit_attempt(client).await?;
         let row = users::find_by_key(&self.db, &key).await?;
         let lock_key = limits::account_key(row.as_ref().map(|r| r.id.as_str()), identifier);
-        self.check_lock(&lock_key).await?;
+        // Counted as a failure before the password is checked, so racing
+        // guesses cannot slip past the lockout.
+        let reservation = self.reserve_guess(&lock_key).await?;
         let matches = match &row {
             Some(r) => self.hasher.verify(password, &r.password_hash).await?,
             None => {
@@ -216,13 +231,13 @@ impl Core {
             }
             user => {
                 let user_id = user.as_ref().map(|u| u.id.as_str());
-                self.record_failure(&lock_key, user_id, client).await?;
+                self.guess_failed(&lock_key, reservation, user_id, client).await?;
                 let reason = match &user {
                     None => "no such account",
                     Some(u) if u.disabled => "account disabled",
                     Some(_) => "wrong password",
                 };
-                let detail = failed_login_detail(identifier, reason);
+                let detail = failed_login_detail(identifier, user.as_ref(), reason);
                 self.audit(Event::LoginFailed, user_id, client, Some(&detail))
                     .await;
                 Err(Error::InvalidCredentials)
@@ -242,8 +257,8 @@ impl Core {
     ) -> Result<()> {
         let user = &auth.user;
         self.check_current_password(user, current, client).await?;
-        self.policy
-            .check("new_password", new, &user.username, user.email.as_deref())?;
+        self.check_new_password("new_password", new, &user.username, user.email.as_deref(), client)
+            .await?;
         if super::passwords::normalize(new) == super::passwords::normalize(current) {
             return Err(Error::invalid(
                 "new_password",
@@ -252,12 +267,16 @@ impl Core {
         }
         let hash = self.hasher.hash(new).await?;
         let mut tx = self.db.begin().await?;
-        users::set_password_hash(&mut tx, &user.id, &hash, super::now()).await?;
+        let changed_at = users::set_password_hash(&mut tx, &user.id, &hash, super::now()).await?;
         let mailed = self.queue_password_notice(&mut tx, user, false).await?;
         tx.commit().await?;
         if mailed {
             self.wake_mailer();
         }
+        // The session or token family making the change goes on with the new
+        // password; every other one ends (and one a racing login makes with
+        // the old password is refused when used).
+        self.rebind_to_password(auth, changed_at).await?;
         let sessions = self.end_other_sessions(&user.id, auth.session_id()).await?;
         let families = self
             .revoke_token_families(&user.id, auth.token_family(), "password change")
@@ -269,21 +288,87 @@ impl Core {
     }
 
     /// Checks a signed-in user's current password (before a password or
-    /// email change): `WrongPassword` when it does not match.
+    /// email change) under the same limits as a login: the client's failures
+    /// count against `GATEHOUSE_LOGIN_ATTEMPTS` and the account's towards its
+    /// lockout, so a stolen session or token is no unlimited guessing
+    /// oracle. Failures are audited. `WrongPassword` when it does not match.
     pub(crate) async fn check_current_password(
         &self,
         user: &User,
         password: &str,
-        _client: &Client,
+        client: &Client,
     ) -> Result<()> {
+        self.admit_attempt(client).await?;
+        let lock_key = limits::account_key(Some(&user.id), "");
+        let reservation = self.reserve_guess(&lock_key).await?;
         let row = users::find_by_id(&self.db, &user.id)
             .await?
             .ok_or(Error::Unauthenticated)?;
         if !self.hasher.verify(password, &row.password_hash).await? {
+            self.guess_failed(&lock_key, reservation, Some(&user.id), client)
+                .await?;
+            self.audit(
+                Event::PasswordCheckFailed,
+                Some(&user.id),
+                client,
+                Some("wrong current password"),
+            )
+            .await;
             return Err(Error::WrongPassword {
                 field: "current_password",
                 message: "current password is incorrect".into(),
             });
+        }
+        self.attempt_succeeded(client).await?;
+        self.clear_failures(&lock_key).await?;
+        Ok(())
+    }
+
+    /// Checks a new password (for `field`): the policy, then, when
+    /// `GATEHOUSE_HIBP_URL` is set, the breach corpus by k-anonymity. When
+    /// the service fails the password is accepted, and the failure audited.
+    pub(crate) async fn check_new_password(
+        &self,
+        field: &'static str,
+        password: &str,
+        username: &str,
+        email: Option<&str>,
+        client: &Client,
+    ) -> Result<()> {
+        self.policy.check(field, password, username, email)?;
+        let Some(breach) = &self.breach else {
+            return Ok(());
+        };
+        match breach.times_breached(password).await {
+            Ok(0) => Ok(()),
+            Ok(times) => Err(Error::invalid(
+                field,
+                format!(
+                    "This password appeared in a data breach ({times} times): attackers try it early. Choose another."
+                ),
+            )),
+            Err(reason) => {
+                tracing::warn!(error = %reason, "a new password was accepted without the breach check");
+                self.audit(
+                    Event::BreachCheckFailed,
+                    None,
+                    client,
+                    Some(&format!("{reason}; the password was accepted unchecked")),
+                )
+                .await;
+                Ok(())
+            }
+        }
+    }
+
+    /// Fills the username skeletons of users made before they existed. Two
+    /// existing look-alikes both stay; the second keeps no skeleton (and a
+    /// warning says so).
+    pub async fn backfill_username_skeletons(&self) -> Result<()> {
+        for (id, username) in users::without_skeleton(&self.db).await? {
+            if !users::set_skeleton(&self.db, &id, &validate::skeleton(&username)).await? {
+                tracing::warn!(user_id = %id, "this username looks like another one; both stay as they are");
+            }
         }
         Ok(())
     }
@@ -297,8 +382,16 @@ impl Core {
 }
 
 /// The audit detail of a failed login: the identifier tried (trimmed, at most
-/// 100 characters, quoted and escaped) and why; never the password.
-fn failed_login_detail(identifier: &str, reason: &str) -> String {
+/// 100 characters, quoted and escaped) and why; never the password. An
+/// identifier that names no account and could not be one (not a valid
+/// username or email) is often a password typed into the wrong field: then a
+/// marker stands in for it.
+fn failed_login_detail(identifier: &str, account: Option<&User>, reason: &str) -> String {
+    let plausible =
+        account.is_some() || validate::username(identifier).is_ok() || validate::email(identifier).is_ok();
+    if !plausible {
+        return format!("identifier [not a username or email; not stored]: {reason}");
+    }
     let shown: String = identifier.trim().chars().take(100).collect();
     format!("identifier {shown:?}: {reason}")
 }

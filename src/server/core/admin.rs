@@ -3,8 +3,11 @@
 //! forget to.
 
 use super::{
-    accounts::NewAccount, audit::Event, limits, sessions::Authenticated, validate, Client, Core, Error,
-    Result,
+    accounts::{AccountSpec, NewAccount},
+    audit::Event,
+    limits,
+    sessions::Authenticated,
+    validate, Client, Core, Error, Result,
 };
 use crate::{
     model::Role,
@@ -182,7 +185,17 @@ impl Core {
             None => None,
         };
         let user = self
-            .create(username, email, &input.password, role, SetupClaim::No, false)
+            .create(
+                AccountSpec {
+                    username,
+                    email,
+                    password: &input.password,
+                    role,
+                    email_verified: false,
+                },
+                SetupClaim::No,
+                client,
+            )
             .await?;
         let detail = format!("{} ({role}) created by {}", user.username, actor.user.username);
         self.audit(Event::UserCreated, Some(&user.id), client, Some(&detail))
@@ -214,12 +227,15 @@ impl Core {
         let email = email.map(validate::email).transpose()?;
         let user = self
             .create(
-                username,
-                email,
-                password,
-                Role::Admin,
+                AccountSpec {
+                    username,
+                    email,
+                    password,
+                    role: Role::Admin,
+                    email_verified: true,
+                },
                 SetupClaim::ClaimIfFree,
-                true,
+                &Client::default(),
             )
             .await?;
         let detail = format!("{} (admin) created from the command line", user.username);
@@ -242,8 +258,14 @@ impl Core {
             .await?
             .ok_or_else(|| Error::NotFound(format!("no account is named {identifier:?}")))?;
         let user = super::User::try_from(row)?;
-        self.policy
-            .check("password", password, &user.username, user.email.as_deref())?;
+        self.check_new_password(
+            "password",
+            password,
+            &user.username,
+            user.email.as_deref(),
+            &Client::default(),
+        )
+        .await?;
         let hash = self.hasher.hash(password).await?;
         let mut tx = self.db.begin().await?;
         users::set_password_hash(&mut tx, &user.id, &hash, super::now()).await?;

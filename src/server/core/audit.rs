@@ -35,10 +35,12 @@ pub enum Event {
     InvitationRevoked,
     InvitationAccepted,
     MailRetried,
+    PasswordCheckFailed,
+    BreachCheckFailed,
 }
 
 impl Event {
-    pub const ALL: [Event; 28] = [
+    pub const ALL: [Event; 30] = [
         Event::Setup,
         Event::Signup,
         Event::UserCreated,
@@ -67,6 +69,8 @@ impl Event {
         Event::InvitationRevoked,
         Event::InvitationAccepted,
         Event::MailRetried,
+        Event::PasswordCheckFailed,
+        Event::BreachCheckFailed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -99,6 +103,8 @@ impl Event {
             Event::InvitationRevoked => "invitation_revoked",
             Event::InvitationAccepted => "invitation_accepted",
             Event::MailRetried => "mail_retried",
+            Event::PasswordCheckFailed => "password_check_failed",
+            Event::BreachCheckFailed => "breach_check_failed",
         }
     }
 

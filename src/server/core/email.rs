@@ -161,7 +161,7 @@ impl Core {
     /// done is the same (limits counted, audit written, nothing sent inline).
     pub async fn forgot_password(&self, email: &str, client: &Client) -> Result<()> {
         self.require_mail()?;
-        let key = format!("forgot:{}", limits::client_key(client));
+        let key = format!("forgot:{}", self.client_key(client));
         self.throttle(&key, self.config.signup_limit, 3600).await?;
         let email = validate::email(email)?;
         self.throttle_address(&email).await?;
@@ -236,12 +236,14 @@ impl Core {
             .await?
             .ok_or(Error::InvalidLink)?;
         let user = self.user(&row.user_id).await.map_err(|_| Error::InvalidLink)?;
-        self.policy.check(
+        self.check_new_password(
             "new_password",
             new_password,
             &user.username,
             user.email.as_deref(),
-        )?;
+            client,
+        )
+        .await?;
         let password_hash = self.hasher.hash(new_password).await?;
         let now = super::now();
         let mut tx = self.db.begin().await?;

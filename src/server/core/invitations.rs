@@ -3,6 +3,7 @@
 //! while signup is closed.
 
 use super::{
+    accounts::AccountSpec,
     admin::require_admin,
     audit::Event,
     mail::{human_duration, Action},
@@ -166,11 +167,14 @@ impl Core {
         self.throttle_signup(client).await?;
         let new = self
             .prepare_user(
-                username,
-                Some(invitation.email.clone()),
-                password,
-                invitation.role,
-                true,
+                AccountSpec {
+                    username,
+                    email: Some(invitation.email.clone()),
+                    password,
+                    role: invitation.role,
+                    email_verified: true,
+                },
+                client,
             )
             .await?;
         let mut tx = self.db.begin().await?;

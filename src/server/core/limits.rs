@@ -6,6 +6,7 @@
 
 use super::{audit::Event, validate, Client, Core, Error, Result};
 use crate::server::db::limits as q;
+use std::net::IpAddr;
 
 /// The longest a lock can get by doubling.
 const MAX_LOCK_SECONDS: i64 = 30 * 24 * 3600;
@@ -18,9 +19,17 @@ pub fn account_key(user_id: Option<&str>, identifier: &str) -> String {
     }
 }
 
-pub(crate) fn client_key(client: &Client) -> String {
-    match client.ip {
-        Some(ip) => format!("ip:{ip}"),
+/// The key a client's limits are counted under: its IPv4 address (also when
+/// seen as IPv4-mapped IPv6), or its IPv6 network of `ipv6_prefix` bits (a
+/// /64 is what one subscriber gets, so counting single addresses would give
+/// each 2^64 budgets).
+pub fn client_key(client: &Client, ipv6_prefix: u8) -> String {
+    match client.ip.map(|ip| ip.to_canonical()) {
+        Some(IpAddr::V4(v4)) => format!("ip:{v4}"),
+        Some(IpAddr::V6(v6)) => match ipnet::Ipv6Net::new(v6, ipv6_prefix.min(128)) {
+            Ok(net) => format!("ip:{}", net.trunc()),
+            Err(_) => format!("ip:{v6}"),
+        },
         None => "ip:unknown".to_string(),
     }
 }
@@ -32,6 +41,11 @@ pub fn lock_length(base: i64, previous_locks: i64) -> i64 {
 }
 
 impl Core {
+    /// See [`client_key`].
+    pub(crate) fn client_key(&self, client: &Client) -> String {
+        client_key(client, self.config.ipv6_prefix)
+    }
+
     /// Counts a login attempt from `client`; refuses it (429) past
     /// `GATEHOUSE_LOGIN_ATTEMPTS` in the window. A success is taken back with
     /// [`Core::attempt_succeeded`], so only failures use up the allowance.
@@ -39,7 +53,7 @@ impl Core {
         let now = super::now();
         let window = self.config.login_window.as_secs() as i64;
         let limit = i64::from(self.config.login_attempts);
-        let (count, start) = q::count_attempt(&self.db, &client_key(client), now, window).await?;
+        let (count, start) = q::count_attempt(&self.db, &self.client_key(client), now, window).await?;
         if count > limit {
             if count == limit + 1 {
                 self.audit(
@@ -58,37 +72,53 @@ impl Core {
     }
 
     pub(crate) async fn attempt_succeeded(&self, client: &Client) -> Result<()> {
-        Ok(q::uncount_attempt(&self.db, &client_key(client)).await?)
+        Ok(q::uncount_attempt(&self.db, &self.client_key(client)).await?)
     }
 
-    /// 429 while `key` is locked.
-    pub(crate) async fn check_lock(&self, key: &str) -> Result<()> {
+    /// Before checking a password of the account (or identifier) `key`:
+    /// counts the guess as a failure in advance, atomically. Refuses (429)
+    /// while `key` is locked, and refuses a guess past
+    /// `GATEHOUSE_LOCKOUT_THRESHOLD` (guesses in flight included) without
+    /// checking it. So at most the threshold are ever checked, however many
+    /// race. Returns the guess's number, for [`Core::guess_failed`]; a right
+    /// guess gives it back with [`Core::clear_failures`].
+    pub(crate) async fn reserve_guess(&self, key: &str) -> Result<i64> {
         let now = super::now();
-        match q::locked_until(&self.db, key).await? {
-            Some(until) if until > now => Err(Error::RateLimited {
+        let (failures, previous_locks, locked_until) = q::reserve_failure(&self.db, key, now).await?;
+        if let Some(until) = locked_until.filter(|until| *until > now) {
+            return Err(Error::RateLimited {
                 retry_after: (until - now) as u64,
-            }),
-            _ => Ok(()),
+            });
         }
+        if failures > i64::from(self.config.lockout_threshold) {
+            q::release_failure(&self.db, key).await?;
+            return Err(Error::RateLimited {
+                retry_after: lock_length(self.config.lockout.as_secs() as i64, previous_locks) as u64,
+            });
+        }
+        Ok(failures)
     }
 
-    /// Counts a failure on `key`; locks it at the threshold.
-    pub(crate) async fn record_failure(
+    /// A reserved guess (number `reservation`) was wrong: it stays counted,
+    /// and the one that reached the threshold locks `key`.
+    pub(crate) async fn guess_failed(
         &self,
         key: &str,
+        reservation: i64,
         user_id: Option<&str>,
         client: &Client,
     ) -> Result<()> {
-        let now = super::now();
-        let (failures, previous_locks) = q::count_failure(&self.db, key, now).await?;
         let threshold = i64::from(self.config.lockout_threshold);
-        if failures >= threshold {
-            let length = lock_length(self.config.lockout.as_secs() as i64, previous_locks);
-            if q::lock(&self.db, key, threshold, now + length, now).await? {
-                let detail = format!("locked for {length} s after {failures} failed logins");
-                self.audit(Event::AccountLocked, user_id, client, Some(&detail))
-                    .await;
-            }
+        if reservation < threshold {
+            return Ok(());
+        }
+        let now = super::now();
+        let previous_locks = q::lock_count(&self.db, key).await?;
+        let length = lock_length(self.config.lockout.as_secs() as i64, previous_locks);
+        if q::lock(&self.db, key, now + length, now).await? {
+            let detail = format!("locked for {length} s after {reservation} failed attempts");
+            self.audit(Event::AccountLocked, user_id, client, Some(&detail))
+                .await;
         }
         Ok(())
     }
@@ -114,7 +144,7 @@ impl Core {
     /// The per-client limit of signups and invitation acceptances
     /// (`GATEHOUSE_SIGNUP_LIMIT` an hour), counted before the password is hashed.
     pub(crate) async fn throttle_signup(&self, client: &Client) -> Result<()> {
-        let key = format!("signup:{}", client_key(client));
+        let key = format!("signup:{}", self.client_key(client));
         self.throttle(&key, self.config.signup_limit, 3600).await
     }
 
@@ -137,6 +167,26 @@ mod tests {
         assert_eq!(lock_length(900, 1), 1800);
         assert_eq!(lock_length(900, 3), 7200);
         assert_eq!(lock_length(900, 60), MAX_LOCK_SECONDS);
+    }
+
+    #[test]
+    fn clients_are_keyed_by_ipv4_address_or_ipv6_prefix() {
+        let key = |ip: &str, prefix| {
+            client_key(
+                &Client {
+                    ip: Some(ip.parse().unwrap()),
+                    user_agent: None,
+                },
+                prefix,
+            )
+        };
+        assert_eq!(key("203.0.113.9", 64), "ip:203.0.113.9");
+        assert_eq!(key("::ffff:203.0.113.9", 64), "ip:203.0.113.9");
+        assert_eq!(key("2001:db8:1:2:3:4:5:6", 64), "ip:2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2::ffff", 64), "ip:2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2::ffff", 48), "ip:2001:db8:1::/48");
+        assert_eq!(key("2001:db8::1", 128), "ip:2001:db8::1/128");
+        assert_eq!(client_key(&Client::default(), 64), "ip:unknown");
     }
 
     #[test]

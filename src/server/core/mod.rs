@@ -114,6 +114,8 @@ pub struct Core {
     keys: tokens::KeyCache,
     /// Rung when mail is queued, so this instance's sender starts at once.
     mailer_wake: Arc<tokio::sync::Notify>,
+    /// The breached-password check, when `GATEHOUSE_HIBP_URL` is set.
+    breach: Option<crate::server::breach::BreachCheck>,
 }
 
 impl Core {
@@ -122,7 +124,13 @@ impl Core {
             min_length: config.password_min_length,
             max_length: crate::server::config::PASSWORD_MAX_LENGTH,
         };
+        let breach = config.hibp_url.as_deref().and_then(|url| {
+            crate::server::breach::BreachCheck::new(url)
+                .inspect_err(|e| tracing::error!(error = %e, "breached passwords will not be checked"))
+                .ok()
+        });
         Core {
+            breach,
             db,
             config,
             hasher: passwords::Hasher::for_this_machine(),

@@ -1,24 +1,45 @@
-//! Password hashing (argon2id, OWASP parameters) on the blocking pool with a
-//! bounded number at once, and the password policy.
+//! Password hashing (argon2id, OWASP parameters) on a fixed set of worker
+//! threads, and the password policy.
+//!
+//! Each worker owns one argon2 memory block (19 MiB), allocated at its first
+//! hash and reused for every later one, and takes jobs from one bounded
+//! queue. So at most one hash per worker runs at any time, whatever happens
+//! to the requests that asked for them: a request that goes away leaves its
+//! job to finish (or, if it had not started, to be skipped), and never lets
+//! another hash start in its place. Memory stays at one block per worker,
+//! not one per request.
 
 use super::error::{Error, Result};
 use argon2::{
-    password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString},
-    Algorithm, Argon2, Params, Version,
+    password_hash::{rand_core::OsRng, Output, PasswordHash, PasswordVerifier, SaltString},
+    Algorithm, Argon2, Block, Params, Version,
 };
-use std::sync::Arc;
-use tokio::sync::{OnceCell, Semaphore};
+use std::{
+    sync::{
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+        Arc, Mutex,
+    },
+    time::Instant,
+};
+use tokio::sync::{mpsc, oneshot, OnceCell};
 use unicode_normalization::UnicodeNormalization;
 
 /// OWASP's argon2id setting: 19 MiB, 2 passes, 1 lane.
 pub const M_COST_KIB: u32 = 19 * 1024;
 pub const T_COST: u32 = 2;
 pub const P_COST: u32 = 1;
+/// Bytes of hash output.
+const OUTPUT_LEN: usize = 32;
+/// Jobs waiting beyond this make callers wait to queue (back-pressure).
+const QUEUE_BOUND: usize = 4096;
+
+fn params() -> Params {
+    // These parameters are constants within argon2's limits.
+    Params::new(M_COST_KIB, T_COST, P_COST, Some(OUTPUT_LEN)).expect("valid argon2 parameters")
+}
 
 fn argon2() -> Argon2<'static> {
-    // These parameters are constants within argon2's limits.
-    let params = Params::new(M_COST_KIB, T_COST, P_COST, None).expect("valid argon2 parameters");
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params())
 }
 
 /// The form a password is hashed and compared in: Unicode NFKC, so that the
@@ -27,63 +48,109 @@ pub fn normalize(password: &str) -> String {
     password.nfkc().collect()
 }
 
-/// Hashes and verifies passwords off the async runtime. At most `permits`
-/// hashes run at once (each takes 19 MiB and a core), so a login flood queues
-/// here instead of starving every other request.
+enum Task {
+    Hash(oneshot::Sender<Result<String>>),
+    Verify(String, oneshot::Sender<Result<bool>>),
+}
+
+struct Job {
+    password: String,
+    task: Task,
+    queued_at: Instant,
+}
+
+/// Counters of the hashing queue.
+#[derive(Default)]
+struct Stats {
+    /// Hashes running now, and the most that ever ran at once.
+    active: AtomicUsize,
+    peak: AtomicUsize,
+    /// Jobs queued and not started.
+    waiting: AtomicUsize,
+    /// Jobs done, and the microseconds they waited in all.
+    done: AtomicU64,
+    waited_micros: AtomicU64,
+}
+
+/// A snapshot of the hashing queue, for metrics.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct QueueStats {
+    pub workers: usize,
+    pub running: usize,
+    pub waiting: usize,
+    pub done: u64,
+    pub waited_seconds: f64,
+}
+
+/// Hashes and verifies passwords on `workers` threads of its own, off the
+/// async runtime, fed by a bounded queue.
 #[derive(Clone)]
 pub struct Hasher {
-    permits: Arc<Semaphore>,
+    queue: mpsc::Sender<Job>,
+    workers: usize,
+    stats: Arc<Stats>,
     dummy: Arc<OnceCell<String>>,
 }
 
 impl Hasher {
-    pub fn new(concurrency: usize) -> Self {
+    pub fn new(workers: usize) -> Self {
+        let workers = workers.max(1);
+        let (queue, jobs) = mpsc::channel::<Job>(QUEUE_BOUND);
+        let jobs = Arc::new(Mutex::new(jobs));
+        let stats = Arc::new(Stats::default());
+        for n in 0..workers {
+            let (jobs, stats) = (jobs.clone(), stats.clone());
+            // If the thread cannot start, its jobs go to the others; with
+            // none at all, every hash answers an error below.
+            let _ = std::thread::Builder::new()
+                .name(format!("argon2-{n}"))
+                .spawn(move || work(&jobs, &stats));
+        }
         Hasher {
-            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            queue,
+            workers,
+            stats,
             dummy: Arc::new(OnceCell::new()),
         }
     }
 
-    /// One permit per available core.
+    /// One worker per available core.
     pub fn for_this_machine() -> Self {
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         Hasher::new(cores)
     }
 
-    async fn run<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> Result<T> {
-        let _permit = self
-            .permits
-            .acquire()
+    async fn submit<T>(
+        &self,
+        password: &str,
+        task: impl FnOnce(oneshot::Sender<Result<T>>) -> Task,
+    ) -> Result<T> {
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            password: normalize(password),
+            task: task(reply),
+            queued_at: Instant::now(),
+        };
+        self.stats.waiting.fetch_add(1, Ordering::Relaxed);
+        if self.queue.send(job).await.is_err() {
+            self.stats.waiting.fetch_sub(1, Ordering::Relaxed);
+            return Err(Error::Internal("the hashing workers stopped".into()));
+        }
+        answer
             .await
-            .map_err(|e| Error::internal("hasher", e))?;
-        tokio::task::spawn_blocking(job)
-            .await
-            .map_err(|e| Error::internal("hasher task", e))
+            .map_err(|_| Error::Internal("a hashing worker stopped".into()))?
     }
 
     /// A PHC string (`$argon2id$v=19$m=19456,t=2,p=1$...`) of the normalized password.
     pub async fn hash(&self, password: &str) -> Result<String> {
-        let password = normalize(password);
-        self.run(move || {
-            let salt = SaltString::generate(&mut OsRng);
-            argon2()
-                .hash_password(password.as_bytes(), &salt)
-                .map(|h| h.to_string())
-                .map_err(|e| Error::internal("hashing", e))
-        })
-        .await?
+        self.submit(password, Task::Hash).await
     }
 
     /// Whether `password` matches `phc`. A malformed stored hash is an error,
     /// not a mismatch.
     pub async fn verify(&self, password: &str, phc: &str) -> Result<bool> {
-        let password = normalize(password);
         let phc = phc.to_string();
-        self.run(move || {
-            let parsed = PasswordHash::new(&phc).map_err(|e| Error::internal("stored hash", e))?;
-            Ok(argon2().verify_password(password.as_bytes(), &parsed).is_ok())
-        })
-        .await?
+        self.submit(password, |reply| Task::Verify(phc, reply)).await
     }
 
     /// Spends the same work as a real verification, for an unknown user, so
@@ -96,6 +163,107 @@ impl Hasher {
             .clone();
         self.verify(password, &dummy).await.map(|_| ())
     }
+
+    pub fn stats(&self) -> QueueStats {
+        QueueStats {
+            workers: self.workers,
+            running: self.stats.active.load(Ordering::Relaxed),
+            waiting: self.stats.waiting.load(Ordering::Relaxed),
+            done: self.stats.done.load(Ordering::Relaxed),
+            waited_seconds: self.stats.waited_micros.load(Ordering::Relaxed) as f64 / 1e6,
+        }
+    }
+
+    /// The most hashes that ever ran at once.
+    pub fn peak(&self) -> usize {
+        self.stats.peak.load(Ordering::SeqCst)
+    }
+}
+
+/// A worker: takes jobs until the queue closes (every `Hasher` is gone).
+fn work(jobs: &Mutex<mpsc::Receiver<Job>>, stats: &Stats) {
+    let mut memory: Vec<Block> = Vec::new();
+    loop {
+        let job = match jobs.lock() {
+            Ok(mut jobs) => jobs.blocking_recv(),
+            Err(_) => return,
+        };
+        let Some(job) = job else { return };
+        stats.waiting.fetch_sub(1, Ordering::Relaxed);
+        let waited = job.queued_at.elapsed().as_micros().min(u128::from(u64::MAX)) as u64;
+        stats.waited_micros.fetch_add(waited, Ordering::Relaxed);
+        stats.done.fetch_add(1, Ordering::Relaxed);
+        // Nobody waits for the answer any more: skip the work.
+        let gone = match &job.task {
+            Task::Hash(reply) => reply.is_closed(),
+            Task::Verify(_, reply) => reply.is_closed(),
+        };
+        if gone {
+            continue;
+        }
+        if memory.is_empty() {
+            memory = vec![Block::default(); params().block_count()];
+        }
+        let now = stats.active.fetch_add(1, Ordering::SeqCst) + 1;
+        stats.peak.fetch_max(now, Ordering::SeqCst);
+        match job.task {
+            Task::Hash(reply) => {
+                let _ = reply.send(hash_with(&job.password, &mut memory));
+            }
+            Task::Verify(phc, reply) => {
+                let _ = reply.send(verify_with(&job.password, &phc, &mut memory));
+            }
+        }
+        stats.active.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn hash_with(password: &str, memory: &mut [Block]) -> Result<String> {
+    let salt = SaltString::generate(&mut OsRng);
+    let mut salt_bytes = [0u8; 64];
+    let raw_salt = salt
+        .decode_b64(&mut salt_bytes)
+        .map_err(|e| Error::internal("salt", e))?;
+    let mut out = [0u8; OUTPUT_LEN];
+    argon2()
+        .hash_password_into_with_memory(password.as_bytes(), raw_salt, &mut out, memory)
+        .map_err(|e| Error::internal("hashing", e))?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: params().try_into().map_err(|e| Error::internal("hashing", e))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).map_err(|e| Error::internal("hashing", e))?),
+    };
+    Ok(phc.to_string())
+}
+
+fn verify_with(password: &str, phc: &str, memory: &mut [Block]) -> Result<bool> {
+    let parsed = PasswordHash::new(phc).map_err(|e| Error::internal("stored hash", e))?;
+    let ours = parsed.algorithm == Algorithm::Argon2id.ident()
+        && parsed.version == Some(Version::V0x13.into())
+        && Params::try_from(&parsed)
+            .is_ok_and(|p| p.m_cost() == M_COST_KIB && p.t_cost() == T_COST && p.p_cost() == P_COST)
+        && parsed.hash.is_some_and(|h| h.len() == OUTPUT_LEN);
+    if !ours {
+        // Another algorithm or other parameters (an older hash): argon2's own
+        // verifier, with memory of its own.
+        return Ok(argon2().verify_password(password.as_bytes(), &parsed).is_ok());
+    }
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return Err(Error::Internal("stored hash without salt or hash".into()));
+    };
+    let mut salt_bytes = [0u8; 64];
+    let raw_salt = salt
+        .decode_b64(&mut salt_bytes)
+        .map_err(|e| Error::internal("stored hash", e))?;
+    let mut out = [0u8; OUTPUT_LEN];
+    argon2()
+        .hash_password_into_with_memory(password.as_bytes(), raw_salt, &mut out, memory)
+        .map_err(|e| Error::internal("hashing", e))?;
+    let computed = Output::new(&out).map_err(|e| Error::internal("hashing", e))?;
+    // `Output` compares in constant time.
+    Ok(computed == expected)
 }
 
 /// The bundled list of common passwords, parsed on first use.
@@ -237,31 +405,66 @@ mod tests {
         );
     }
 
-    /// SPEC: with bounded concurrency. Six jobs through two permits never
+    /// SPEC: with bounded concurrency. Six hashes through two workers never
     /// run more than two at once (and the runtime's four workers are not
     /// what holds them back).
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn at_most_the_permitted_number_of_hashes_run_at_once() {
-        use std::sync::atomic::{AtomicUsize, Ordering};
         let h = Hasher::new(2);
-        let active = Arc::new(AtomicUsize::new(0));
-        let most = Arc::new(AtomicUsize::new(0));
-        let jobs = (0..6).map(|_| {
-            let (h, active, most) = (h.clone(), active.clone(), most.clone());
-            tokio::spawn(async move {
-                h.run(move || {
-                    let now = active.fetch_add(1, Ordering::SeqCst) + 1;
-                    most.fetch_max(now, Ordering::SeqCst);
-                    std::thread::sleep(std::time::Duration::from_millis(50));
-                    active.fetch_sub(1, Ordering::SeqCst);
-                })
-                .await
-            })
+        let jobs = (0..6).map(|i| {
+            let h = h.clone();
+            tokio::spawn(async move { h.hash(&format!("password number {i}")).await })
         });
         for job in futures::future::join_all(jobs).await {
             job.unwrap().unwrap();
         }
-        assert_eq!(most.load(Ordering::SeqCst), 2);
+        assert_eq!(h.peak(), 2);
+        assert_eq!(h.stats().done, 6);
+    }
+
+    #[tokio::test]
+    async fn hashes_of_other_parameters_still_verify() {
+        use argon2::password_hash::PasswordHasher;
+        let h = Hasher::new(1);
+        let salt = SaltString::generate(&mut OsRng);
+        let light = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(4096, 1, 1, None).unwrap(),
+        )
+        .hash_password(b"an older, lighter hash", &salt)
+        .unwrap()
+        .to_string();
+        assert!(h.verify("an older, lighter hash", &light).await.unwrap());
+        assert!(!h.verify("another password", &light).await.unwrap());
+        assert!(h.verify("x", "not a phc string").await.is_err());
+    }
+
+    /// SPEC: cancelling a request never frees its place before its hash
+    /// ends. Requests dropped mid-hash, again and again, never make more
+    /// hashes run at once than the bound.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn cancelled_requests_never_run_more_hashes_than_the_bound() {
+        let h = Hasher::new(2);
+        for _ in 0..4 {
+            let tasks: Vec<_> = (0..6)
+                .map(|i| {
+                    let h = h.clone();
+                    tokio::spawn(async move { h.hash(&format!("cancelled password {i}")).await })
+                })
+                .collect();
+            tokio::time::sleep(std::time::Duration::from_millis(15)).await;
+            for task in tasks {
+                task.abort();
+            }
+        }
+        // Let whatever still runs finish.
+        while h.stats().running > 0 || h.stats().waiting > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        let peak = h.peak();
+        assert!(peak <= 2, "{peak} hashes ran at once; the bound is 2");
+        assert!(peak >= 1);
     }
 
     #[tokio::test]

@@ -103,6 +103,7 @@ impl Core {
                 .as_ref()
                 .map(|ua| ua.chars().take(512).collect()),
             ip: client.ip.map(|ip| ip.to_string()),
+            password_at: user.password_changed_at,
         };
         q::insert(&self.db, &row).await?;
         crate::server::db::users::record_login(&self.db, &user.id, now).await?;
@@ -123,7 +124,10 @@ impl Core {
         let now = super::now();
         let idle = self.config.session_idle.as_secs() as i64;
         let s = &found.session;
-        if now >= s.expires_at || now - s.last_seen_at >= idle || found.user.disabled {
+        // A session authenticated with a password the user has since
+        // changed is over, even if it was made after the change began.
+        let stale_password = s.password_at < found.user.password_changed_at;
+        if now >= s.expires_at || now - s.last_seen_at >= idle || found.user.disabled || stale_password {
             q::delete(&self.db, sid).await?;
             return Ok(None);
         }
@@ -134,6 +138,18 @@ impl Core {
             user: User::try_from(found.user)?,
             credential: Credential::Session(found.session.id),
         }))
+    }
+
+    /// Keeps the session or token family of `auth` valid after its user's
+    /// password changed (to `changed_at`) through it.
+    pub(crate) async fn rebind_to_password(&self, auth: &Authenticated, changed_at: i64) -> Result<()> {
+        match &auth.credential {
+            Credential::Session(id) => q::set_password_at(&self.db, id, changed_at).await?,
+            Credential::Bearer { family } => {
+                crate::server::db::tokens::set_password_at(&self.db, family, changed_at).await?
+            }
+        }
+        Ok(())
     }
 
     /// Ends session `sid` without a trace (replaced by a new login).

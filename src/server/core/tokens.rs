@@ -61,7 +61,32 @@ pub struct KeySet {
 
 /// The cached key set and when it was loaded, shared by clones of the core.
 #[derive(Clone, Default)]
-pub struct KeyCache(Arc<RwLock<Option<Loaded>>>);
+pub struct KeyCache {
+    loaded: Arc<RwLock<Option<Loaded>>>,
+    /// How many times the keys were read from the database.
+    loads: Arc<std::sync::atomic::AtomicU64>,
+    /// When a token with an unknown key id last made us read them.
+    last_miss_reload: Arc<std::sync::Mutex<Option<Instant>>>,
+}
+
+impl KeyCache {
+    /// Whether a token with an unknown key id may make us read the keys now:
+    /// at most once per [`MISS_RELOAD_EVERY`], so forged key ids cannot
+    /// keep the database and the write lock busy.
+    fn may_reload_for_miss(&self) -> bool {
+        let Ok(mut last) = self.last_miss_reload.lock() else {
+            return false;
+        };
+        if last.is_some_and(|at| at.elapsed() < MISS_RELOAD_EVERY) {
+            return false;
+        }
+        *last = Some(Instant::now());
+        true
+    }
+}
+
+/// The least time between two key reloads caused by unknown key ids.
+const MISS_RELOAD_EVERY: Duration = Duration::from_secs(5);
 
 /// A key set and the moment it was read.
 type Loaded = (Arc<KeySet>, Instant);
@@ -126,13 +151,14 @@ impl Core {
     /// and created on the first start.
     async fn keys(&self, reload: bool) -> Result<Arc<KeySet>> {
         if !reload {
-            if let Some((keys, loaded)) = self.keys.0.read().await.clone() {
+            if let Some((keys, loaded)) = self.keys.loaded.read().await.clone() {
                 if loaded.elapsed() < KEY_REFRESH {
                     return Ok(keys);
                 }
             }
         }
-        let mut slot = self.keys.0.write().await;
+        let mut slot = self.keys.loaded.write().await;
+        self.keys.loads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut rows = q::active_keys(&self.db).await?;
         if rows.is_empty() {
             q::insert_key(&self.db, &new_key(super::now())).await?;
@@ -142,6 +168,11 @@ impl Core {
         let keys = Arc::new(build_keyset(&rows)?);
         *slot = Some((keys.clone(), Instant::now()));
         Ok(keys)
+    }
+
+    /// How many times this instance read the signing keys from the database.
+    pub fn key_loads(&self) -> u64 {
+        self.keys.loads.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Adds a new signing key, which every instance signs with from its next
@@ -182,6 +213,7 @@ impl Core {
             &hash_token(&refresh),
             now,
             expires_at,
+            user.password_changed_at,
         )
         .await?;
         self.pair(user, &family, refresh, expires_at).await
@@ -256,7 +288,11 @@ impl Core {
         let Some(found) = q::family_with_user(&self.db, &family).await? else {
             return Err(Error::Unauthenticated);
         };
-        if found.revoked_at.is_some() || found.expires_at <= now || found.user.disabled {
+        if found.revoked_at.is_some()
+            || found.expires_at <= now
+            || found.user.disabled
+            || found.password_at < found.user.password_changed_at
+        {
             return Err(Error::Unauthenticated);
         }
         let user = User::try_from(found.user)?;
@@ -295,7 +331,7 @@ impl Core {
         }
         let kid = header.kid.ok_or(Error::Unauthenticated)?;
         let mut keys = self.keys(false).await?;
-        if !keys.verifying.contains_key(&kid) {
+        if !keys.verifying.contains_key(&kid) && self.keys.may_reload_for_miss() {
             // Another instance may have rotated in a key we have not seen yet.
             keys = self.keys(true).await?;
         }
@@ -316,6 +352,7 @@ impl Core {
             || found.revoked_at.is_some()
             || found.expires_at <= now
             || found.user.disabled
+            || found.password_at < found.user.password_changed_at
         {
             return Err(Error::Unauthenticated);
         }

@@ -25,8 +25,45 @@ pub fn is_record_id(s: &str) -> bool {
     uuid::Uuid::try_parse(s).is_ok_and(|id| id.hyphenated().to_string() == s)
 }
 
+/// Whether `c` is invisible or formats other text: default-ignorable code
+/// points (zero-width spaces and joiners, bidi controls, Hangul fillers,
+/// soft hyphens, variation selectors, tags), other format characters,
+/// controls, separators, private-use and unassigned code points. None of
+/// them belongs in a name someone else has to read.
+pub fn is_invisible(c: char) -> bool {
+    use icu_properties::{
+        props::{DefaultIgnorableCodePoint, GeneralCategory},
+        CodePointMapData, CodePointSetData,
+    };
+    CodePointSetData::new::<DefaultIgnorableCodePoint>().contains(c)
+        || matches!(
+            CodePointMapData::<GeneralCategory>::new().get(c),
+            GeneralCategory::Format
+                | GeneralCategory::Control
+                | GeneralCategory::PrivateUse
+                | GeneralCategory::Unassigned
+                | GeneralCategory::Surrogate
+                | GeneralCategory::LineSeparator
+                | GeneralCategory::ParagraphSeparator
+        )
+        || matches!(c, '\u{2800}' | '\u{3164}' | '\u{115F}' | '\u{1160}' | '\u{FFA0}')
+}
+
+/// The UTS #39 confusable skeleton of a username's lookup key: two names
+/// with one skeleton look alike ("pаypal" with a Cyrillic "а" and "paypal",
+/// "rn" and "m"), so the second is taken.
+pub fn skeleton(name: &str) -> String {
+    unicode_security::skeleton(&identifier_key(name)).collect::<String>()
+}
+
 /// A checked username, in the form it is stored.
 pub fn username(raw: &str) -> Result<String> {
+    if raw.chars().any(is_invisible) {
+        return Err(Error::invalid(
+            "username",
+            "Usernames cannot contain invisible or formatting characters.",
+        ));
+    }
     let name = nfkc_trim(raw);
     let len = name.chars().count();
     if len == 0 {
@@ -63,6 +100,12 @@ pub fn username(raw: &str) -> Result<String> {
 
 /// A checked email address: trimmed, NFKC, the domain in lower case.
 pub fn email(raw: &str) -> Result<String> {
+    if raw.chars().any(is_invisible) {
+        return Err(Error::invalid(
+            "email",
+            "Email addresses cannot contain invisible or formatting characters.",
+        ));
+    }
     let email = nfkc_trim(raw);
     if email.is_empty() {
         return Err(Error::invalid("email", "Enter an email address."));
@@ -157,6 +200,53 @@ mod tests {
         ] {
             assert!(email(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn invisible_and_format_characters_are_refused() {
+        for c in [
+            '\u{200B}',
+            '\u{200C}',
+            '\u{200D}',
+            '\u{2060}',
+            '\u{FEFF}',
+            '\u{202E}',
+            '\u{2066}',
+            '\u{061C}',
+            '\u{200E}',
+            '\u{115F}',
+            '\u{1160}',
+            '\u{3164}',
+            '\u{FFA0}',
+            '\u{00AD}',
+            '\u{FE0F}',
+            '\u{E0041}',
+            '\u{E000}',
+            '\u{2028}',
+            '\u{0007}',
+        ] {
+            assert!(is_invisible(c), "U+{:04X}", c as u32);
+            assert!(username(&format!("ab{c}cd")).is_err(), "U+{:04X}", c as u32);
+            assert!(
+                email(&format!("ab{c}cd@example.com")).is_err(),
+                "U+{:04X}",
+                c as u32
+            );
+        }
+        for c in ['a', 'é', 'ж', 'λ', '한', '字', '1', '.', '@'] {
+            assert!(!is_invisible(c), "{c}");
+        }
+    }
+
+    #[test]
+    fn look_alikes_share_a_skeleton() {
+        assert_eq!(skeleton("pаypal"), skeleton("paypal"), "Cyrillic а");
+        assert_eq!(skeleton("PAYPAL"), skeleton("paypal"));
+        assert_eq!(skeleton("αdmin"), skeleton("admin"), "Greek α");
+        assert_eq!(skeleton("rnodern"), skeleton("modern"));
+        assert_eq!(skeleton("ｐａｙｐａｌ"), skeleton("paypal"), "full width");
+        assert_ne!(skeleton("paypal"), skeleton("paypals"));
+        assert_ne!(skeleton("дмитрий"), skeleton("dmitri"));
     }
 
     #[test]

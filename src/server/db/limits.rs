@@ -29,21 +29,17 @@ pub async fn uncount_attempt(db: &Db, key: &str) -> Result<(), sqlx::Error> {
         .map(|_| ()))
 }
 
-/// Until when `key` is locked, if it is.
-pub async fn locked_until(db: &Db, key: &str) -> Result<Option<i64>, sqlx::Error> {
-    let until: Option<Option<i64>> = on_pool!(db, pool => sqlx::query_scalar("SELECT locked_until FROM lockouts WHERE key = $1")
-        .bind(key)
-        .fetch_optional(pool)
-        .await)?;
-    Ok(until.flatten())
-}
-
-/// Counts one more consecutive failure; returns `(failures, lock_count)`.
-pub async fn count_failure(db: &Db, key: &str, now: i64) -> Result<(i64, i64), sqlx::Error> {
-    on_pool!(db, pool => sqlx::query_as::<_, (i64, i64)>(
+/// Counts a failure of `key` in advance, before a password is checked (a
+/// guess in flight is a failure until it proves otherwise), unless `key` is
+/// locked. Atomic, so however many guesses race, each gets its own number.
+/// Returns `(failures counting this one, lock_count, locked_until)`.
+pub async fn reserve_failure(db: &Db, key: &str, now: i64) -> Result<(i64, i64, Option<i64>), sqlx::Error> {
+    on_pool!(db, pool => sqlx::query_as::<_, (i64, i64, Option<i64>)>(
         "INSERT INTO lockouts (key, failures, lock_count, updated_at) VALUES ($1, 1, 0, $2) \
-         ON CONFLICT (key) DO UPDATE SET failures = lockouts.failures + 1, updated_at = $2 \
-         RETURNING failures, lock_count",
+         ON CONFLICT (key) DO UPDATE SET \
+           failures = CASE WHEN lockouts.locked_until > $2 THEN lockouts.failures ELSE lockouts.failures + 1 END, \
+           updated_at = $2 \
+         RETURNING failures, lock_count, locked_until",
     )
     .bind(key)
     .bind(now)
@@ -51,20 +47,37 @@ pub async fn count_failure(db: &Db, key: &str, now: i64) -> Result<(i64, i64), s
     .await)
 }
 
-/// Locks `key` until `until` if it still has `threshold` failures (only one of
-/// several concurrent failures locks). Returns whether this call locked it.
-pub async fn lock(db: &Db, key: &str, threshold: i64, until: i64, now: i64) -> Result<bool, sqlx::Error> {
+/// Takes back one reserved failure (a guess that was refused unchecked).
+pub async fn release_failure(db: &Db, key: &str) -> Result<(), sqlx::Error> {
+    on_pool!(db, pool => sqlx::query("UPDATE lockouts SET failures = failures - 1 WHERE key = $1 AND failures > 0")
+        .bind(key)
+        .execute(pool)
+        .await
+        .map(|_| ()))
+}
+
+/// Locks `key` until `until`, unless it is locked already (of several racing
+/// failures, one locks). Returns whether this call locked it.
+pub async fn lock(db: &Db, key: &str, until: i64, now: i64) -> Result<bool, sqlx::Error> {
     on_pool!(db, pool => sqlx::query(
         "UPDATE lockouts SET failures = 0, lock_count = lock_count + 1, locked_until = $1, updated_at = $2 \
-         WHERE key = $3 AND failures >= $4",
+         WHERE key = $3 AND (locked_until IS NULL OR locked_until <= $2)",
     )
     .bind(until)
     .bind(now)
     .bind(key)
-    .bind(threshold)
     .execute(pool)
     .await
     .map(|r| r.rows_affected() > 0))
+}
+
+/// How many times `key` was locked before.
+pub async fn lock_count(db: &Db, key: &str) -> Result<i64, sqlx::Error> {
+    let n: Option<i64> = on_pool!(db, pool => sqlx::query_scalar("SELECT lock_count FROM lockouts WHERE key = $1")
+        .bind(key)
+        .fetch_optional(pool)
+        .await)?;
+    Ok(n.unwrap_or(0))
 }
 
 /// Forgets `key`'s failures and locks (after a success, or an unlock).

@@ -16,6 +16,8 @@ pub struct SessionRow {
     pub remember: bool,
     pub user_agent: Option<String>,
     pub ip: Option<String>,
+    /// The user's `password_changed_at` the session was authenticated with.
+    pub password_at: i64,
 }
 
 /// A session joined with its user (one query per authenticated request).
@@ -34,6 +36,7 @@ struct JoinedRow {
     remember: bool,
     user_agent: Option<String>,
     ip: Option<String>,
+    s_password_at: i64,
     #[sqlx(flatten)]
     user: UserRow,
 }
@@ -50,6 +53,7 @@ impl From<JoinedRow> for SessionWithUser {
                 remember: r.remember,
                 user_agent: r.user_agent,
                 ip: r.ip,
+                password_at: r.s_password_at,
             },
             user: r.user,
         }
@@ -58,8 +62,8 @@ impl From<JoinedRow> for SessionWithUser {
 
 pub async fn insert(db: &Db, s: &SessionRow) -> Result<(), sqlx::Error> {
     on_pool!(db, pool => sqlx::query(
-        "INSERT INTO user_sessions (id, user_id, created_at, last_seen_at, expires_at, remember, user_agent, ip) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO user_sessions (id, user_id, created_at, last_seen_at, expires_at, remember, user_agent, ip, \
+         password_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(&s.id)
     .bind(&s.user_id)
@@ -69,6 +73,7 @@ pub async fn insert(db: &Db, s: &SessionRow) -> Result<(), sqlx::Error> {
     .bind(s.remember)
     .bind(&s.user_agent)
     .bind(&s.ip)
+    .bind(s.password_at)
     .execute(pool)
     .await
     .map(|r| r.rows_affected()))?;
@@ -79,13 +84,24 @@ pub async fn insert(db: &Db, s: &SessionRow) -> Result<(), sqlx::Error> {
 pub async fn find_with_user(db: &Db, id: &str) -> Result<Option<SessionWithUser>, sqlx::Error> {
     let sql = format!(
         "SELECT s.id AS s_id, s.created_at AS s_created_at, s.last_seen_at, s.expires_at, s.remember, \
-         s.user_agent, s.ip, {USER_COLUMNS} FROM user_sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1"
+         s.user_agent, s.ip, s.password_at AS s_password_at, {USER_COLUMNS} FROM user_sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1"
     );
     let row = on_pool!(db, pool => sqlx::query_as::<_, JoinedRow>(&sql)
     .bind(id)
     .fetch_optional(pool)
     .await)?;
     Ok(row.map(SessionWithUser::from))
+}
+
+/// Binds a session to the user's new password (the session that changed it
+/// stays signed in).
+pub async fn set_password_at(db: &Db, id: &str, password_at: i64) -> Result<(), sqlx::Error> {
+    on_pool!(db, pool => sqlx::query("UPDATE user_sessions SET password_at = $1 WHERE id = $2")
+        .bind(password_at)
+        .bind(id)
+        .execute(pool)
+        .await
+        .map(|_| ()))
 }
 
 pub async fn touch(db: &Db, id: &str, now: i64) -> Result<(), sqlx::Error> {
@@ -141,9 +157,10 @@ pub async fn list_of_user(
     idle_cutoff: i64,
 ) -> Result<Vec<SessionRow>, sqlx::Error> {
     on_pool!(db, pool => sqlx::query_as::<_, SessionRow>(
-        "SELECT id, user_id, created_at, last_seen_at, expires_at, remember, user_agent, ip \
-         FROM user_sessions WHERE user_id = $1 AND expires_at > $2 AND last_seen_at > $3 \
-         ORDER BY last_seen_at DESC, created_at DESC",
+        "SELECT s.id, s.user_id, s.created_at, s.last_seen_at, s.expires_at, s.remember, s.user_agent, s.ip, \
+         s.password_at FROM user_sessions s JOIN users u ON u.id = s.user_id \
+         WHERE s.user_id = $1 AND s.expires_at > $2 AND s.last_seen_at > $3 AND s.password_at >= u.password_changed_at \
+         ORDER BY s.last_seen_at DESC, s.created_at DESC",
     )
     .bind(user_id)
     .bind(now)

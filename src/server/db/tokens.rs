@@ -57,14 +57,18 @@ pub async fn insert_family(
     token_hash: &str,
     now: i64,
     expires_at: i64,
+    password_at: i64,
 ) -> Result<(), sqlx::Error> {
     on_pool!(db, pool => {
         let mut tx = pool.begin().await?;
-        sqlx::query("INSERT INTO refresh_families (id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+        sqlx::query(
+            "INSERT INTO refresh_families (id, user_id, created_at, expires_at, password_at) VALUES ($1, $2, $3, $4, $5)",
+        )
             .bind(family_id)
             .bind(user_id)
             .bind(now)
             .bind(expires_at)
+            .bind(password_at)
             .execute(&mut *tx)
             .await?;
         sqlx::query("INSERT INTO refresh_tokens (token_hash, family_id, created_at) VALUES ($1, $2, $3)")
@@ -115,6 +119,8 @@ pub struct FamilyWithUser {
     pub family_id: String,
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
+    /// The user's `password_changed_at` the family was started with.
+    pub password_at: i64,
     pub user: UserRow,
 }
 
@@ -123,6 +129,7 @@ struct FamilyJoin {
     f_id: String,
     f_expires_at: i64,
     revoked_at: Option<i64>,
+    f_password_at: i64,
     #[sqlx(flatten)]
     user: UserRow,
 }
@@ -130,7 +137,7 @@ struct FamilyJoin {
 /// A family and its user, in one query (once per bearer request).
 pub async fn family_with_user(db: &Db, family_id: &str) -> Result<Option<FamilyWithUser>, sqlx::Error> {
     let sql = format!(
-        "SELECT f.id AS f_id, f.expires_at AS f_expires_at, f.revoked_at, {USER_COLUMNS} \
+        "SELECT f.id AS f_id, f.expires_at AS f_expires_at, f.revoked_at, f.password_at AS f_password_at, {USER_COLUMNS} \
          FROM refresh_families f JOIN users u ON u.id = f.user_id WHERE f.id = $1"
     );
     let row = on_pool!(db, pool => sqlx::query_as::<_, FamilyJoin>(&sql)
@@ -141,8 +148,20 @@ pub async fn family_with_user(db: &Db, family_id: &str) -> Result<Option<FamilyW
         family_id: r.f_id,
         expires_at: r.f_expires_at,
         revoked_at: r.revoked_at,
+        password_at: r.f_password_at,
         user: r.user,
     }))
+}
+
+/// Binds a family to the user's new password (the client that changed it
+/// keeps its family).
+pub async fn set_password_at(db: &Db, family_id: &str, password_at: i64) -> Result<(), sqlx::Error> {
+    on_pool!(db, pool => sqlx::query("UPDATE refresh_families SET password_at = $1 WHERE id = $2")
+        .bind(password_at)
+        .bind(family_id)
+        .execute(pool)
+        .await
+        .map(|_| ()))
 }
 
 /// Revokes one family. Returns whether it was live.

@@ -32,6 +32,8 @@ pub struct NewUser {
     pub password_hash: String,
     pub role: &'static str,
     pub email_verified: bool,
+    /// The UTS #39 skeleton of the username (see `core::validate::skeleton`).
+    pub username_skeleton: String,
     pub now: i64,
 }
 
@@ -91,9 +93,9 @@ pub async fn insert(tx: &mut Tx, user: &NewUser, setup: SetupClaim) -> Result<()
             }
             SetupClaim::No => {}
         }
-        sqlx::query(
+        let inserted = sqlx::query(
             "INSERT INTO users (id, username, email, password_hash, role, disabled, created_at, \
-             password_changed_at, email_verified) VALUES ($1, $2, $3, $4, $5, FALSE, $6, $6, $7)",
+             password_changed_at, email_verified, username_skeleton) VALUES ($1, $2, $3, $4, $5, FALSE, $6, $6, $7, $8)",
         )
         .bind(&user.id)
         .bind(&user.username)
@@ -102,8 +104,16 @@ pub async fn insert(tx: &mut Tx, user: &NewUser, setup: SetupClaim) -> Result<()
         .bind(user.role)
         .bind(user.now)
         .bind(user.email_verified)
+        .bind(&user.username_skeleton)
         .execute(&mut *conn)
-        .await?;
+        .await;
+        match inserted {
+            Ok(_) => {}
+            // The one unique column of `users` a new row can clash on: a
+            // look-alike of an existing username.
+            Err(e) if is_unique_violation(&e) => return Err(InsertError::UsernameTaken),
+            Err(e) => return Err(e.into()),
+        }
         let username_key = sqlx::query("INSERT INTO user_identifiers (key, user_id, kind) VALUES ($1, $2, 'username')")
             .bind(&user.username_key)
             .bind(&user.id)
@@ -162,15 +172,21 @@ pub async fn record_login(db: &Db, id: &str, now: i64) -> Result<(), sqlx::Error
     Ok(())
 }
 
-pub async fn set_password_hash(tx: &mut Tx, id: &str, hash: &str, now: i64) -> Result<(), sqlx::Error> {
-    on_tx!(tx, conn => sqlx::query("UPDATE users SET password_hash = $1, password_changed_at = $2 WHERE id = $3")
-        .bind(hash)
-        .bind(now)
-        .bind(id)
-        .execute(conn)
-        .await
-        .map(|r| r.rows_affected()))?;
-    Ok(())
+/// Sets a new password hash. `password_changed_at` moves to `now`, and always
+/// forward (by a second, when two changes share one), since sessions and
+/// token families made with an older password are told apart by it. Returns
+/// the new `password_changed_at`.
+pub async fn set_password_hash(tx: &mut Tx, id: &str, hash: &str, now: i64) -> Result<i64, sqlx::Error> {
+    on_tx!(tx, conn => sqlx::query_scalar::<_, i64>(
+        "UPDATE users SET password_hash = $1, \
+         password_changed_at = CASE WHEN $2 > password_changed_at THEN $2 ELSE password_changed_at + 1 END \
+         WHERE id = $3 RETURNING password_changed_at",
+    )
+    .bind(hash)
+    .bind(now)
+    .bind(id)
+    .fetch_one(conn)
+    .await)
 }
 
 /// Marks `id`'s email verified, if it is still `email`. Returns whether it was.
@@ -236,6 +252,30 @@ pub async fn change_email(
             .await?;
         Ok(())
     })
+}
+
+/// Users whose username skeleton is not filled yet (made before it existed).
+pub async fn without_skeleton(db: &Db) -> Result<Vec<(String, String)>, sqlx::Error> {
+    on_pool!(db, pool => sqlx::query_as::<_, (String, String)>(
+        "SELECT id, username FROM users WHERE username_skeleton IS NULL",
+    )
+    .fetch_all(pool)
+    .await)
+}
+
+/// Fills a user's username skeleton; `false` when another user has it.
+pub async fn set_skeleton(db: &Db, id: &str, skeleton: &str) -> Result<bool, sqlx::Error> {
+    let done = on_pool!(db, pool => sqlx::query("UPDATE users SET username_skeleton = $1 WHERE id = $2")
+        .bind(skeleton)
+        .bind(id)
+        .execute(pool)
+        .await
+        .map(|_| ()));
+    match done {
+        Ok(_) => Ok(true),
+        Err(e) if is_unique_violation(&e) => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// Whether the lookup key names an account other than `except`.

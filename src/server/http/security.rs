@@ -56,6 +56,73 @@ pub async fn csp_and_cache(mut req: Request, next: Next) -> Response {
     res
 }
 
+/// Middleware: answers 400 to a request for a host this site is not:
+/// with `GATEHOUSE_PUBLIC_URL`, any other host than its own; without it, any
+/// name but `localhost` (IP literals, such as the listen address, pass). A
+/// DNS-rebinding page (its own name, pointed at 127.0.0.1) cannot reach a
+/// fresh instance's `/setup` through a visitor's browser, and links and
+/// cookies are never made for a forged `Host`. `/health` and `/ready` answer
+/// any host (load balancers probe by address).
+pub async fn known_hosts_only(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    if path == "/health" || path == "/ready" {
+        return next.run(req).await;
+    }
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| req.uri().authority().map(|a| a.as_str()));
+    if host.is_some_and(|h| host_allowed(h, state.config.public_origin.as_deref())) {
+        return next.run(req).await;
+    }
+    let body = axum::Json(serde_json::json!({ "error": "this server does not answer for that host name" }));
+    (StatusCode::BAD_REQUEST, body).into_response()
+}
+
+/// `host[:port]` of a `Host` header, the host in lower case and without
+/// brackets.
+fn split_host(host: &str) -> Option<(String, Option<u16>)> {
+    let host = host.trim();
+    if let Some(rest) = host.strip_prefix('[') {
+        let (ip, after) = rest.split_once(']')?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => Some(p.parse().ok()?),
+            None if after.is_empty() => None,
+            None => return None,
+        };
+        return Some((ip.to_ascii_lowercase(), port));
+    }
+    match host.rsplit_once(':') {
+        Some((name, port)) => Some((name.to_ascii_lowercase(), Some(port.parse().ok()?))),
+        None => Some((host.to_ascii_lowercase(), None)),
+    }
+}
+
+/// Whether a `Host` header names this site (see [`known_hosts_only`]).
+pub fn host_allowed(host: &str, public_origin: Option<&str>) -> bool {
+    let Some((name, port)) = split_host(host) else {
+        return false;
+    };
+    if name.is_empty() {
+        return false;
+    }
+    match public_origin.and_then(|o| url::Url::parse(o).ok()) {
+        Some(origin) => {
+            let expected = origin
+                .host_str()
+                .unwrap_or("")
+                .trim_start_matches('[')
+                .trim_end_matches(']');
+            // A Host without a port means the scheme's default port.
+            let default = if origin.scheme() == "https" { 443 } else { 80 };
+            name == expected.to_ascii_lowercase()
+                && Some(port.unwrap_or(default)) == origin.port_or_known_default()
+        }
+        None => name == "localhost" || name.parse::<std::net::IpAddr>().is_ok(),
+    }
+}
+
 /// Middleware: refuses (403) a state-changing request that a browser sent
 /// from another origin: `Sec-Fetch-Site` when present, else `Origin`, else
 /// `Referer`. Requests without any of them (curl, mobile apps) pass: they
@@ -178,6 +245,42 @@ mod tests {
         );
         let h = headers(&[("host", "x"), ("origin", "ftp://x")]);
         assert!(is_cross_origin(&h, None));
+    }
+
+    #[test]
+    fn hosts() {
+        let public = Some("https://id.example.com");
+        assert!(host_allowed("id.example.com", public));
+        assert!(host_allowed("ID.Example.com:443", public));
+        assert!(!host_allowed("id.example.com:8443", public));
+        assert!(!host_allowed("evil.example", public));
+        assert!(!host_allowed("id.example.com.evil.example", public));
+        assert!(!host_allowed("127.0.0.1", public));
+        let local = Some("http://localhost:3000");
+        assert!(host_allowed("localhost:3000", local));
+        assert!(!host_allowed("localhost:3001", local));
+        assert!(!host_allowed("localhost", local), "port 80 is another origin");
+        for ok in [
+            "localhost",
+            "localhost:3000",
+            "127.0.0.1:3000",
+            "[::1]:3000",
+            "10.0.0.7",
+            "[2001:db8::1]",
+        ] {
+            assert!(host_allowed(ok, None), "{ok}");
+        }
+        for bad in [
+            "evil.example",
+            "rebind.attacker.example:3000",
+            "",
+            ":3000",
+            "localhost:x",
+            "[::1",
+            "127.0.0.1.evil",
+        ] {
+            assert!(!host_allowed(bad, None), "{bad}");
+        }
     }
 
     #[test]
