@@ -46,7 +46,9 @@ export default defineConfig({
   reporter: [["list"]],
   outputDir: "test-results",
   use: {
-    baseURL: `http://127.0.0.1:${port}`,
+    // localhost, not 127.0.0.1: browsers allow passkeys (WebAuthn) on
+    // http://localhost, never on an IP address.
+    baseURL: `http://localhost:${port}`,
     trace: "retain-on-failure",
     screenshot: "only-on-failure",
     launchOptions: {
@@ -85,7 +87,7 @@ export default defineConfig({
       GATEHOUSE_LOCKOUT_THRESHOLD: "1000",
       GATEHOUSE_SIGNUP_LIMIT: "1000",
       GATEHOUSE_SMTP_URL: `smtp+plain://127.0.0.1:${smtpPort}`,
-      GATEHOUSE_PUBLIC_URL: `http://127.0.0.1:${port}`,
+      GATEHOUSE_PUBLIC_URL: `http://localhost:${port}`,
       GATEHOUSE_MAIL_FROM: "Gatehouse <no-reply@gatehouse.test>",
     }),
     server(limitedPort, "limited", { GATEHOUSE_LOGIN_ATTEMPTS: "2", GATEHOUSE_LOGIN_WINDOW_SECONDS: "900" }),

@@ -12,6 +12,9 @@ use crate::{
         invite::InvitePage,
         links::{ConfirmEmailPage, VerifyEmailPage},
         login::LoginPage,
+        mfa::SecondFactorPage,
+        reauth::ReauthPage,
+        recovery_codes::RecoveryCodesPage,
         reset::ResetPasswordPage,
         setup::SetupPage,
         signup::SignupPage,
@@ -35,6 +38,10 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
+                // Before the first paint: what needs JavaScript shows, what
+                // says it is missing hides.
+                <script nonce=leptos::nonce::use_nonce()>"document.documentElement.classList.add('js')"</script>
+                <script type="module" src="/enhance.js" nonce=leptos::nonce::use_nonce()></script>
                 <MetaTags/>
             </head>
             <body>
@@ -82,6 +89,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin") view=AdminPage ssr=SsrMode::Async/>
                     <Route path=path!("/private") view=PrivateRedirect ssr=SsrMode::Async/>
+                    <Route path=path!("/login/mfa") view=SecondFactorPage ssr=SsrMode::Async/>
+                    <Route path=path!("/reauth") view=ReauthPage ssr=SsrMode::Async/>
+                    <Route path=path!("/account/recovery-codes") view=RecoveryCodesPage ssr=SsrMode::Async/>
                     <Route path=path!("/forgot-password") view=ForgotPasswordPage ssr=SsrMode::Async/>
                     <Route path=path!("/reset-password") view=ResetPasswordPage ssr=SsrMode::Async/>
                     <Route path=path!("/verify-email") view=VerifyEmailPage ssr=SsrMode::Async/>

@@ -84,6 +84,8 @@ pub struct AdminUserItem {
     pub disabled: bool,
     pub locked_until: Option<String>,
     pub email_verified: bool,
+    /// A second factor is set up.
+    pub mfa_enabled: bool,
 }
 
 /// One audit row as the admin page shows it.
@@ -132,6 +134,38 @@ pub struct MailItem {
     pub last_error: Option<String>,
     /// RFC 3339.
     pub created_at: String,
+}
+
+/// A TOTP enrolment waiting for its first code.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TotpSetup {
+    /// The base32 key, for typing into an app.
+    pub secret: String,
+    pub otpauth_uri: String,
+    /// A QR code of the URI (`data:image/svg+xml;base64,...`).
+    pub qr_code: String,
+}
+
+/// A passkey as its owner's account page lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasskeyItem {
+    pub id: String,
+    pub name: String,
+    /// RFC 3339.
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+}
+
+/// The account page's security section.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecurityView {
+    pub totp: bool,
+    /// An enrolment started and not confirmed yet.
+    pub totp_setup: Option<TotpSetup>,
+    pub passkeys: Vec<PasskeyItem>,
+    pub recovery_codes_left: u32,
+    /// Whether this site can use passkeys (it has a host name).
+    pub passkeys_available: bool,
 }
 
 /// What the admin page shows: the users, and a page of the audit log.

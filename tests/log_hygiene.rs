@@ -285,6 +285,53 @@ async fn asvs_16_2_5_no_secret_reaches_the_log_at_any_level() {
     }
     stored_secrets(&mail_app, &mut secrets).await;
 
+    // Second factors: the TOTP secret, the recovery codes, the pending
+    // sign-in's token.
+    let mia = mail_app.login("mia", mia_password).await;
+    let enrol: Value = mail_app
+        .post_json(&mia, "/api/v1/users/me/mfa/totp", &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let totp_secret = enrol["secret"].as_str().unwrap().to_string();
+    let code = totp_code(&totp_secret);
+    let codes: Value = mail_app
+        .post_json(
+            &mia,
+            "/api/v1/users/me/mfa/totp/confirm",
+            &json!({ "code": code }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let recovery: Vec<String> = serde_json::from_value(codes["recovery_codes"].clone()).unwrap();
+    assert_eq!(recovery.len(), 10);
+    let pending: Value = mail_app
+        .post_json(
+            &mail_app.bare_client(),
+            "/api/v1/auth/token",
+            &json!({ "username": "mia", "password": mia_password }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mfa_token = pending["mfa_token"].as_str().unwrap().to_string();
+    let res = mail_app
+        .post_json(
+            &mail_app.bare_client(),
+            "/api/v1/auth/token/mfa",
+            &json!({ "mfa_token": mfa_token, "recovery_code": recovery[0] }),
+        )
+        .await;
+    assert_eq!(res.status(), reqwest::StatusCode::OK);
+    secrets.push(totp_secret);
+    secrets.push(mfa_token);
+    secrets.extend(recovery.iter().map(|c| c.replace('-', "")));
+    secrets.extend(recovery);
+
     stored_secrets(&app, &mut secrets).await;
 
     let log = String::from_utf8_lossy(&captured.0.lock().unwrap()).to_string();
@@ -351,4 +398,17 @@ async fn stored_secrets(app: &TestApp, secrets: &mut Vec<String>) {
         // The salt+hash part of a PHC string is what matters.
         secrets.push(hash.rsplit('$').next().unwrap().to_string());
     }
+}
+
+/// The current TOTP code of a base32 secret (RFC 6238).
+fn totp_code(secret_b32: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let key = data_encoding::BASE32_NOPAD.decode(secret_b32.as_bytes()).unwrap();
+    let step = (time::OffsetDateTime::now_utc().unix_timestamp() / 30) as u64;
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(&key).unwrap();
+    mac.update(&step.to_be_bytes());
+    let d = mac.finalize().into_bytes();
+    let o = (d[19] & 0x0f) as usize;
+    let n = u32::from_be_bytes([d[o] & 0x7f, d[o + 1], d[o + 2], d[o + 3]]) % 1_000_000;
+    format!("{n:06}")
 }

@@ -41,7 +41,7 @@ test("/private leads to the dashboard through the login page", async ({ page }) 
 test("a foreign return target is ignored", async ({ page }) => {
   await page.goto("/login?return=%2F%2Fevil.example%2Fsteal");
   await logIn(page, ADMIN.username, ADMIN.password);
-  await expect(page).toHaveURL(/127\.0\.0\.1:\d+\/dashboard$/);
+  await expect(page).toHaveURL(/localhost:\d+\/dashboard$/);
 });
 
 test("a wrong password shows an error and keeps you on the login page", async ({ page }) => {
@@ -141,7 +141,8 @@ test("navigation inside the running app is guarded too", async ({ page }) => {
 
 test("forms label every field and tell password managers what it is", async ({ page }) => {
   await page.goto("/login");
-  await expect(page.getByLabel("Username or email")).toHaveAttribute("autocomplete", "username");
+  // "webauthn" too: the browser offers passkeys in this field's autofill.
+  await expect(page.getByLabel("Username or email")).toHaveAttribute("autocomplete", "username webauthn");
   await expect(page.getByLabel("Password", { exact: true })).toHaveAttribute("autocomplete", "current-password");
   await page.goto("/signup");
   await expect(page.getByLabel("Email")).toHaveAttribute("autocomplete", "email");

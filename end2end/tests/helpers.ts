@@ -1,3 +1,4 @@
+import { createHmac } from "node:crypto";
 import { expect, type Page } from "@playwright/test";
 
 export const ADMIN = { username: "admin", email: "admin@example.com", password: "correct horse battery staple" };
@@ -74,4 +75,33 @@ export function linkIn(mail: MaildevMail, path: string): string {
   const match = mail.text.match(new RegExp(`https?://[^\\s]+${path}\\?token=[A-Za-z0-9_-]+`));
   expect(match, `a ${path} link in "${mail.subject}"`).not.toBeNull();
   return match![0];
+}
+
+/** The current RFC 6238 code (SHA-1, 6 digits, 30 s) of a base32 secret, `offset` steps away. */
+export function totp(secretBase32: string, offset = 0): string {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const c of secretBase32.replace(/=+$/, "").toUpperCase()) {
+    bits += alphabet.indexOf(c).toString(2).padStart(5, "0");
+  }
+  const key = Buffer.from(bits.match(/.{8}/g)!.map((b) => parseInt(b, 2)));
+  const step = Math.floor(Date.now() / 1000 / 30) + offset;
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(step));
+  const digest = createHmac("sha1", key).update(counter).digest();
+  const o = digest[19] & 0x0f;
+  const n = ((digest[o] & 0x7f) << 24) | (digest[o + 1] << 16) | (digest[o + 2] << 8) | digest[o + 3];
+  return String(n % 1_000_000).padStart(6, "0");
+}
+
+/** Waits until the current 30-second step has at least `margin` seconds left. */
+export async function freshStep(margin = 6) {
+  const left = 30 - (Math.floor(Date.now() / 1000) % 30);
+  if (left < margin) await new Promise((r) => setTimeout(r, (left + 1) * 1000));
+}
+
+/** Logs out through the navigation bar's button. */
+export async function logOut(page: Page) {
+  await page.getByRole("button", { name: "Logout" }).click();
+  await expect(page).toHaveURL(/\/login$/);
 }

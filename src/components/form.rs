@@ -91,17 +91,26 @@ pub fn Field(
     }
 }
 
-/// The form-level error (one that belongs to no field), announced to screen readers.
+/// The form-level error (one that belongs to no field), announced to screen
+/// readers. When the change needs a recent sign-in, it links to `/reauth`,
+/// which comes back here.
 #[component]
 pub fn FormAlert(error: LastError) -> impl IntoView {
+    let location = leptos_router::hooks::use_location();
     move || {
         error
             .get()
             .and_then(|e| e.form_message().map(|m| (m, e.retry_after)))
             .map(|(message, retry)| {
+                let reauth = (message == "reauthentication required").then(|| {
+                    let here = location.pathname.get_untracked();
+                    let href = format!("/reauth?return={}", crate::model::encode_return(&here));
+                    view! { " " <a href=href rel="external">"Confirm it’s you"</a>" to go on." }
+                });
                 view! {
                     <div class="alert" role="alert" data-retry-after=retry.map(|s| s.to_string())>
                         {message}
+                        {reauth}
                     </div>
                 }
             })

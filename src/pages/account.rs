@@ -1,12 +1,13 @@
-//! `/account`: change the password; see and end your sessions.
+//! `/account`: second factors and passkeys, the email address, the
+//! password, and the sessions.
 
 use crate::{
     components::{
         form::{last_error, Field, FormAlert, Submit},
         guard::signed_in,
     },
-    model::UserView,
-    model::{describe_user_agent, short_time, SessionItem},
+    model::{describe_user_agent, short_time, SessionItem, UserView},
+    pages::security::SecurityCard,
     server_fns::{
         my_sessions, ChangeEmail, ChangePassword, ResendVerification, RevokeOtherSessions, RevokeSession,
         SiteInfo,
@@ -28,6 +29,12 @@ pub fn AccountPage() -> impl IntoView {
                     <p class="muted">"Signed in as "<strong>{user.username.clone()}</strong>"."</p>
                 </header>
                 <Notice/>
+                {site.mfa_enrolment_required.then(|| view! {
+                    <div class="alert" role="alert" data-testid="enrol-required">
+                        "Your administrator requires a second factor. Set up an authenticator app or a passkey below to use your account."
+                    </div>
+                })}
+                <SecurityCard site=site.clone()/>
                 <EmailCard user=user.clone() site=site.clone()/>
                 <PasswordCard min=site.password_min_length/>
                 <SessionsCard/>
@@ -49,6 +56,10 @@ fn Notice() -> impl IntoView {
             Some("verification_sent") => "A new verification link is on its way to your inbox.",
             Some("email_requested") => "Check the inbox of your new address: the change happens when you open the link we sent there.",
             Some("email") => "Your new email address is confirmed.",
+            Some("totp_off") => "The authenticator app is turned off.",
+            Some("passkey_added") => "The passkey was added.",
+            Some("passkey_renamed") => "The passkey was renamed.",
+            Some("passkey_deleted") => "The passkey was removed.",
             _ => return None,
         };
         Some(view! { <div class="notice" role="status">{text}</div> })

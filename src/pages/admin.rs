@@ -10,7 +10,7 @@ use crate::{
     model::{short_time, AdminData, AdminUserItem, AuditItem, InvitationItem, MailItem, Role, UserView},
     pages::errors::Forbidden,
     server_fns::{
-        admin_overview, AdminCreateUser, AdminInvite, AdminRetryMail, AdminRevokeInvitation,
+        admin_overview, AdminCreateUser, AdminInvite, AdminResetMfa, AdminRetryMail, AdminRevokeInvitation,
         AdminSetDisabled, AdminSetRole, AdminSignOut, AdminUnlock,
     },
 };
@@ -41,6 +41,7 @@ struct Actions {
     sign_out: ServerAction<AdminSignOut>,
     revoke_invitation: ServerAction<AdminRevokeInvitation>,
     retry_mail: ServerAction<AdminRetryMail>,
+    reset_mfa: ServerAction<AdminResetMfa>,
 }
 
 #[component]
@@ -53,6 +54,7 @@ fn AdminArea(me: UserView, mail: bool) -> impl IntoView {
         sign_out: ServerAction::new(),
         revoke_invitation: ServerAction::new(),
         retry_mail: ServerAction::new(),
+        reset_mfa: ServerAction::new(),
     };
     let errors: Vec<LastError> = vec![
         last_error(actions.role),
@@ -61,6 +63,7 @@ fn AdminArea(me: UserView, mail: bool) -> impl IntoView {
         last_error(actions.sign_out),
         last_error(actions.revoke_invitation),
         last_error(actions.retry_mail),
+        last_error(actions.reset_mfa),
     ];
     let filters = move || {
         let q = query.read();
@@ -114,6 +117,7 @@ fn Done() -> impl IntoView {
             Some("invited") => "The invitation is on its way.",
             Some("invitation_revoked") => "The invitation was revoked; its link no longer works.",
             Some("mail_retried") => "The message was queued again.",
+            Some("mfa_reset") => "The user's second factors were removed and their sessions ended.",
             _ => return None,
         };
         Some(view! { <div class="notice" role="status">{text}</div> })
@@ -286,6 +290,7 @@ fn UserRow(user: AdminUserItem, is_me: bool, actions: Actions) -> impl IntoView 
         disabled,
         locked_until,
         email_verified,
+        mfa_enabled,
     } = user;
     let (role_to, role_label) = match role {
         Role::Admin => ("user", "Make user"),
@@ -324,6 +329,15 @@ fn UserRow(user: AdminUserItem, is_me: bool, actions: Actions) -> impl IntoView 
         </ActionForm>
         }
     });
+    let reset_mfa_form = (!is_me && mfa_enabled).then(|| {
+        let (id, username) = (id.clone(), username.clone());
+        view! {
+        <ActionForm action=actions.reset_mfa attr:class="inline-form">
+            {hidden_id(&id)}
+            <button type="submit" class="btn btn-ghost btn-compact" aria-label=format!("Reset the second factors of {username}")>"Reset 2FA"</button>
+        </ActionForm>
+        }
+    });
     let sign_out_form = (!is_me).then(|| {
         let (id, username) = (id.clone(), username.clone());
         view! {
@@ -352,11 +366,14 @@ fn UserRow(user: AdminUserItem, is_me: bool, actions: Actions) -> impl IntoView 
                     </span>
                 </div>
             </td>
-            <td><span class="badge" class:badge-admin=role == Role::Admin>{role.as_str()}</span></td>
+            <td>
+                <span class="badge" class:badge-admin=role == Role::Admin>{role.as_str()}</span>
+                {mfa_enabled.then(|| view! { " " <span class="badge badge-ok badge-tiny" title="A second factor is set up">"2FA"</span> })}
+            </td>
             <td>{status}</td>
             <td><time datetime=created_at>{since}</time></td>
             <td>{last_login}</td>
-            <td><div class="actions">{change_forms}{unlock_form}{sign_out_form}</div></td>
+            <td><div class="actions">{change_forms}{unlock_form}{reset_mfa_form}{sign_out_form}</div></td>
         </tr>
     }
 }

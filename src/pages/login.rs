@@ -55,7 +55,7 @@ pub fn LoginPage() -> impl IntoView {
                         </div>
                     </Show>
                     <input type="hidden" name="return_to" prop:value=return_to value=return_to/>
-                    <Field label="Username or email" name="username" autocomplete="username" required=true autofocus=true error=error/>
+                    <Field label="Username or email" name="username" autocomplete="username webauthn" required=true autofocus=true error=error/>
                     <Field label="Password" name="password" kind="password" autocomplete="current-password" required=true error=error/>
                     {site.mail_enabled.then(|| view! {
                         <p class="field-link"><a href="/forgot-password">"Forgot password?"</a></p>
@@ -66,6 +66,17 @@ pub fn LoginPage() -> impl IntoView {
                     </label>
                     <Submit label="Log in" busy_label="Logging in…" pending=action.pending()/>
                 </ActionForm>
+                {site.passkeys.then(|| view! {
+                    <div class="passkey-box" data-passkey-scope="">
+                        <div class="divider" role="presentation"><span>"or"</span></div>
+                        <button type="button" class="btn btn-ghost btn-wide needs-js" data-passkey="login"
+                            data-return=move || crate::model::safe_return(Some(&return_to()))>
+                            "Sign in with a passkey"
+                        </button>
+                        <p class="muted small center no-js-only">"Passkeys need JavaScript, which is off in this browser."</p>
+                        <p class="passkey-status" aria-live="polite" data-passkey-status=""></p>
+                    </div>
+                })}
                 {site.signup_open.then(|| view! {
                     <p class="switch">"New here? "<a href="/signup">"Create an account"</a></p>
                 })}

@@ -24,6 +24,9 @@ use time::OffsetDateTime;
 use tower_sessions::{Expiry, Session};
 
 const SESSION_KEY: &str = "sid";
+/// The token of a sign-in waiting for its second factor, in the browser's
+/// (server-side) session: it is bound to this browser.
+const PENDING_KEY: &str = "mfa_pending";
 
 /// The signed-in user of this request, if any (a request extension).
 #[derive(Clone, Debug, Default)]
@@ -49,6 +52,7 @@ pub async fn establish(
         }
     }
     session.cycle_id().await?;
+    let _ = session.remove_value(PENDING_KEY).await?;
     session.insert(SESSION_KEY, &new.id).await?;
     let expiry = if new.remember {
         let at =
@@ -59,6 +63,18 @@ pub async fn establish(
     };
     session.set_expiry(Some(expiry));
     Ok(())
+}
+
+/// Keeps a pending sign-in's token in this browser's session (under a fresh
+/// session id) until its second factor comes.
+pub async fn hold_pending(session: &Session, token: &str) -> Result<(), tower_sessions::session::Error> {
+    session.cycle_id().await?;
+    session.insert(PENDING_KEY, token).await
+}
+
+/// The token of this browser's pending sign-in, if any.
+pub async fn pending(session: &Session) -> Option<String> {
+    session.get::<String>(PENDING_KEY).await.ok().flatten()
 }
 
 /// Gives the browser a new session id for the same signed-in session (after a

@@ -32,6 +32,34 @@ impl EmailVerification {
     }
 }
 
+/// Whom a second factor is required of (`GATEHOUSE_MFA`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MfaPolicy {
+    Optional,
+    Admins,
+    Everyone,
+}
+
+impl MfaPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MfaPolicy::Optional => "optional",
+            MfaPolicy::Admins => "admins",
+            MfaPolicy::Everyone => "everyone",
+        }
+    }
+}
+
+/// The WebAuthn relying party: its id (a host name) and the origin passkeys
+/// are used from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RelyingParty {
+    pub id: String,
+    pub origin: String,
+    /// Development without a public URL: any port of `http://localhost`.
+    pub any_port: bool,
+}
+
 /// How TLS is used on an SMTP connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SmtpSecurity {
@@ -110,6 +138,11 @@ pub struct Config {
     /// Signups, invitation acceptances and password-reset requests allowed
     /// per client per hour (`GATEHOUSE_SIGNUP_LIMIT`).
     pub signup_limit: u32,
+    /// Sensitive changes need a sign-in this recent (`GATEHOUSE_REAUTH_MINUTES`).
+    pub reauth_window: Duration,
+    pub mfa: MfaPolicy,
+    /// `None` when passkeys cannot work (the public URL's host is an IP address).
+    pub relying_party: Option<RelyingParty>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -317,6 +350,19 @@ impl Config {
             }
         };
 
+        let mfa = match get("GATEHOUSE_MFA").as_deref() {
+            None | Some("optional") => MfaPolicy::Optional,
+            Some("admins") => MfaPolicy::Admins,
+            Some("everyone") => MfaPolicy::Everyone,
+            Some(other) => {
+                return Err(ConfigError {
+                    variable: "GATEHOUSE_MFA",
+                    message: format!("{other:?} is not \"optional\", \"admins\" or \"everyone\""),
+                })
+            }
+        };
+        let relying_party = relying_party(public_origin.as_deref(), site_addr);
+
         let secs = Duration::from_secs;
         Ok(Config {
             database_url,
@@ -344,6 +390,9 @@ impl Config {
             email_verification,
             password_reset_lifetime: secs(num("GATEHOUSE_PASSWORD_RESET_MINUTES", 30, 1, 7 * 24 * 60)? * 60),
             signup_limit: num("GATEHOUSE_SIGNUP_LIMIT", 10, 1, 1_000_000)? as u32,
+            reauth_window: secs(num("GATEHOUSE_REAUTH_MINUTES", 10, 1, 24 * 60)? * 60),
+            mfa,
+            relying_party,
         })
     }
 
@@ -383,6 +432,29 @@ fn parse_origin(raw: &str) -> Result<String, String> {
         ));
     }
     Ok(url.origin().ascii_serialization())
+}
+
+/// The WebAuthn relying party: the host of `GATEHOUSE_PUBLIC_URL` and that
+/// origin; without one, `localhost` on any port (browsers allow WebAuthn on
+/// `http://localhost`, never on an IP address). A public URL whose host is
+/// an IP address cannot have passkeys.
+fn relying_party(public_origin: Option<&str>, site_addr: std::net::SocketAddr) -> Option<RelyingParty> {
+    match public_origin {
+        Some(origin) => {
+            let url = Url::parse(origin).ok()?;
+            let host = url.domain()?.to_ascii_lowercase();
+            Some(RelyingParty {
+                id: host,
+                origin: origin.to_string(),
+                any_port: false,
+            })
+        }
+        None => Some(RelyingParty {
+            id: "localhost".into(),
+            origin: format!("http://localhost:{}", site_addr.port()),
+            any_port: true,
+        }),
+    }
 }
 
 /// `smtp://user:pass@host:587` (STARTTLS required), `smtps://user:pass@host:465`
@@ -522,6 +594,8 @@ mod tests {
             ("GATEHOUSE_IPV6_PREFIX", "16"),
             ("GATEHOUSE_IPV6_PREFIX", "129"),
             ("GATEHOUSE_HIBP_URL", "ftp://x/range/"),
+            ("GATEHOUSE_MFA", "sometimes"),
+            ("GATEHOUSE_REAUTH_MINUTES", "0"),
         ] {
             let err = with(&[(var, value)]).unwrap_err();
             assert_eq!(err.variable, var);
@@ -597,6 +671,28 @@ mod tests {
         assert_eq!(c.mail.unwrap().transport, MailTransport::File("/tmp/mail".into()));
         assert!(with(&[]).unwrap().mail.is_none());
         assert_eq!(with(&[]).unwrap().email_verification, EmailVerification::Off);
+    }
+
+    #[test]
+    fn the_relying_party_follows_the_public_url() {
+        let c = with(&[]).unwrap();
+        let rp = c.relying_party.unwrap();
+        assert_eq!(
+            (rp.id.as_str(), rp.origin.as_str(), rp.any_port),
+            ("localhost", "http://localhost:3000", true)
+        );
+        let c = with(&[("GATEHOUSE_PUBLIC_URL", "https://id.example.com")]).unwrap();
+        let rp = c.relying_party.unwrap();
+        assert_eq!(
+            (rp.id.as_str(), rp.origin.as_str(), rp.any_port),
+            ("id.example.com", "https://id.example.com", false)
+        );
+        assert!(with(&[("GATEHOUSE_PUBLIC_URL", "http://127.0.0.1:3000")])
+            .unwrap()
+            .relying_party
+            .is_none());
+        assert_eq!(with(&[]).unwrap().mfa, MfaPolicy::Optional);
+        assert_eq!(with(&[]).unwrap().reauth_window, Duration::from_secs(600));
     }
 
     #[test]

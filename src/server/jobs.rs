@@ -113,6 +113,7 @@ async fn housekeeping(core: Core, mut stopped: watch::Receiver<bool>) {
             ("mail links", core.purge_email_tokens().await),
             ("invitations", core.purge_invitations().await),
             ("the outbox", core.purge_outbox().await),
+            ("sign-in challenges", core.purge_challenges().await),
         ];
         for (what, result) in purges {
             if let Err(e) = result {

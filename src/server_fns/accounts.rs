@@ -82,19 +82,34 @@ pub async fn login(
     #[server(default)] return_to: Option<String>,
 ) -> Result<(), AppError> {
     use super::ssr::*;
-    use crate::server::auth as web_auth;
+    use crate::server::{auth as web_auth, core::sessions::LoginOutcome};
     let state = state()?;
     let remember = remember.is_some_and(|v| !v.is_empty() && v != "false" && v != "off");
-    let (_user, new) = state
+    let outcome = state
         .core
         .login(&username, &password, remember, &client())
         .await
         .map_err(|e| on_field(fail(e), "identifier", "username"))?;
     let session = session().await?;
-    web_auth::establish(&state.core, &session, &new)
-        .await
-        .map_err(|e| fail(crate::server::core::Error::internal("session", e)))?;
-    leptos_axum::redirect(&crate::model::safe_return(return_to.as_deref()));
+    let session_failed = |e| fail(crate::server::core::Error::internal("session", e));
+    match outcome {
+        LoginOutcome::SignedIn(_user, new) => {
+            web_auth::establish(&state.core, &session, &new)
+                .await
+                .map_err(session_failed)?;
+            leptos_axum::redirect(&crate::model::safe_return(return_to.as_deref()));
+        }
+        LoginOutcome::SecondFactor(pending) => {
+            web_auth::hold_pending(&session, &pending.token)
+                .await
+                .map_err(session_failed)?;
+            let back = crate::model::safe_return(return_to.as_deref());
+            leptos_axum::redirect(&format!(
+                "/login/mfa?return={}",
+                crate::model::encode_return(&back)
+            ));
+        }
+    }
     Ok(())
 }
 

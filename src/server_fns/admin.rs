@@ -96,6 +96,7 @@ pub async fn admin_overview(
                 disabled: m.user.disabled,
                 locked_until: m.locked_until.map(rfc3339),
                 email_verified: m.user.email_verified,
+                mfa_enabled: m.user.mfa_enabled,
             })
             .collect(),
     })
@@ -263,5 +264,20 @@ pub async fn admin_retry_mail(#[server(default)] id: String) -> Result<(), AppEr
         .audit(Event::MailRetried, None, &client(), Some(&detail))
         .await;
     leptos_axum::redirect("/admin?done=mail_retried");
+    Ok(())
+}
+
+/// Removes every second factor of a user who lost them; their sessions end.
+#[server(prefix = "/fn", endpoint = "admin_reset_mfa")]
+pub async fn admin_reset_mfa(#[server(default)] id: String) -> Result<(), AppError> {
+    use super::ssr::*;
+    let state = state()?;
+    let admin = require_admin()?;
+    state
+        .core
+        .reset_factors(&admin, &id, &client())
+        .await
+        .map_err(fail)?;
+    leptos_axum::redirect("/admin?done=mfa_reset");
     Ok(())
 }

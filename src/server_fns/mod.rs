@@ -4,10 +4,12 @@
 mod accounts;
 mod admin;
 mod mail;
+mod mfa;
 
 pub use accounts::*;
 pub use admin::*;
 pub use mail::*;
+pub use mfa::*;
 
 use crate::model::{AppError, UserView};
 use leptos::prelude::*;
@@ -25,6 +27,12 @@ pub struct SiteInfo {
     pub mail_enabled: bool,
     /// `off`, `optional` or `required`.
     pub email_verification: String,
+    /// The policy requires a second factor the visitor has not set up.
+    pub mfa_enrolment_required: bool,
+    /// Passkeys work on this site.
+    pub passkeys: bool,
+    /// The visitor has a second factor.
+    pub mfa_enabled: bool,
 }
 
 #[cfg(feature = "ssr")]
@@ -58,7 +66,18 @@ pub(crate) mod ssr {
         parts()?.extensions.get::<CurrentAuth>()?.0.clone()
     }
 
+    /// The signed-in user; one who still has to set up a second factor the
+    /// policy requires gets 403 (see [`require_enrolling`]).
     pub fn require_auth() -> Result<Arc<Authenticated>, AppError> {
+        let auth = require_enrolling()?;
+        if auth.must_enrol {
+            return Err(fail(core::Error::EnrolmentRequired));
+        }
+        Ok(auth)
+    }
+
+    /// The signed-in user, also one who still has to set up a second factor.
+    pub fn require_enrolling() -> Result<Arc<Authenticated>, AppError> {
         auth().ok_or_else(|| fail(core::Error::Unauthenticated))
     }
 
@@ -166,5 +185,8 @@ pub async fn site_state() -> Result<SiteInfo, AppError> {
         password_min_length: state.config.password_min_length,
         mail_enabled: state.core.mail_enabled(),
         email_verification: state.config.email_verification.as_str().to_string(),
+        mfa_enrolment_required: auth().is_some_and(|a| a.must_enrol),
+        passkeys: state.config.relying_party.is_some(),
+        mfa_enabled: auth().is_some_and(|a| a.user.mfa_enabled),
     })
 }

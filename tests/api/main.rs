@@ -18,5 +18,6 @@ mod cli;
 mod hardening;
 mod hostile_input;
 mod mail_api;
+mod mfa_api;
 mod security;
 mod tokens_api;

@@ -154,6 +154,7 @@ impl Core {
             last_login_at: None,
             email_verified: new.email_verified,
             password_changed_at: new.now,
+            mfa_enabled: false,
         })
     }
 
@@ -255,6 +256,7 @@ impl Core {
         new: &str,
         client: &Client,
     ) -> Result<()> {
+        self.require_recent_auth(auth)?;
         let user = &auth.user;
         self.check_current_password(user, current, client).await?;
         self.check_new_password("new_password", new, &user.username, user.email.as_deref(), client)

@@ -37,6 +37,7 @@ impl ManagedUser {
                 last_login_at: row.last_login_at,
                 email_verified: row.email_verified,
                 password_changed_at: row.password_changed_at,
+                mfa_enabled: row.mfa_enabled,
             },
         })
     }
@@ -91,6 +92,7 @@ impl Core {
         client: &Client,
     ) -> Result<ManagedUser> {
         require_admin(actor)?;
+        self.require_recent_auth(actor)?;
         let before = self.managed_user(actor, id).await?;
         let role = change.role.map(Role::as_str);
         match users::update_role_and_status(&self.db, id, role, change.disabled).await {
@@ -135,6 +137,7 @@ impl Core {
 
     /// Lifts a lock (and forgets the failures) on a user's account.
     pub async fn unlock_user(&self, actor: &Authenticated, id: &str, client: &Client) -> Result<ManagedUser> {
+        self.require_recent_auth(actor)?;
         let target = self.managed_user(actor, id).await?;
         let was_locked = self.clear_failures(&limits::account_key(Some(id), "")).await?;
         let detail = format!(
@@ -150,6 +153,7 @@ impl Core {
 
     /// Ends every session and token family of a user.
     pub async fn sign_out_user(&self, actor: &Authenticated, id: &str, client: &Client) -> Result<u64> {
+        self.require_recent_auth(actor)?;
         let target = self.managed_user(actor, id).await?;
         let sessions = self.end_other_sessions(id, None).await?;
         let families = self
@@ -173,6 +177,7 @@ impl Core {
         client: &Client,
     ) -> Result<super::User> {
         require_admin(actor)?;
+        self.require_recent_auth(actor)?;
         let username = match input.username.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
             Some(u) => validate::username(u)?,
             None => match input.email.as_deref().map(str::trim).filter(|e| !e.is_empty()) {

@@ -37,10 +37,17 @@ pub enum Event {
     MailRetried,
     PasswordCheckFailed,
     BreachCheckFailed,
+    Reauthenticated,
+    MfaEnabled,
+    MfaDisabled,
+    MfaFailed,
+    RecoveryCodeUsed,
+    RecoveryCodesRegenerated,
+    MfaReset,
 }
 
 impl Event {
-    pub const ALL: [Event; 30] = [
+    pub const ALL: [Event; 37] = [
         Event::Setup,
         Event::Signup,
         Event::UserCreated,
@@ -71,6 +78,13 @@ impl Event {
         Event::MailRetried,
         Event::PasswordCheckFailed,
         Event::BreachCheckFailed,
+        Event::Reauthenticated,
+        Event::MfaEnabled,
+        Event::MfaDisabled,
+        Event::MfaFailed,
+        Event::RecoveryCodeUsed,
+        Event::RecoveryCodesRegenerated,
+        Event::MfaReset,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -105,6 +119,13 @@ impl Event {
             Event::MailRetried => "mail_retried",
             Event::PasswordCheckFailed => "password_check_failed",
             Event::BreachCheckFailed => "breach_check_failed",
+            Event::Reauthenticated => "reauthenticated",
+            Event::MfaEnabled => "mfa_enabled",
+            Event::MfaDisabled => "mfa_disabled",
+            Event::MfaFailed => "mfa_failed",
+            Event::RecoveryCodeUsed => "recovery_code_used",
+            Event::RecoveryCodesRegenerated => "recovery_codes_regenerated",
+            Event::MfaReset => "mfa_reset",
         }
     }
 

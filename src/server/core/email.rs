@@ -342,6 +342,7 @@ impl Core {
         client: &Client,
     ) -> Result<()> {
         self.require_mail()?;
+        self.require_recent_auth(auth)?;
         let user = self.user(&auth.user.id).await?;
         self.check_current_password(&user, current_password, client)
             .await?;

@@ -38,6 +38,15 @@ pub enum Error {
     /// A link from a mail that is unknown, spent or expired: one answer for all.
     #[error("invalid or expired link")]
     InvalidLink,
+    /// No sign-in waits for a second factor here (none began, or it expired).
+    #[error("the sign-in expired: enter your password again")]
+    SignInExpired,
+    /// The policy requires a second factor the user has not set up yet.
+    #[error("set up a second factor first")]
+    EnrolmentRequired,
+    /// A sensitive change, and no sign-in within `GATEHOUSE_REAUTH_MINUTES`.
+    #[error("reauthentication required")]
+    ReauthRequired,
     /// The right password, for an account whose email is not verified while
     /// verification is required.
     #[error("email not verified")]

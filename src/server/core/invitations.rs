@@ -57,6 +57,7 @@ impl Core {
         client: &Client,
     ) -> Result<Invitation> {
         require_admin(actor)?;
+        self.require_recent_auth(actor)?;
         self.require_mail()?;
         let email = validate::email(email)?;
         let key = validate::identifier_key(&email);
@@ -131,6 +132,7 @@ impl Core {
     /// Revokes a pending invitation: its link stops working.
     pub async fn revoke_invitation(&self, actor: &Authenticated, id: &str, client: &Client) -> Result<()> {
         require_admin(actor)?;
+        self.require_recent_auth(actor)?;
         self.require_mail()?;
         if !validate::is_record_id(id) || !q::revoke(&self.db, id, super::now()).await? {
             return Err(Error::NotFound("no such pending invitation".into()));

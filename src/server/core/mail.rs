@@ -266,6 +266,7 @@ impl Core {
     /// Queues a failed message again (an admin's retry).
     pub async fn retry_mail(&self, actor: &Authenticated, id: &str) -> Result<()> {
         require_admin(actor)?;
+        self.require_recent_auth(actor)?;
         if !super::validate::is_record_id(id) || !q::requeue_failed(&self.db, id, super::now()).await? {
             return Err(Error::NotFound("no such failed message".into()));
         }

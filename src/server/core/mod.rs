@@ -10,9 +10,11 @@ pub mod error;
 pub mod invitations;
 pub mod limits;
 pub mod mail;
+pub mod mfa;
 pub mod passwords;
 pub mod sessions;
 pub mod tokens;
+pub mod totp;
 pub mod validate;
 
 pub use error::{Error, Result};
@@ -52,6 +54,8 @@ pub struct User {
     /// Unix seconds: sessions and token families older than this were made
     /// with an earlier password.
     pub password_changed_at: i64,
+    /// A confirmed TOTP or a passkey.
+    pub mfa_enabled: bool,
 }
 
 impl User {
@@ -86,6 +90,7 @@ impl TryFrom<crate::server::db::users::UserRow> for User {
             last_login_at: r.last_login_at,
             email_verified: r.email_verified,
             password_changed_at: r.password_changed_at,
+            mfa_enabled: r.mfa_enabled,
         })
     }
 }
@@ -116,6 +121,8 @@ pub struct Core {
     mailer_wake: Arc<tokio::sync::Notify>,
     /// The breached-password check, when `GATEHOUSE_HIBP_URL` is set.
     breach: Option<crate::server::breach::BreachCheck>,
+    /// The WebAuthn relying party (`None`: passkeys are not possible here).
+    webauthn: Option<Arc<webauthn_rs::prelude::Webauthn>>,
 }
 
 impl Core {
@@ -130,6 +137,7 @@ impl Core {
                 .ok()
         });
         Core {
+            webauthn: mfa::webauthn(&config),
             breach,
             db,
             config,

@@ -17,6 +17,14 @@ pub struct NewSession {
     pub remember: bool,
 }
 
+/// How the password step of a sign-in ended.
+#[derive(Clone, Debug)]
+pub enum LoginOutcome {
+    SignedIn(User, NewSession),
+    /// The user has a second factor: it is asked next.
+    SecondFactor(super::mfa::PendingSignIn),
+}
+
 /// What proved who the caller is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Credential {
@@ -31,6 +39,11 @@ pub enum Credential {
 pub struct Authenticated {
     pub user: User,
     pub credential: Credential,
+    /// When this session or token family last proved who it is.
+    pub auth_at: i64,
+    /// The policy requires a second factor the user has not set up: until
+    /// they do, they reach nothing but that.
+    pub must_enrol: bool,
 }
 
 impl Authenticated {
@@ -62,14 +75,20 @@ pub struct SessionInfo {
 
 impl Core {
     /// Checks credentials and starts a session.
+    /// Checks credentials; then either starts a session, or, for a user
+    /// with a second factor, holds a pending sign-in that waits for it (no
+    /// session exists until then).
     pub async fn login(
         &self,
         identifier: &str,
         password: &str,
         remember: bool,
         client: &Client,
-    ) -> Result<(User, NewSession)> {
+    ) -> Result<LoginOutcome> {
         let user = self.check_credentials(identifier, password, client).await?;
+        if let Some(pending) = self.pend_sign_in(&user, remember, "password").await? {
+            return Ok(LoginOutcome::SecondFactor(pending));
+        }
         let session = self.start_session(&user, remember, client).await?;
         let detail = if remember {
             "session (remember me)"
@@ -78,7 +97,7 @@ impl Core {
         };
         self.audit(Event::LoginSucceeded, Some(&user.id), client, Some(detail))
             .await;
-        Ok((user, session))
+        Ok(LoginOutcome::SignedIn(user, session))
     }
 
     /// Starts a session for `user` (and records it as their last login):
@@ -104,6 +123,7 @@ impl Core {
                 .map(|ua| ua.chars().take(512).collect()),
             ip: client.ip.map(|ip| ip.to_string()),
             password_at: user.password_changed_at,
+            auth_at: now,
         };
         q::insert(&self.db, &row).await?;
         crate::server::db::users::record_login(&self.db, &user.id, now).await?;
@@ -134,9 +154,12 @@ impl Core {
         if now - s.last_seen_at >= TOUCH_EVERY {
             q::touch(&self.db, sid, now).await?;
         }
+        let user = User::try_from(found.user)?;
         Ok(Some(Authenticated {
-            user: User::try_from(found.user)?,
+            must_enrol: self.mfa_required_of(&user) && !user.mfa_enabled,
+            user,
             credential: Credential::Session(found.session.id),
+            auth_at: found.session.auth_at,
         }))
     }
 

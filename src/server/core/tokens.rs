@@ -43,6 +43,13 @@ pub struct Claims {
     pub sid: String,
 }
 
+/// How the token endpoint's password step ended.
+#[derive(Clone, Debug)]
+pub enum TokenOutcome {
+    Issued(User, TokenPair),
+    SecondFactor(super::mfa::PendingSignIn),
+}
+
 /// What the token endpoints hand out.
 #[derive(Clone, Debug)]
 pub struct TokenPair {
@@ -252,18 +259,40 @@ impl Core {
         })
     }
 
-    /// Checks credentials and starts a token family (the token endpoint).
+    /// Checks credentials and starts a token family (the token endpoint), or,
+    /// for a user with a second factor, answers an `mfa_token` to complete
+    /// with [`Core::issue_tokens_mfa`].
     pub async fn issue_tokens(
         &self,
         identifier: &str,
         password: &str,
         client: &Client,
-    ) -> Result<(User, TokenPair)> {
+    ) -> Result<TokenOutcome> {
         let user = self.check_credentials(identifier, password, client).await?;
-        let pair = self.start_token_family(&user).await?;
+        if let Some(pending) = self.pend_sign_in(&user, false, "password").await? {
+            return Ok(TokenOutcome::SecondFactor(pending));
+        }
+        let pair = self.tokens_for(&user, client).await?;
+        Ok(TokenOutcome::Issued(user, pair))
+    }
+
+    /// Completes the token endpoint's second step.
+    pub async fn issue_tokens_mfa(
+        &self,
+        mfa_token: &str,
+        proof: &super::mfa::Proof,
+        client: &Client,
+    ) -> Result<(User, TokenPair)> {
+        let (user, _) = self.complete_sign_in(mfa_token, proof, client).await?;
+        let pair = self.tokens_for(&user, client).await?;
+        Ok((user, pair))
+    }
+
+    async fn tokens_for(&self, user: &User, client: &Client) -> Result<TokenPair> {
+        let pair = self.start_token_family(user).await?;
         let _ = crate::server::db::users::record_login(&self.db, &user.id, super::now()).await;
         self.audit(Event::TokenIssued, Some(&user.id), client, None).await;
-        Ok((user, pair))
+        Ok(pair)
     }
 
     /// Spends `refresh_token` and returns the next pair of its family. A token
@@ -356,11 +385,14 @@ impl Core {
         {
             return Err(Error::Unauthenticated);
         }
+        let user = User::try_from(found.user)?;
         Ok(Authenticated {
-            user: User::try_from(found.user)?,
+            must_enrol: self.mfa_required_of(&user) && !user.mfa_enabled,
+            user,
             credential: Credential::Bearer {
                 family: found.family_id,
             },
+            auth_at: found.auth_at,
         })
     }
 

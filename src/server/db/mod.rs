@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod email_tokens;
+pub mod factors;
 pub mod invitations;
 pub mod limits;
 pub mod outbox;

@@ -18,6 +18,8 @@ pub struct SessionRow {
     pub ip: Option<String>,
     /// The user's `password_changed_at` the session was authenticated with.
     pub password_at: i64,
+    /// When the session last proved who it is (sign-in, re-authentication).
+    pub auth_at: i64,
 }
 
 /// A session joined with its user (one query per authenticated request).
@@ -37,6 +39,7 @@ struct JoinedRow {
     user_agent: Option<String>,
     ip: Option<String>,
     s_password_at: i64,
+    s_auth_at: i64,
     #[sqlx(flatten)]
     user: UserRow,
 }
@@ -54,6 +57,7 @@ impl From<JoinedRow> for SessionWithUser {
                 user_agent: r.user_agent,
                 ip: r.ip,
                 password_at: r.s_password_at,
+                auth_at: r.s_auth_at,
             },
             user: r.user,
         }
@@ -63,7 +67,7 @@ impl From<JoinedRow> for SessionWithUser {
 pub async fn insert(db: &Db, s: &SessionRow) -> Result<(), sqlx::Error> {
     on_pool!(db, pool => sqlx::query(
         "INSERT INTO user_sessions (id, user_id, created_at, last_seen_at, expires_at, remember, user_agent, ip, \
-         password_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         password_at, auth_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $3)",
     )
     .bind(&s.id)
     .bind(&s.user_id)
@@ -84,7 +88,7 @@ pub async fn insert(db: &Db, s: &SessionRow) -> Result<(), sqlx::Error> {
 pub async fn find_with_user(db: &Db, id: &str) -> Result<Option<SessionWithUser>, sqlx::Error> {
     let sql = format!(
         "SELECT s.id AS s_id, s.created_at AS s_created_at, s.last_seen_at, s.expires_at, s.remember, \
-         s.user_agent, s.ip, s.password_at AS s_password_at, {USER_COLUMNS} FROM user_sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1"
+         s.user_agent, s.ip, s.password_at AS s_password_at, s.auth_at AS s_auth_at, {USER_COLUMNS} FROM user_sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1"
     );
     let row = on_pool!(db, pool => sqlx::query_as::<_, JoinedRow>(&sql)
     .bind(id)
@@ -98,6 +102,16 @@ pub async fn find_with_user(db: &Db, id: &str) -> Result<Option<SessionWithUser>
 pub async fn set_password_at(db: &Db, id: &str, password_at: i64) -> Result<(), sqlx::Error> {
     on_pool!(db, pool => sqlx::query("UPDATE user_sessions SET password_at = $1 WHERE id = $2")
         .bind(password_at)
+        .bind(id)
+        .execute(pool)
+        .await
+        .map(|_| ()))
+}
+
+/// Records that the session proved who it is again (re-authentication).
+pub async fn set_auth_at(db: &Db, id: &str, now: i64) -> Result<(), sqlx::Error> {
+    on_pool!(db, pool => sqlx::query("UPDATE user_sessions SET auth_at = $1 WHERE id = $2")
+        .bind(now)
         .bind(id)
         .execute(pool)
         .await
@@ -158,7 +172,7 @@ pub async fn list_of_user(
 ) -> Result<Vec<SessionRow>, sqlx::Error> {
     on_pool!(db, pool => sqlx::query_as::<_, SessionRow>(
         "SELECT s.id, s.user_id, s.created_at, s.last_seen_at, s.expires_at, s.remember, s.user_agent, s.ip, \
-         s.password_at FROM user_sessions s JOIN users u ON u.id = s.user_id \
+         s.password_at, s.auth_at FROM user_sessions s JOIN users u ON u.id = s.user_id \
          WHERE s.user_id = $1 AND s.expires_at > $2 AND s.last_seen_at > $3 AND s.password_at >= u.password_changed_at \
          ORDER BY s.last_seen_at DESC, s.created_at DESC",
     )

@@ -62,7 +62,8 @@ pub async fn insert_family(
     on_pool!(db, pool => {
         let mut tx = pool.begin().await?;
         sqlx::query(
-            "INSERT INTO refresh_families (id, user_id, created_at, expires_at, password_at) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO refresh_families (id, user_id, created_at, expires_at, password_at, auth_at) \
+             VALUES ($1, $2, $3, $4, $5, $3)",
         )
             .bind(family_id)
             .bind(user_id)
@@ -121,6 +122,8 @@ pub struct FamilyWithUser {
     pub revoked_at: Option<i64>,
     /// The user's `password_changed_at` the family was started with.
     pub password_at: i64,
+    /// When the family's sign-in happened (its tokens' `auth_time`).
+    pub auth_at: i64,
     pub user: UserRow,
 }
 
@@ -130,6 +133,7 @@ struct FamilyJoin {
     f_expires_at: i64,
     revoked_at: Option<i64>,
     f_password_at: i64,
+    f_auth_at: i64,
     #[sqlx(flatten)]
     user: UserRow,
 }
@@ -137,7 +141,7 @@ struct FamilyJoin {
 /// A family and its user, in one query (once per bearer request).
 pub async fn family_with_user(db: &Db, family_id: &str) -> Result<Option<FamilyWithUser>, sqlx::Error> {
     let sql = format!(
-        "SELECT f.id AS f_id, f.expires_at AS f_expires_at, f.revoked_at, f.password_at AS f_password_at, {USER_COLUMNS} \
+        "SELECT f.id AS f_id, f.expires_at AS f_expires_at, f.revoked_at, f.password_at AS f_password_at, f.auth_at AS f_auth_at, {USER_COLUMNS} \
          FROM refresh_families f JOIN users u ON u.id = f.user_id WHERE f.id = $1"
     );
     let row = on_pool!(db, pool => sqlx::query_as::<_, FamilyJoin>(&sql)
@@ -149,6 +153,7 @@ pub async fn family_with_user(db: &Db, family_id: &str) -> Result<Option<FamilyW
         expires_at: r.f_expires_at,
         revoked_at: r.revoked_at,
         password_at: r.f_password_at,
+        auth_at: r.f_auth_at,
         user: r.user,
     }))
 }
@@ -158,6 +163,16 @@ pub async fn family_with_user(db: &Db, family_id: &str) -> Result<Option<FamilyW
 pub async fn set_password_at(db: &Db, family_id: &str, password_at: i64) -> Result<(), sqlx::Error> {
     on_pool!(db, pool => sqlx::query("UPDATE refresh_families SET password_at = $1 WHERE id = $2")
         .bind(password_at)
+        .bind(family_id)
+        .execute(pool)
+        .await
+        .map(|_| ()))
+}
+
+/// Records that the family's client proved who it is again.
+pub async fn set_auth_at(db: &Db, family_id: &str, now: i64) -> Result<(), sqlx::Error> {
+    on_pool!(db, pool => sqlx::query("UPDATE refresh_families SET auth_at = $1 WHERE id = $2")
+        .bind(now)
         .bind(family_id)
         .execute(pool)
         .await

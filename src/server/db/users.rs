@@ -14,12 +14,14 @@ pub struct UserRow {
     pub last_login_at: Option<i64>,
     pub password_changed_at: i64,
     pub email_verified: bool,
+    pub mfa_enabled: bool,
 }
 
 /// The columns of a [`UserRow`], from `users u`. Queries that join another
 /// table alias that table's columns, so these keep their names.
 pub const USER_COLUMNS: &str = "u.id, u.username, u.email, u.password_hash, u.role, u.disabled, \
-                                u.created_at, u.last_login_at, u.password_changed_at, u.email_verified";
+                                u.created_at, u.last_login_at, u.password_changed_at, u.email_verified, \
+                                u.mfa_enabled";
 
 /// A user to insert, with the lookup keys of its username and email.
 #[derive(Clone, Debug)]
@@ -303,11 +305,12 @@ pub struct AdminUserRow {
     pub last_login_at: Option<i64>,
     pub email_verified: bool,
     pub password_changed_at: i64,
+    pub mfa_enabled: bool,
     pub locked_until: Option<i64>,
 }
 
 const ADMIN_COLUMNS: &str = "u.id, u.username, u.email, u.role, u.disabled, u.created_at, u.last_login_at, \
-                             u.email_verified, u.password_changed_at, l.locked_until";
+                             u.email_verified, u.password_changed_at, u.mfa_enabled, l.locked_until";
 
 /// Every user, oldest first, with their lock.
 pub async fn list_for_admin(db: &Db) -> Result<Vec<AdminUserRow>, sqlx::Error> {

@@ -34,6 +34,8 @@ pub struct AdminUserView {
     /// RFC 3339, or null if never.
     #[schema(format = "date-time")]
     pub last_login_at: Option<String>,
+    /// A second factor (an authenticator app or a passkey) is set up.
+    pub mfa_enabled: bool,
 }
 
 impl From<ManagedUser> for AdminUserView {
@@ -42,6 +44,7 @@ impl From<ManagedUser> for AdminUserView {
             disabled: m.user.disabled,
             locked_until: m.locked_until.map(core::rfc3339),
             last_login_at: m.user.last_login_at.map(core::rfc3339),
+            mfa_enabled: m.user.mfa_enabled,
             user: m.user.view(),
         }
     }

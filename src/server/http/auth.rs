@@ -6,7 +6,11 @@ use super::{
 };
 use crate::{
     model::UserView,
-    server::{auth, core, core::accounts::NewAccount, AppState},
+    server::{
+        auth, core,
+        core::{accounts::NewAccount, sessions::LoginOutcome},
+        AppState,
+    },
 };
 use axum::{extract::State, http::StatusCode, Json};
 use serde::{Deserialize, Serialize};
@@ -40,6 +44,10 @@ pub struct SessionState {
     pub authenticated: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<UserView>,
+    /// Present (true) while the policy requires a second factor the user has
+    /// not set up: nothing else is reachable until they do.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub mfa_enrolment_required: bool,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -159,10 +167,60 @@ pub async fn signup(
     ))
 }
 
+/// The second step a sign-in waits for.
+#[derive(Serialize, ToSchema)]
+pub struct MfaRequired {
+    /// Always false: not signed in yet.
+    pub ok: bool,
+    /// Always true.
+    pub mfa_required: bool,
+    /// What the user can answer with: `totp`, `recovery`, `passkey`.
+    pub methods: Vec<String>,
+}
+
+impl MfaRequired {
+    pub fn of(methods: &[core::mfa::Method]) -> MfaRequired {
+        MfaRequired {
+            ok: false,
+            mfa_required: true,
+            methods: methods.iter().map(|m| m.as_str().to_string()).collect(),
+        }
+    }
+}
+
+/// Signed in, or waiting for a second factor.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum LoginAnswer {
+    SignedIn(UserEnvelope),
+    SecondFactor(MfaRequired),
+}
+
+/// Makes a finished sign-in this browser's session.
+pub(crate) async fn sign_in(
+    state: &AppState,
+    session: &Session,
+    user: &core::User,
+    remember: bool,
+    client: &core::Client,
+) -> ApiResult<Json<LoginAnswer>> {
+    let new = state.core.start_session(user, remember, client).await?;
+    auth::establish(&state.core, session, &new)
+        .await
+        .map_err(session_error)?;
+    Ok(Json(LoginAnswer::SignedIn(UserEnvelope {
+        ok: true,
+        user: user.view(),
+    })))
+}
+
 /// Signs in with a username or email and a password; sets the session cookie.
+/// For an account with a second factor, the answer is `mfa_required` (and a
+/// pending sign-in in the session, for five minutes): complete it at
+/// `/api/v1/auth/mfa/verify` or with a passkey.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginBody,
     responses(
-        (status = 200, description = "Signed in (session cookie set)", body = UserEnvelope),
+        (status = 200, description = "Signed in (session cookie set), or a second factor is required", body = LoginAnswer),
         (status = 400, description = "Malformed body", body = ErrorBody),
         (status = 401, description = "invalid credentials (unknown user, wrong password or disabled account alike)", body = ErrorBody),
         (status = 429, description = "Too many failures from this client, or the account is locked; see Retry-After", body = ErrorBody),
@@ -172,19 +230,29 @@ pub async fn login(
     ClientInfo(client): ClientInfo,
     session: Session,
     ApiJson(body): ApiJson<LoginBody>,
-) -> ApiResult<Json<UserEnvelope>> {
+) -> ApiResult<Json<LoginAnswer>> {
     let identifier = body.identifier()?;
-    let (user, new) = state
+    match state
         .core
         .login(identifier, &body.password, body.remember, &client)
-        .await?;
-    auth::establish(&state.core, &session, &new)
-        .await
-        .map_err(session_error)?;
-    Ok(Json(UserEnvelope {
-        ok: true,
-        user: user.view(),
-    }))
+        .await?
+    {
+        LoginOutcome::SignedIn(user, new) => {
+            auth::establish(&state.core, &session, &new)
+                .await
+                .map_err(session_error)?;
+            Ok(Json(LoginAnswer::SignedIn(UserEnvelope {
+                ok: true,
+                user: user.view(),
+            })))
+        }
+        LoginOutcome::SecondFactor(pending) => {
+            auth::hold_pending(&session, &pending.token)
+                .await
+                .map_err(session_error)?;
+            Ok(Json(LoginAnswer::SecondFactor(MfaRequired::of(&pending.methods))))
+        }
+    }
 }
 
 /// Signs out: deletes the session server-side and clears the cookie.
@@ -205,6 +273,7 @@ pub async fn logout(
 pub async fn session_state(MaybeUser(auth): MaybeUser) -> Json<SessionState> {
     Json(SessionState {
         authenticated: auth.is_some(),
+        mfa_enrolment_required: auth.as_ref().is_some_and(|a| a.must_enrol),
         user: auth.map(|a| a.user.view()),
     })
 }

@@ -60,7 +60,10 @@ pub fn status_of(e: &core::Error) -> StatusCode {
         Invalid { .. } | InvalidLink => StatusCode::BAD_REQUEST,
         EmailNotVerified => StatusCode::FORBIDDEN,
         Conflict { .. } | StateConflict(_) => StatusCode::CONFLICT,
-        InvalidCredentials | Unauthenticated | WrongPassword { .. } => StatusCode::UNAUTHORIZED,
+        InvalidCredentials | Unauthenticated | WrongPassword { .. } | ReauthRequired | SignInExpired => {
+            StatusCode::UNAUTHORIZED
+        }
+        EnrolmentRequired => StatusCode::FORBIDDEN,
         Forbidden(_) => StatusCode::FORBIDDEN,
         NotFound(_) => StatusCode::NOT_FOUND,
         RateLimited { .. } | Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,

@@ -102,15 +102,32 @@ fn is_json(value: Option<&header::HeaderValue>) -> bool {
     mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
 }
 
-/// The signed-in user; 401 with `WWW-Authenticate: Bearer` otherwise.
+/// The signed-in user; 401 with `WWW-Authenticate: Bearer` otherwise, and
+/// 403 while the policy requires a second factor they have not set up.
 pub struct CurrentUser(pub Arc<Authenticated>);
 
 impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
     type Rejection = ApiError;
 
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let EnrollingUser(auth) = EnrollingUser::from_request_parts(parts, state).await?;
+        if auth.must_enrol {
+            return Err(crate::server::core::Error::EnrolmentRequired.into());
+        }
+        Ok(CurrentUser(auth))
+    }
+}
+
+/// The signed-in user, also one who still has to set up a second factor
+/// (for the endpoints that set one up).
+pub struct EnrollingUser(pub Arc<Authenticated>);
+
+impl<S: Send + Sync> FromRequestParts<S> for EnrollingUser {
+    type Rejection = ApiError;
+
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         match parts.extensions.get::<CurrentAuth>() {
-            Some(CurrentAuth(Some(auth))) => Ok(CurrentUser(auth.clone())),
+            Some(CurrentAuth(Some(auth))) => Ok(EnrollingUser(auth.clone())),
             _ if parts.extensions.get::<BearerRejected>().is_some() => Err(ApiError::invalid_token()),
             _ => Err(ApiError::unauthenticated()),
         }

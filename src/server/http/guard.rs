@@ -32,10 +32,10 @@ fn classify(path: &str) -> Option<Page> {
     Some(match path {
         "/setup" => Page::Setup,
         "/" => Page::Root,
-        "/login" | "/signup" => Page::Guest,
+        "/login" | "/signup" | "/login/mfa" => Page::Guest,
         "/private" => Page::Private,
         "/forgot-password" | "/reset-password" | "/verify-email" | "/confirm-email" | "/invite" => Page::Open,
-        "/dashboard" | "/account" | "/admin" => Page::Protected,
+        "/dashboard" | "/account" | "/admin" | "/reauth" => Page::Protected,
         p if p.starts_with("/admin/") || p.starts_with("/account/") => Page::Protected,
         _ => return None,
     })
@@ -82,7 +82,17 @@ pub async fn guard_pages(State(state): State<AppState>, req: Request, next: Next
             next.run(req).await
         };
     };
-    let signed_in = matches!(req.extensions().get::<CurrentAuth>(), Some(CurrentAuth(Some(_))));
+    let auth = req.extensions().get::<CurrentAuth>().and_then(|a| a.0.clone());
+    let signed_in = auth.is_some();
+    // Until a second factor the policy requires is set up, the account page
+    // (where it is set up) is all there is.
+    let must_enrol = auth.is_some_and(|a| a.must_enrol);
+    if must_enrol
+        && matches!(page, Page::Root | Page::Private | Page::Protected)
+        && !matches!(path, "/account" | "/account/recovery-codes" | "/reauth")
+    {
+        return found("/account?enrol=1#security");
+    }
     match page {
         Page::Setup if !setup_required => found("/login"),
         Page::Setup => next.run(req).await,

@@ -8,6 +8,7 @@ pub mod email;
 pub mod error;
 pub mod extract;
 pub mod guard;
+pub mod mfa;
 pub mod openapi;
 pub mod security;
 pub mod tokens;
@@ -45,6 +46,26 @@ pub fn api_routes(mail: bool) -> Router<AppState> {
         .route("/admin/users/{id}/unlock", post(admin::unlock_user))
         .route("/admin/users/{id}/sessions", delete(admin::sign_out_user))
         .route("/admin/audit", get(admin::audit))
+        .route("/auth/token/mfa", post(tokens::token_mfa))
+        .route("/auth/mfa/verify", post(mfa::verify))
+        .route("/auth/passkey/start", post(mfa::passkey_start))
+        .route("/auth/passkey/finish", post(mfa::passkey_finish))
+        .route("/auth/reauthenticate", post(mfa::reauthenticate))
+        .route("/users/me/mfa", get(mfa::status))
+        .route(
+            "/users/me/mfa/totp",
+            post(mfa::start_totp).delete(mfa::disable_totp),
+        )
+        .route("/users/me/mfa/totp/confirm", post(mfa::confirm_totp))
+        .route("/users/me/mfa/recovery-codes", post(mfa::recovery_codes))
+        .route("/users/me/passkeys", get(mfa::passkeys))
+        .route("/users/me/passkeys/register/start", post(mfa::register_start))
+        .route("/users/me/passkeys/register/finish", post(mfa::register_finish))
+        .route(
+            "/users/me/passkeys/{id}",
+            patch(mfa::rename_passkey).delete(mfa::delete_passkey),
+        )
+        .route("/admin/users/{id}/mfa", delete(mfa::reset_factors))
         .route("/openapi.json", get(openapi::document));
     if mail {
         v1 = v1

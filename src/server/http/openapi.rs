@@ -1,6 +1,6 @@
 //! The OpenAPI 3 document of the JSON API, generated from the handlers' types.
 
-use super::{account, admin, auth, email, error, tokens};
+use super::{account, admin, auth, email, error, mfa, tokens};
 use crate::model::{Role, UserView};
 use crate::server::AppState;
 use axum::extract::State;
@@ -50,6 +50,22 @@ use utoipa::{
         email::revoke_invitation,
         email::undelivered,
         email::retry,
+        tokens::token_mfa,
+        mfa::verify,
+        mfa::status,
+        mfa::start_totp,
+        mfa::confirm_totp,
+        mfa::disable_totp,
+        mfa::recovery_codes,
+        mfa::register_start,
+        mfa::register_finish,
+        mfa::passkeys,
+        mfa::rename_passkey,
+        mfa::delete_passkey,
+        mfa::passkey_start,
+        mfa::passkey_finish,
+        mfa::reauthenticate,
+        mfa::reset_factors,
     ),
     components(schemas(UserView, Role, error::ErrorBody, super::Status)),
     modifiers(&Security),
@@ -57,6 +73,7 @@ use utoipa::{
         (name = "auth", description = "Setup, signup, login and the browser session"),
         (name = "tokens", description = "Bearer and refresh tokens for non-browser clients"),
         (name = "account", description = "The signed-in user"),
+        (name = "mfa", description = "Second factors (TOTP, recovery codes), passkeys and re-authentication"),
         (name = "email", description = "Password reset, email verification and change, invitations (when mail is configured)"),
         (name = "admin", description = "Users, invitations, undelivered mail and the audit log, for admins"),
         (name = "operations", description = "Health checks and this document"),

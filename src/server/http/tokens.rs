@@ -7,7 +7,11 @@ use super::{
     error::{ApiError, ApiResult, ErrorBody},
     extract::{ApiJson, ClientInfo, OptionalJson},
 };
-use crate::server::{core, core::tokens::TokenPair, AppState};
+use crate::server::{
+    core,
+    core::tokens::{TokenOutcome, TokenPair},
+    AppState,
+};
 use axum::{
     extract::State,
     http::{header, HeaderMap, HeaderValue, StatusCode},
@@ -93,7 +97,7 @@ fn presented_token(state: &AppState, body: Option<RefreshBody>, headers: &Header
 /// refresh token.
 #[utoipa::path(post, path = "/api/v1/auth/token", tag = "tokens", request_body = LoginBody,
     responses(
-        (status = 200, description = "A token pair; the refresh token is also set as a cookie", body = TokenResponse),
+        (status = 200, description = "A token pair (the refresh token is also set as a cookie), or a second factor is required", body = TokenAnswer),
         (status = 400, description = "Malformed body", body = ErrorBody),
         (status = 401, description = "invalid credentials", body = ErrorBody),
         (status = 429, description = "Rate-limited or locked; see Retry-After", body = ErrorBody),
@@ -104,9 +108,67 @@ pub async fn token(
     ApiJson(body): ApiJson<LoginBody>,
 ) -> ApiResult<Response> {
     let identifier = body.identifier()?;
-    let (_user, pair) = state
+    match state
         .core
         .issue_tokens(identifier, &body.password, &client)
+        .await?
+    {
+        TokenOutcome::Issued(_user, pair) => Ok(token_response(&state, pair)),
+        TokenOutcome::SecondFactor(pending) => Ok(Json(TokenMfaRequired {
+            mfa_required: true,
+            mfa_token: pending.token,
+            methods: pending.methods.iter().map(|m| m.as_str().to_string()).collect(),
+        })
+        .into_response()),
+    }
+}
+
+/// The token endpoint's answer for an account with a second factor.
+#[derive(Serialize, ToSchema)]
+pub struct TokenMfaRequired {
+    /// Always true.
+    pub mfa_required: bool,
+    /// Opaque, good for five minutes: send it to `/api/v1/auth/token/mfa`.
+    pub mfa_token: String,
+    pub methods: Vec<String>,
+}
+
+/// A token pair, or a second factor is required.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum TokenAnswer {
+    Issued(TokenResponse),
+    SecondFactor(TokenMfaRequired),
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct TokenMfaBody {
+    pub mfa_token: String,
+    /// A 6-digit code from the authenticator app ...
+    #[serde(default)]
+    pub code: Option<String>,
+    /// ... or one of the recovery codes.
+    #[serde(default)]
+    pub recovery_code: Option<String>,
+}
+
+/// Completes the token endpoint's second step with a code or a recovery code.
+#[utoipa::path(post, path = "/api/v1/auth/token/mfa", tag = "tokens", request_body = TokenMfaBody,
+    responses(
+        (status = 200, description = "A token pair; the refresh token is also set as a cookie", body = TokenResponse),
+        (status = 400, description = "Malformed body, or neither code nor recovery_code", body = ErrorBody),
+        (status = 401, description = "invalid code, or the mfa_token expired", body = ErrorBody),
+        (status = 429, description = "Rate-limited or locked; see Retry-After", body = ErrorBody),
+    ))]
+pub async fn token_mfa(
+    State(state): State<AppState>,
+    ClientInfo(client): ClientInfo,
+    ApiJson(body): ApiJson<TokenMfaBody>,
+) -> ApiResult<Response> {
+    let proof = super::mfa::proof(body.code, body.recovery_code)?;
+    let (_user, pair) = state
+        .core
+        .issue_tokens_mfa(&body.mfa_token, &proof, &client)
         .await?;
     Ok(token_response(&state, pair))
 }
