@@ -13,6 +13,9 @@ export const limitedPort = port + 1;
 /** maildev: the SMTP server the main instance mails through, and its web API. */
 export const smtpPort = port + 25;
 export const maildevUrl = `http://127.0.0.1:${port + 80}`;
+/** The example SPA (examples/spa), served from other origins than Gatehouse's. */
+export const spaPort = port + 73;
+export const foreignSpaPort = port + 74;
 const dataDir = process.env.GATEHOUSE_E2E_DATA ?? fs.mkdtempSync(path.join(os.tmpdir(), "gatehouse-e2e-"));
 process.env.GATEHOUSE_E2E_DATA = dataDir;
 
@@ -89,7 +92,21 @@ export default defineConfig({
       GATEHOUSE_SMTP_URL: `smtp+plain://127.0.0.1:${smtpPort}`,
       GATEHOUSE_PUBLIC_URL: `http://localhost:${port}`,
       GATEHOUSE_MAIL_FROM: "Gatehouse <no-reply@gatehouse.test>",
+      // The example SPA's origin may call the API; its access tokens live 3 s,
+      // so a test sees them expire.
+      GATEHOUSE_ALLOWED_ORIGINS: `http://localhost:${port + 73}`,
+      GATEHOUSE_ACCESS_TOKEN_SECONDS: "3",
     }),
+    // The example SPA, from an allowed origin and from one that is not.
+    ...[port + 73, port + 74].map((spa) => ({
+      command: `node examples/spa/serve.mjs --port ${spa} --host 127.0.0.1 --gatehouse http://localhost:${port}`,
+      cwd: root,
+      url: `http://127.0.0.1:${spa}/`,
+      reuseExistingServer: false,
+      timeout: 30_000,
+      stdout: "ignore" as const,
+      stderr: "pipe" as const,
+    })),
     server(limitedPort, "limited", { GATEHOUSE_LOGIN_ATTEMPTS: "2", GATEHOUSE_LOGIN_WINDOW_SECONDS: "900" }),
   ],
 });

@@ -143,6 +143,14 @@ pub struct Config {
     pub mfa: MfaPolicy,
     /// `None` when passkeys cannot work (the public URL's host is an IP address).
     pub relying_party: Option<RelyingParty>,
+    /// Origins whose pages may call the JSON API with credentials
+    /// (`GATEHOUSE_ALLOWED_ORIGINS`), e.g. `https://app.example.com`.
+    pub allowed_origins: Vec<String>,
+    /// A connection has this long to send a request's headers (and an idle
+    /// kept-alive connection this long before its next one).
+    pub header_timeout: Duration,
+    /// Where Prometheus metrics are served (`GATEHOUSE_METRICS_ADDR`); `None`: off.
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -362,6 +370,27 @@ impl Config {
             }
         };
         let relying_party = relying_party(public_origin.as_deref(), site_addr);
+        let metrics_addr = match get("GATEHOUSE_METRICS_ADDR") {
+            None => None,
+            Some(raw) => Some(raw.parse().map_err(|_| ConfigError {
+                variable: "GATEHOUSE_METRICS_ADDR",
+                message: format!("{raw:?} is not an address like 127.0.0.1:9100"),
+            })?),
+        };
+        let allowed_origins = match get("GATEHOUSE_ALLOWED_ORIGINS") {
+            None => Vec::new(),
+            Some(raw) => raw
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|entry| {
+                    bare_origin(entry).map_err(|message| ConfigError {
+                        variable: "GATEHOUSE_ALLOWED_ORIGINS",
+                        message,
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        };
 
         let secs = Duration::from_secs;
         Ok(Config {
@@ -393,6 +422,9 @@ impl Config {
             reauth_window: secs(num("GATEHOUSE_REAUTH_MINUTES", 10, 1, 24 * 60)? * 60),
             mfa,
             relying_party,
+            allowed_origins,
+            header_timeout: secs(num("GATEHOUSE_HEADER_TIMEOUT_SECONDS", 10, 1, 3600)?),
+            metrics_addr,
         })
     }
 
@@ -411,6 +443,18 @@ impl Config {
             "gatehouse_session"
         }
     }
+}
+
+/// One entry of `GATEHOUSE_ALLOWED_ORIGINS`: a bare origin (scheme, host and
+/// port), as browsers send it in `Origin`. A path, a wildcard, credentials or
+/// `null` are refused: each would allow more than meant.
+fn bare_origin(raw: &str) -> Result<String, String> {
+    if raw == "null" || raw.contains('*') {
+        return Err(format!(
+            "{raw:?} is not an origin: list each one, like https://app.example.com"
+        ));
+    }
+    parse_origin(raw)
 }
 
 /// `https://id.example.com/` -> `https://id.example.com`. Only http(s), no
@@ -596,6 +640,16 @@ mod tests {
             ("GATEHOUSE_HIBP_URL", "ftp://x/range/"),
             ("GATEHOUSE_MFA", "sometimes"),
             ("GATEHOUSE_REAUTH_MINUTES", "0"),
+            ("GATEHOUSE_ALLOWED_ORIGINS", "https://app.example.com/path"),
+            ("GATEHOUSE_ALLOWED_ORIGINS", "*"),
+            ("GATEHOUSE_ALLOWED_ORIGINS", "https://*.example.com"),
+            ("GATEHOUSE_ALLOWED_ORIGINS", "null"),
+            ("GATEHOUSE_ALLOWED_ORIGINS", "https://app.example.com, ftp://x"),
+            ("GATEHOUSE_ALLOWED_ORIGINS", "app.example.com"),
+            ("GATEHOUSE_ALLOWED_ORIGINS", "https://app.example.com?x=1"),
+            ("GATEHOUSE_ALLOWED_ORIGINS", "https://user@app.example.com"),
+            ("GATEHOUSE_METRICS_ADDR", "localhost"),
+            ("GATEHOUSE_HEADER_TIMEOUT_SECONDS", "0"),
         ] {
             let err = with(&[(var, value)]).unwrap_err();
             assert_eq!(err.variable, var);
@@ -693,6 +747,24 @@ mod tests {
             .is_none());
         assert_eq!(with(&[]).unwrap().mfa, MfaPolicy::Optional);
         assert_eq!(with(&[]).unwrap().reauth_window, Duration::from_secs(600));
+    }
+
+    #[test]
+    fn allowed_origins_are_bare_origins() {
+        let c = with(&[(
+            "GATEHOUSE_ALLOWED_ORIGINS",
+            "https://app.example.com, http://localhost:4173/,HTTPS://Other.Example.com:8443",
+        )])
+        .unwrap();
+        assert_eq!(
+            c.allowed_origins,
+            vec![
+                "https://app.example.com".to_string(),
+                "http://localhost:4173".to_string(),
+                "https://other.example.com:8443".to_string()
+            ]
+        );
+        assert!(with(&[]).unwrap().allowed_origins.is_empty());
     }
 
     #[test]

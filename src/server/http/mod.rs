@@ -25,8 +25,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 /// `/api/v1/...`: JSON in, JSON out; unknown paths answer a JSON 404. The
-/// flows that need mail exist only when mail is configured.
-pub fn api_routes(mail: bool) -> Router<AppState> {
+/// flows that need mail exist only when mail is configured. With
+/// `GATEHOUSE_ALLOWED_ORIGINS`, the API answers CORS for those origins (and
+/// only the API: pages and server functions never do).
+pub fn api_routes(mail: bool, allowed_origins: &[String]) -> Router<AppState> {
     let mut v1 = Router::new()
         .route("/auth/setup-required", get(auth::setup_required))
         .route("/auth/setup", post(auth::setup))
@@ -86,7 +88,57 @@ pub fn api_routes(mail: bool) -> Router<AppState> {
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
         });
+    let v1 = match cors(allowed_origins) {
+        Some(cors) => v1
+            .layer(cors)
+            .layer(axum::middleware::map_response(only_for_allowed_origins)),
+        None => v1,
+    };
     Router::new().nest("/api/v1", v1)
+}
+
+/// tower-http's CORS layer sends its credentials, methods and headers lines
+/// to every origin and leaves out only `Access-Control-Allow-Origin` for the
+/// others. An origin that is not allowed gets no CORS header at all.
+async fn only_for_allowed_origins(mut res: axum::response::Response) -> axum::response::Response {
+    use axum::http::header;
+    let headers = res.headers_mut();
+    if !headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN) {
+        for name in [
+            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            header::ACCESS_CONTROL_MAX_AGE,
+        ] {
+            headers.remove(name);
+        }
+    }
+    res
+}
+
+/// CORS for the allowed origins: each echoed exactly (never `*`), with
+/// credentials (the refresh cookie, a session cookie), preflights for the
+/// API's methods and its two request headers, cached for ten minutes.
+fn cors(allowed_origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
+    use axum::http::{header, HeaderValue, Method};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let origins: Vec<HeaderValue> = allowed_origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    if origins.is_empty() {
+        return None;
+    }
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_credentials(true)
+            .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+            .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
+            .expose_headers([header::RETRY_AFTER, header::WWW_AUTHENTICATE])
+            .max_age(std::time::Duration::from_secs(600)),
+    )
 }
 
 /// `/health` (the process answers) and `/ready` (and so does the database).

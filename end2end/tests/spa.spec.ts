@@ -1,0 +1,74 @@
+import { expect, test } from "@playwright/test";
+import { createUser, uniqueUser } from "./helpers";
+import { foreignSpaPort, spaPort } from "../playwright.config";
+
+// The seeds' pattern: a single-page app on another origin signs in against
+// Gatehouse with the TypeScript client (access token in memory, refresh
+// token in the HttpOnly cookie) and survives its access token's expiry.
+
+test("an app on an allowed origin signs in, refreshes transparently once, and signs out", async ({ page }) => {
+  const user = uniqueUser("spa");
+  await createUser(page, user);
+  const refreshes: string[] = [];
+  page.on("request", (req) => {
+    if (req.url().endsWith("/api/v1/auth/refresh") && req.method() === "POST") refreshes.push(req.url());
+  });
+  await page.goto(`http://localhost:${spaPort}/`);
+  await page.getByLabel("Username or email").fill(user.username);
+  await page.getByLabel("Password").fill(user.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByTestId("who")).toContainText(user.username);
+  // (Loading the page tried the cookie once, to restore a session.)
+  refreshes.length = 0;
+  // Never in storage.
+  const stored = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }));
+  expect(stored).not.toContain("ey");
+
+  await page.getByRole("button", { name: "Call /users/me" }).click();
+  await expect(page.getByTestId("me")).toContainText(`"username": "${user.username}"`);
+  expect(refreshes).toHaveLength(0);
+
+  // The access token (3 s) runs out: the next call refreshes once and succeeds.
+  await page.waitForTimeout(4_000);
+  await page.getByRole("button", { name: "Call /users/me" }).click();
+  await expect(page.getByTestId("calls")).toHaveText("2");
+  await expect(page.getByTestId("me")).toContainText(user.username);
+  expect(refreshes).toHaveLength(1);
+
+  // Five calls at once after expiry: still one refresh.
+  await page.waitForTimeout(4_000);
+  await page.getByRole("button", { name: "Call five times at once" }).click();
+  await expect(page.getByTestId("burst")).toHaveText(/5 of 5/);
+  expect(refreshes).toHaveLength(2);
+
+  // Signing out revokes the family: the refresh cookie no longer works.
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expect(page.getByRole("button", { name: "Sign in" })).toBeVisible();
+  const status = await page.evaluate(async (base) => {
+    const res = await fetch(`${base}/api/v1/auth/refresh`, {
+      method: "POST",
+      credentials: "include",
+      headers: { "Content-Type": "application/json" },
+      body: "{}",
+    });
+    return res.status;
+  }, `http://localhost:${spaPort - 73}`);
+  expect(status).toBe(401);
+});
+
+test("the same app on an origin that is not allowed cannot sign in", async ({ page }) => {
+  const user = uniqueUser("spaforeign");
+  await createUser(page, user);
+  const answers: number[] = [];
+  page.on("response", (res) => {
+    if (res.url().endsWith("/api/v1/auth/token")) answers.push(res.status());
+  });
+  await page.goto(`http://localhost:${foreignSpaPort}/`);
+  await page.getByLabel("Username or email").fill(user.username);
+  await page.getByLabel("Password").fill(user.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByTestId("error")).not.toBeEmpty();
+  await expect(page.getByTestId("who")).not.toContainText(user.username);
+  // Gatehouse refused the write (403), and the browser hid the answer.
+  expect(answers.every((s) => s === 403)).toBe(true);
+});
