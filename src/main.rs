@@ -4,7 +4,6 @@ use clap::{Parser, Subcommand};
 use gatehouse::server::{config::Config, core::Core, db::Db, router, telemetry, AppState};
 use std::{
     io::{BufRead, IsTerminal},
-    net::SocketAddr,
     process::ExitCode,
     sync::Arc,
 };
@@ -61,6 +60,16 @@ enum Command {
         #[arg(long)]
         retire_previous: bool,
     },
+    /// Exit 0 when the server on LEPTOS_SITE_ADDR answers /health, else 1
+    /// (for a container's HEALTHCHECK: the image needs no curl).
+    Healthcheck,
+    /// Write a consistent copy of the SQLite database to PATH while the
+    /// server runs (SQLite's VACUUM INTO). PATH must not exist. For
+    /// PostgreSQL, use pg_dump.
+    Backup {
+        /// Where the copy goes.
+        path: std::path::PathBuf,
+    },
 }
 
 #[tokio::main]
@@ -81,6 +90,8 @@ async fn main() -> ExitCode {
         Command::CreateAdmin { username, email } => create_admin(config, &username, email.as_deref()).await,
         Command::ResetPassword { username } => reset_password(config, &username).await,
         Command::RotateSigningKey { retire_previous } => rotate_signing_key(config, retire_previous).await,
+        Command::Healthcheck => healthcheck(config).await,
+        Command::Backup { path } => backup(config, &path).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -185,27 +196,64 @@ async fn rotate_signing_key(config: Config, retire_previous: bool) -> Result<(),
     Ok(())
 }
 
+async fn healthcheck(config: Config) -> Result<(), BoxError> {
+    let mut addr = config.site_addr;
+    // A server listening on every address answers on loopback.
+    if addr.ip().is_unspecified() {
+        addr.set_ip(if addr.is_ipv4() {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        });
+    }
+    let url = format!("http://{addr}/health");
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(3))
+        .build()?;
+    let res = client
+        .get(&url)
+        .send()
+        .await
+        .map_err(|e| format!("{url} did not answer: {e}"))?;
+    if !res.status().is_success() {
+        return Err(format!("{url} answered {}", res.status()).into());
+    }
+    println!("healthy");
+    Ok(())
+}
+
+async fn backup(config: Config, path: &std::path::Path) -> Result<(), BoxError> {
+    if path.exists() {
+        return Err(format!("{} exists already: choose a new file", path.display()).into());
+    }
+    let db = Db::connect(&config.database_url)
+        .await
+        .map_err(|e| format!("cannot open the database: {e}"))?;
+    let bytes = db.backup_to(path).await?;
+    db.close().await;
+    println!("backed up to {} ({bytes} bytes)", path.display());
+    Ok(())
+}
+
 async fn serve(config: Config) -> Result<(), BoxError> {
     let mut leptos_options = leptos::config::get_configuration(None)
         .map_err(|e| format!("invalid Leptos configuration: {e}"))?
         .leptos_options;
     leptos_options.site_addr = config.site_addr;
     let addr = config.site_addr;
+    let header_timeout = config.header_timeout;
     let state = AppState::open(config, leptos_options).await?;
     let jobs = state.start_jobs()?;
+    if let Some(metrics_addr) = state.config.metrics_addr {
+        let bound = gatehouse::server::metrics::start(metrics_addr, state.core.clone()).await?;
+        tracing::info!("metrics on http://{bound}/metrics");
+    }
     let app = router::build(state);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     tracing::info!("listening on http://{addr}");
-    use axum::serve::ListenerExt;
-    // Without TCP_NODELAY a streamed page stalls ~40 ms on kept-alive connections.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    gatehouse::server::serve::serve(listener, app, header_timeout, shutdown_signal()).await;
     jobs.stop().await;
     Ok(())
 }

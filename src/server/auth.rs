@@ -38,6 +38,13 @@ pub struct CurrentAuth(pub Option<Arc<Authenticated>>);
 #[derive(Clone, Copy, Debug)]
 pub struct BearerRejected;
 
+/// Marks a request whose credentials could not be checked because the
+/// database did not answer (a request extension): who it is is unknown, not
+/// "nobody". Everything that depends on it answers 503, and no cookie is
+/// cleared.
+#[derive(Clone, Copy, Debug)]
+pub struct AuthUnavailable;
+
 /// Makes `new` this browser's session: a fresh session id (so a planted id is
 /// never kept), the core session's id inside, and a cookie lifetime only with
 /// "remember me". Ends the session the browser had before, if any.
@@ -117,8 +124,8 @@ pub async fn resolve_user(State(state): State<AppState>, mut req: Request, next:
                         req.extensions_mut().insert(BearerRejected);
                     }
                     Err(e) => {
-                        tracing::error!(error = %e, "could not check a bearer token");
-                        req.extensions_mut().insert(BearerRejected);
+                        tracing::warn!(error = %e, "could not check a bearer token");
+                        req.extensions_mut().insert(AuthUnavailable);
                     }
                 },
                 None => {
@@ -137,10 +144,16 @@ pub async fn resolve_user(State(state): State<AppState>, mut req: Request, next:
                     Ok(None) => {
                         let _ = session.flush().await;
                     }
-                    Err(e) => tracing::error!(error = %e, "could not check the session"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not check the session");
+                        req.extensions_mut().insert(AuthUnavailable);
+                    }
                 },
                 Ok(None) => {}
-                Err(e) => tracing::warn!(error = %e, "could not load the session"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not load the session");
+                    req.extensions_mut().insert(AuthUnavailable);
+                }
             }
         }
     }

@@ -8,7 +8,9 @@ pub mod db;
 pub mod http;
 pub mod jobs;
 pub mod mail;
+pub mod metrics;
 pub mod router;
+pub mod serve;
 pub mod telemetry;
 
 use axum::extract::FromRef;

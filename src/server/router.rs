@@ -70,7 +70,7 @@ pub fn build(state: AppState) -> Router {
         .with_expiry(Expiry::OnSessionEnd);
 
     let with_sessions = Router::new()
-        .merge(http::api_routes(config.mail.is_some()))
+        .merge(http::api_routes(config.mail.is_some(), &config.allowed_origins))
         .merge(pages)
         .layer(from_fn_with_state(state.clone(), auth::resolve_user))
         .layer(sessions);
@@ -128,6 +128,9 @@ pub fn build(state: AppState) -> Router {
             name,
             HeaderValue::from_static(value),
         ));
+    }
+    if config.metrics_addr.is_some() {
+        app = app.layer(from_fn(super::metrics::track));
     }
     app.layer(
         ServiceBuilder::new()

@@ -36,7 +36,7 @@ pub async fn setup(
     let session = session().await?;
     web_auth::establish(&state.core, &session, &new)
         .await
-        .map_err(|e| fail(crate::server::core::Error::internal("session", e)))?;
+        .map_err(|e| fail(crate::server::core::Error::from(e)))?;
     leptos_axum::redirect("/dashboard");
     Ok(())
 }
@@ -91,7 +91,7 @@ pub async fn login(
         .await
         .map_err(|e| on_field(fail(e), "identifier", "username"))?;
     let session = session().await?;
-    let session_failed = |e| fail(crate::server::core::Error::internal("session", e));
+    let session_failed = |e| fail(crate::server::core::Error::from(e));
     match outcome {
         LoginOutcome::SignedIn(_user, new) => {
             web_auth::establish(&state.core, &session, &new)
@@ -171,7 +171,7 @@ pub async fn change_password(
     let session = session().await?;
     crate::server::auth::rotate(&session)
         .await
-        .map_err(|e| fail(crate::server::core::Error::internal("session", e)))?;
+        .map_err(|e| fail(crate::server::core::Error::from(e)))?;
     leptos_axum::redirect("/account?changed=password");
     Ok(())
 }

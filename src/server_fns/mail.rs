@@ -177,7 +177,7 @@ pub async fn accept_invitation(
     let session = session().await?;
     web_auth::establish(&state.core, &session, &new)
         .await
-        .map_err(|e| fail(core::Error::internal("session", e)))?;
+        .map_err(|e| fail(core::Error::from(e)))?;
     leptos_axum::redirect("/dashboard?welcome=1");
     Ok(())
 }

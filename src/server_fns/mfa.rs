@@ -30,7 +30,7 @@ mod ssr {
         session
             .insert(super::FRESH_CODES, codes)
             .await
-            .map_err(|e| super::super::ssr::fail(crate::server::core::Error::internal("session", e)))
+            .map_err(|e| super::super::ssr::fail(crate::server::core::Error::from(e)))
     }
 }
 
@@ -78,7 +78,7 @@ pub async fn verify_second_factor(
         .map_err(fail)?;
     web_auth::establish(&state.core, &session, &new)
         .await
-        .map_err(|e| fail(core::Error::internal("session", e)))?;
+        .map_err(|e| fail(core::Error::from(e)))?;
     leptos_axum::redirect(&crate::model::safe_return(return_to.as_deref()));
     Ok(())
 }
@@ -186,7 +186,7 @@ pub async fn take_recovery_codes() -> Result<Vec<String>, AppError> {
     let codes: Option<Vec<String>> = session
         .remove(FRESH_CODES)
         .await
-        .map_err(|e| fail(crate::server::core::Error::internal("session", e)))?;
+        .map_err(|e| fail(crate::server::core::Error::from(e)))?;
     Ok(codes.unwrap_or_default())
 }
 

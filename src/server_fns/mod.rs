@@ -66,6 +66,23 @@ pub(crate) mod ssr {
         parts()?.extensions.get::<CurrentAuth>()?.0.clone()
     }
 
+    /// 503 when the request's credentials could not be checked (the
+    /// database did not answer): the page says "try again in a moment"
+    /// rather than that nobody is signed in.
+    pub fn auth_known() -> Result<(), AppError> {
+        let unknown = parts().is_some_and(|p| {
+            p.extensions
+                .get::<crate::server::auth::AuthUnavailable>()
+                .is_some()
+        });
+        if unknown {
+            return Err(fail(core::Error::Unavailable(
+                "credentials could not be checked".into(),
+            )));
+        }
+        Ok(())
+    }
+
     /// The signed-in user; one who still has to set up a second factor the
     /// policy requires gets 403 (see [`require_enrolling`]).
     pub fn require_auth() -> Result<Arc<Authenticated>, AppError> {
@@ -78,6 +95,7 @@ pub(crate) mod ssr {
 
     /// The signed-in user, also one who still has to set up a second factor.
     pub fn require_enrolling() -> Result<Arc<Authenticated>, AppError> {
+        auth_known()?;
         auth().ok_or_else(|| fail(core::Error::Unauthenticated))
     }
 
@@ -177,6 +195,7 @@ pub(crate) mod ssr {
 pub async fn site_state() -> Result<SiteInfo, AppError> {
     use self::ssr::*;
     let state = state()?;
+    auth_known()?;
     let setup_required = state.core.setup_required().await.map_err(fail)?;
     Ok(SiteInfo {
         user: auth().map(|a| a.user.view()),

@@ -186,6 +186,24 @@ impl Core {
     /// account all answer `InvalidCredentials`, after the same hashing work,
     /// and count towards a lockout alike.
     pub async fn check_credentials(&self, identifier: &str, password: &str, client: &Client) -> Result<User> {
+        let result = self.check_credentials_counted(identifier, password, client).await;
+        let outcome = match &result {
+            Ok(_) => "success",
+            Err(Error::InvalidCredentials) => "failure",
+            Err(Error::RateLimited { .. }) => "limited",
+            Err(Error::EmailNotVerified) => "not_verified",
+            Err(_) => "error",
+        };
+        metrics::counter!("gatehouse_logins_total", "outcome" => outcome).increment(1);
+        result
+    }
+
+    async fn check_credentials_counted(
+        &self,
+        identifier: &str,
+        password: &str,
+        client: &Client,
+    ) -> Result<User> {
         let key = validate::identifier_key(identifier);
         // Input no account can match (empty, longer than any identifier, with
         // control characters, or no password) fails like any other wrong

@@ -51,6 +51,10 @@ pub enum Error {
     /// verification is required.
     #[error("email not verified")]
     EmailNotVerified,
+    /// The database did not answer (restarting, unreachable, a full disk):
+    /// the answer is unknown, not "no". Try again in a moment.
+    #[error("the service is unavailable for a moment; try again shortly")]
+    Unavailable(String),
     /// Something broke that the caller could not have prevented.
     #[error("internal error: {0}")]
     Internal(String),
@@ -101,6 +105,7 @@ impl Error {
     pub fn retry_after(&self) -> Option<u64> {
         match self {
             Error::RateLimited { retry_after } | Error::Throttled { retry_after } => Some(*retry_after),
+            Error::Unavailable(_) => Some(UNAVAILABLE_RETRY_AFTER),
             _ => None,
         }
     }
@@ -110,9 +115,46 @@ impl Error {
     }
 }
 
+/// Seconds a client is told to wait when the database did not answer.
+pub const UNAVAILABLE_RETRY_AFTER: u64 = 5;
+
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
-        Error::internal("database", e)
+        if is_unavailable(&e) {
+            Error::Unavailable(format!("database: {e}"))
+        } else {
+            Error::internal("database", e)
+        }
+    }
+}
+
+impl From<tower_sessions::session::Error> for Error {
+    fn from(e: tower_sessions::session::Error) -> Self {
+        // The session store is the database: its failures are the
+        // database's, and say nothing about who is signed in.
+        Error::Unavailable(format!("session store: {e}"))
+    }
+}
+
+/// Whether `e` means the database is away (unreachable, restarting, out of
+/// space, locked too long) rather than that the query was wrong.
+pub fn is_unavailable(e: &sqlx::Error) -> bool {
+    use sqlx::Error::*;
+    match e {
+        PoolTimedOut | PoolClosed | Io(_) | Tls(_) | Protocol(_) | WorkerCrashed => true,
+        Database(db) => {
+            let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+            if let Ok(n) = code.parse::<u32>() {
+                // SQLite result codes (the primary code is the low byte):
+                // BUSY, LOCKED, READONLY, IOERR, FULL, CANTOPEN.
+                matches!(n & 0xff, 5 | 6 | 8 | 10 | 13 | 14)
+            } else {
+                // PostgreSQL SQLSTATE: connection exceptions, shutdowns,
+                // insufficient resources (a full disk).
+                code.starts_with("08") || code.starts_with("57P") || code.starts_with("53")
+            }
+        }
+        _ => false,
     }
 }
 

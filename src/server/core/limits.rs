@@ -55,6 +55,7 @@ impl Core {
         let limit = i64::from(self.config.login_attempts);
         let (count, start) = q::count_attempt(&self.db, &self.client_key(client), now, window).await?;
         if count > limit {
+            metrics::counter!("gatehouse_limit_hits_total", "limit" => "client").increment(1);
             if count == limit + 1 {
                 self.audit(
                     Event::LoginRateLimited,
@@ -86,11 +87,13 @@ impl Core {
         let now = super::now();
         let (failures, previous_locks, locked_until) = q::reserve_failure(&self.db, key, now).await?;
         if let Some(until) = locked_until.filter(|until| *until > now) {
+            metrics::counter!("gatehouse_limit_hits_total", "limit" => "account").increment(1);
             return Err(Error::RateLimited {
                 retry_after: (until - now) as u64,
             });
         }
         if failures > i64::from(self.config.lockout_threshold) {
+            metrics::counter!("gatehouse_limit_hits_total", "limit" => "account").increment(1);
             q::release_failure(&self.db, key).await?;
             return Err(Error::RateLimited {
                 retry_after: lock_length(self.config.lockout.as_secs() as i64, previous_locks) as u64,
@@ -116,6 +119,7 @@ impl Core {
         let previous_locks = q::lock_count(&self.db, key).await?;
         let length = lock_length(self.config.lockout.as_secs() as i64, previous_locks);
         if q::lock(&self.db, key, now + length, now).await? {
+            metrics::counter!("gatehouse_lockouts_total").increment(1);
             let detail = format!("locked for {length} s after {reservation} failed attempts");
             self.audit(Event::AccountLocked, user_id, client, Some(&detail))
                 .await;
@@ -134,6 +138,8 @@ impl Core {
         let now = super::now();
         let (count, start) = q::count_event(&self.db, key, now, window).await?;
         if count > i64::from(limit) {
+            let kind = key.split(':').next().unwrap_or("other").to_string();
+            metrics::counter!("gatehouse_limit_hits_total", "limit" => kind).increment(1);
             return Err(Error::Throttled {
                 retry_after: (start + window - now).max(1) as u64,
             });

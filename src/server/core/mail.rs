@@ -175,6 +175,7 @@ impl Core {
             return Ok(());
         }
         let rendered = letter.render()?;
+        metrics::counter!("gatehouse_mail_queued_total", "kind" => kind.to_string()).increment(1);
         q::insert(
             tx,
             &q::NewMessage {
@@ -224,13 +225,18 @@ impl Core {
     pub async fn record_send(&self, message: &Outgoing, outcome: SendOutcome) -> Result<()> {
         let max = self.config.mail.as_ref().map_or(1, |m| m.max_attempts);
         match outcome {
-            SendOutcome::Sent => q::mark_sent(&self.db, &message.id, super::now()).await?,
+            SendOutcome::Sent => {
+                metrics::counter!("gatehouse_mail_sent_total").increment(1);
+                q::mark_sent(&self.db, &message.id, super::now()).await?
+            }
             SendOutcome::Transient(error) if message.attempt < max => {
+                metrics::counter!("gatehouse_mail_retried_total").increment(1);
                 let at = super::now() + backoff(message.attempt);
                 tracing::warn!(kind = %message.kind, attempt = message.attempt, error = %error, "mail not sent; will try again");
                 q::retry_later(&self.db, &message.id, at, &clip_error(&error)).await?
             }
             SendOutcome::Transient(error) | SendOutcome::Permanent(error) => {
+                metrics::counter!("gatehouse_mail_failed_total").increment(1);
                 tracing::error!(kind = %message.kind, attempt = message.attempt, error = %error, "mail failed");
                 q::mark_failed(&self.db, &message.id, &clip_error(&error)).await?
             }

@@ -453,6 +453,7 @@ impl Core {
             }
         };
         if !ok {
+            metrics::counter!("gatehouse_logins_total", "outcome" => "second_factor_failure").increment(1);
             self.guess_failed(&lock_key, reservation, Some(&user.id), client)
                 .await?;
             let detail = format!("wrong or reused {method}");
@@ -488,6 +489,7 @@ impl Core {
         if methods.is_empty() {
             return Ok(None);
         }
+        metrics::counter!("gatehouse_logins_total", "outcome" => "second_factor_required").increment(1);
         let token = random_token(32);
         let now = super::now();
         let state = serde_json::to_string(&PendingState {
@@ -929,6 +931,7 @@ impl Core {
             detail = format!("{} + passkey {:?}", state.first, row.name);
         }
         self.attempt_succeeded(client).await?;
+        metrics::counter!("gatehouse_logins_total", "outcome" => "passkey").increment(1);
         self.audit(Event::LoginSucceeded, Some(&user.id), client, Some(&detail))
             .await;
         Ok(PasskeyOutcome::SignedIn { user, remember })

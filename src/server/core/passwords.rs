@@ -191,6 +191,7 @@ fn work(jobs: &Mutex<mpsc::Receiver<Job>>, stats: &Stats) {
         let Some(job) = job else { return };
         stats.waiting.fetch_sub(1, Ordering::Relaxed);
         let waited = job.queued_at.elapsed().as_micros().min(u128::from(u64::MAX)) as u64;
+        metrics::histogram!("gatehouse_password_hash_wait_seconds").record(waited as f64 / 1e6);
         stats.waited_micros.fetch_add(waited, Ordering::Relaxed);
         stats.done.fetch_add(1, Ordering::Relaxed);
         // Nobody waits for the answer any more: skip the work.

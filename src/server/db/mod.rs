@@ -81,6 +81,10 @@ impl Tx {
     }
 }
 
+/// The longest a request waits for the database (a connection, or SQLite's
+/// write lock) before it answers 503 with `Retry-After`.
+pub const DATABASE_WAIT: Duration = Duration::from_secs(5);
+
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
@@ -92,10 +96,10 @@ impl Db {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(10));
+                .busy_timeout(DATABASE_WAIT);
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
-                .acquire_timeout(Duration::from_secs(15))
+                .acquire_timeout(DATABASE_WAIT)
                 .connect_with(options)
                 .await?;
             Ok(Db::Sqlite(pool))
@@ -103,7 +107,7 @@ impl Db {
             let options = PgConnectOptions::from_str(url)?;
             let pool = PgPoolOptions::new()
                 .max_connections(16)
-                .acquire_timeout(Duration::from_secs(15))
+                .acquire_timeout(DATABASE_WAIT)
                 .connect_with(options)
                 .await?;
             Ok(Db::Postgres(pool))
@@ -147,6 +151,25 @@ impl Db {
             Db::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
             Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
+    }
+
+    /// A consistent copy of a SQLite database at `path`, taken while others
+    /// read and write it (`VACUUM INTO`). Returns the copy's size.
+    pub async fn backup_to(&self, path: &std::path::Path) -> Result<u64, String> {
+        let Db::Sqlite(pool) = self else {
+            return Err("backup copies SQLite databases; for PostgreSQL use pg_dump (see the README)".into());
+        };
+        let target = path
+            .to_str()
+            .ok_or_else(|| format!("{} is not a UTF-8 path", path.display()))?;
+        sqlx::query("VACUUM INTO $1")
+            .bind(target)
+            .execute(pool)
+            .await
+            .map_err(|e| format!("the backup failed: {e}"))?;
+        std::fs::metadata(path)
+            .map(|m| m.len())
+            .map_err(|e| format!("the backup is not there: {e}"))
     }
 
     /// `SELECT 1`: whether the database answers.

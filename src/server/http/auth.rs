@@ -94,7 +94,7 @@ impl LoginBody {
 }
 
 fn session_error(e: tower_sessions::session::Error) -> ApiError {
-    core::Error::internal("session", e).into()
+    core::Error::from(e).into()
 }
 
 /// Whether the first admin still has to be created.

@@ -300,7 +300,7 @@ pub async fn accept_invitation(
     let new = state.core.start_session(&user, false, &client).await?;
     auth::establish(&state.core, &session, &new)
         .await
-        .map_err(|e| ApiError::from(core::Error::internal("session", e)))?;
+        .map_err(|e| ApiError::from(core::Error::from(e)))?;
     Ok((
         StatusCode::CREATED,
         Json(UserEnvelope {

@@ -67,6 +67,7 @@ pub fn status_of(e: &core::Error) -> StatusCode {
         Forbidden(_) => StatusCode::FORBIDDEN,
         NotFound(_) => StatusCode::NOT_FOUND,
         RateLimited { .. } | Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+        Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -78,6 +79,10 @@ pub fn public_message(e: &core::Error) -> String {
         core::Error::Internal(detail) => {
             tracing::error!(error = %detail, "internal error");
             "internal error".to_string()
+        }
+        core::Error::Unavailable(detail) => {
+            tracing::warn!(error = %detail, "the database did not answer");
+            e.to_string()
         }
         other => other.to_string(),
     }

@@ -3,7 +3,7 @@
 
 use super::error::ApiError;
 use crate::server::{
-    auth::{BearerRejected, CurrentAuth},
+    auth::{AuthUnavailable, BearerRejected, CurrentAuth},
     core::{sessions::Authenticated, Client},
 };
 use axum::{
@@ -126,6 +126,7 @@ impl<S: Send + Sync> FromRequestParts<S> for EnrollingUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        unavailable(parts)?;
         match parts.extensions.get::<CurrentAuth>() {
             Some(CurrentAuth(Some(auth))) => Ok(EnrollingUser(auth.clone())),
             _ if parts.extensions.get::<BearerRejected>().is_some() => Err(ApiError::invalid_token()),
@@ -169,13 +170,25 @@ impl<S: Send + Sync> FromRequestParts<S> for AdminUser {
     }
 }
 
-/// The signed-in user if there is one.
+/// 503 when the request's credentials could not be checked (the database
+/// did not answer): never "signed out" because of an outage.
+fn unavailable(parts: &Parts) -> Result<(), ApiError> {
+    if parts.extensions.get::<AuthUnavailable>().is_some() {
+        return Err(
+            crate::server::core::Error::Unavailable("credentials could not be checked".into()).into(),
+        );
+    }
+    Ok(())
+}
+
+/// The signed-in user if there is one (503 if that cannot be told).
 pub struct MaybeUser(pub Option<Arc<Authenticated>>);
 
 impl<S: Send + Sync> FromRequestParts<S> for MaybeUser {
-    type Rejection = std::convert::Infallible;
+    type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        unavailable(parts)?;
         Ok(MaybeUser(
             parts.extensions.get::<CurrentAuth>().and_then(|a| a.0.clone()),
         ))

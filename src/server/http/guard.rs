@@ -3,7 +3,10 @@
 
 use crate::{
     model::login_url_for,
-    server::{auth::CurrentAuth, AppState},
+    server::{
+        auth::{AuthUnavailable, CurrentAuth},
+        AppState,
+    },
 };
 use axum::{
     extract::{Request, State},
@@ -48,6 +51,30 @@ fn could_be_a_page(path: &str) -> bool {
     !path.starts_with("/api/") && !path.starts_with("/fn/") && !last.contains('.')
 }
 
+/// The page for a moment without the database: 503 with `Retry-After`, so
+/// nobody is sent to log in (or told they are signed out) by an outage.
+pub fn try_again_later() -> Response {
+    const PAGE: &str = "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<title>Try again in a moment · Gatehouse</title><link rel=\"stylesheet\" href=\"/pkg/gatehouse.css\"></head>\
+<body><main id=\"main\" class=\"page\"><section class=\"card narrow center\" aria-labelledby=\"t\">\
+<p class=\"eyebrow\">503</p><h1 id=\"t\">Try again in a moment</h1>\
+<p class=\"muted\">Gatehouse cannot reach its database just now. Nothing is lost and you are still signed in; \
+this page works again in a few seconds.</p><a class=\"btn btn-primary\" href=\"\">Try again</a>\
+</section></main></body></html>";
+    let mut res = (StatusCode::SERVICE_UNAVAILABLE, PAGE).into_response();
+    let headers = res.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(crate::server::core::error::UNAVAILABLE_RETRY_AFTER),
+    );
+    res
+}
+
 fn found(location: &str) -> Response {
     let mut res = StatusCode::FOUND.into_response();
     if let Ok(v) = HeaderValue::from_str(location) {
@@ -69,10 +96,13 @@ pub async fn guard_pages(State(state): State<AppState>, req: Request, next: Next
     let setup_required = match state.core.setup_required().await {
         Ok(v) => v,
         Err(e) => {
-            tracing::error!(error = %e, "could not check setup state");
-            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+            tracing::warn!(error = %e, "could not check setup state");
+            return try_again_later();
         }
     };
+    if req.extensions().get::<AuthUnavailable>().is_some() && page.is_some() {
+        return try_again_later();
+    }
     let Some(page) = page else {
         // Before setup every page but /setup leads there, unknown ones too;
         // afterwards an unknown path gets the 404 page.

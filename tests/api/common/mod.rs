@@ -5,6 +5,7 @@
 //! database created on it for each app, so the same tests prove both engines.
 #![allow(dead_code)]
 
+pub mod proxy;
 pub mod smtp;
 
 use gatehouse::server::{config::Config, db::Db, router, AppState};
@@ -32,6 +33,8 @@ pub struct TestApp {
     pub state: AppState,
     pub database_url: String,
     pub vars: Vec<(String, String)>,
+    /// Where `/metrics` answers, when `GATEHOUSE_METRICS_ADDR` was given.
+    pub metrics_addr: Option<SocketAddr>,
     server: tokio::task::JoinHandle<()>,
     _jobs: gatehouse::server::jobs::Jobs,
     _dir: Option<tempfile::TempDir>,
@@ -84,6 +87,19 @@ impl TestApp {
         app
     }
 
+    /// A fresh app on a new PostgreSQL database, reached through `proxy`.
+    pub async fn spawn_through(proxy: &proxy::TcpProxy, admin_url: &str, vars: &[(&str, &str)]) -> TestApp {
+        let direct = fresh_postgres_database(admin_url).await;
+        let direct = reqwest::Url::parse(&direct).expect("a URL");
+        let mut url = reqwest::Url::parse("postgres://127.0.0.1/").expect("a URL");
+        let _ = url.set_username(direct.username());
+        let _ = url.set_password(direct.password());
+        let _ = url.set_port(Some(proxy.port));
+        url.set_path(direct.path());
+        url.set_query(Some("sslmode=disable"));
+        TestApp::start(url.to_string(), vars).await
+    }
+
     /// A second server on the same database (a restart, or another instance).
     pub async fn restart(&self) -> TestApp {
         let vars: Vec<(&str, &str)> = self.vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -110,17 +126,25 @@ impl TestApp {
         let config = Config::from_map(&map).expect("valid test configuration");
         let state = AppState::open(config, leptos_options()).await.expect("app state");
         let jobs = state.start_jobs().expect("background jobs");
+        let metrics_addr = match state.config.metrics_addr {
+            Some(addr) => Some(
+                gatehouse::server::metrics::start(addr, state.core.clone())
+                    .await
+                    .expect("metrics listener"),
+            ),
+            None => None,
+        };
         let app = router::build(state.clone());
+        let header_timeout = state.config.header_timeout;
         let server = tokio::spawn(async move {
-            axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-                .await
-                .expect("server");
+            gatehouse::server::serve::serve(listener, app, header_timeout, std::future::pending()).await;
         });
         TestApp {
             addr,
             state,
             database_url,
             vars: vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            metrics_addr,
             server,
             _jobs: jobs,
             _dir: None,

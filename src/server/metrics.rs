@@ -1,0 +1,183 @@
+//! Prometheus metrics, on a listener of their own (`GATEHOUSE_METRICS_ADDR`),
+//! never on the public one: requests by route and status with latency
+//! histograms, logins by outcome, limit and lockout hits, the password-hash
+//! queue, and mail. The core records through the `metrics` facade (a no-op
+//! while no recorder is installed, i.e. with metrics off).
+
+use crate::server::core::Core;
+use axum::{extract::Request, middleware::Next, response::Response, routing::get, Router};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::{net::SocketAddr, sync::OnceLock, time::Instant};
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Latency buckets, in seconds: fast API answers to a queued password hash.
+const LATENCY: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Installs the process's recorder once (several servers in one process, as
+/// in the tests, share it) and returns its handle.
+pub fn install() -> PrometheusHandle {
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY)
+                .unwrap_or_else(|_| PrometheusBuilder::new());
+            let recorder = builder.build_recorder();
+            let handle = recorder.handle();
+            if metrics::set_global_recorder(recorder).is_err() {
+                tracing::warn!("another metrics recorder is installed; Gatehouse's metrics stay empty");
+            }
+            describe();
+            handle
+        })
+        .clone()
+}
+
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    describe_counter!(
+        "gatehouse_http_requests_total",
+        "HTTP requests by method, route and status"
+    );
+    describe_histogram!(
+        "gatehouse_http_request_duration_seconds",
+        Unit::Seconds,
+        "Time to answer, by method and route"
+    );
+    describe_counter!(
+        "gatehouse_logins_total",
+        "Sign-in attempts by outcome: success, failure, mfa_required, rate_limited, locked, not_verified"
+    );
+    describe_counter!(
+        "gatehouse_limit_hits_total",
+        "Requests refused by a limit: client (failed logins), account (lockout), signup, forgot, address"
+    );
+    describe_counter!("gatehouse_lockouts_total", "Accounts (or identifiers) locked");
+    describe_gauge!(
+        "gatehouse_password_hash_queue_depth",
+        "Password hashes waiting for a worker"
+    );
+    describe_gauge!("gatehouse_password_hash_running", "Password hashes running now");
+    describe_gauge!(
+        "gatehouse_password_hash_workers",
+        "Password hashing worker threads"
+    );
+    describe_histogram!(
+        "gatehouse_password_hash_wait_seconds",
+        Unit::Seconds,
+        "Time a password hash waited in the queue"
+    );
+    describe_counter!(
+        "gatehouse_mail_queued_total",
+        "Mail written to the outbox, by kind"
+    );
+    describe_counter!("gatehouse_mail_sent_total", "Mail delivered");
+    describe_counter!(
+        "gatehouse_mail_retried_total",
+        "Send attempts that failed and will be retried"
+    );
+    describe_counter!("gatehouse_mail_failed_total", "Mail given up on");
+}
+
+/// Middleware: counts each request and times it, by method, route (with ids
+/// and tokens folded, and everything unmatched as one) and status.
+pub async fn track(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().as_str().to_string();
+    let path = req.uri().path().to_string();
+    let res = next.run(req).await;
+    let status = res.status();
+    let route = if status == axum::http::StatusCode::NOT_FOUND {
+        "unmatched".to_string()
+    } else {
+        route_of(&path)
+    };
+    let elapsed = started.elapsed().as_secs_f64();
+    metrics::counter!(
+        "gatehouse_http_requests_total",
+        "method" => method.clone(),
+        "route" => route.clone(),
+        "status" => status.as_u16().to_string()
+    )
+    .increment(1);
+    metrics::histogram!("gatehouse_http_request_duration_seconds", "method" => method, "route" => route)
+        .record(elapsed);
+    res
+}
+
+/// `/api/v1/admin/users/67e5…/unlock` -> `/api/v1/admin/users/{id}/unlock`;
+/// static files are one route.
+pub fn route_of(path: &str) -> String {
+    if path.starts_with("/pkg/") {
+        return "/pkg/*".into();
+    }
+    let segments: Vec<String> = path
+        .split('/')
+        .map(|s| {
+            let id_like = s.len() >= 16
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if id_like {
+                "{id}".to_string()
+            } else {
+                s.to_string()
+            }
+        })
+        .collect();
+    segments.join("/")
+}
+
+/// Serves `GET /metrics` on `listener` until the process ends.
+pub async fn serve(listener: tokio::net::TcpListener, core: Core) {
+    let handle = install();
+    let app = Router::new().route(
+        "/metrics",
+        get(move || {
+            let (handle, core) = (handle.clone(), core.clone());
+            async move {
+                let stats = core.hasher.stats();
+                metrics::gauge!("gatehouse_password_hash_queue_depth").set(stats.waiting as f64);
+                metrics::gauge!("gatehouse_password_hash_running").set(stats.running as f64);
+                metrics::gauge!("gatehouse_password_hash_workers").set(stats.workers as f64);
+                handle.run_upkeep();
+                (
+                    [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                    handle.render(),
+                )
+            }
+        }),
+    );
+    if let Err(e) = axum::serve(listener, app).await {
+        tracing::error!(error = %e, "the metrics listener stopped");
+    }
+}
+
+/// Binds `addr` and serves metrics there in the background; returns the
+/// address bound (the port, when `addr` asked for any).
+pub async fn start(addr: SocketAddr, core: Core) -> Result<SocketAddr, String> {
+    install();
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen for metrics on {addr}: {e}"))?;
+    let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    tokio::spawn(serve(listener, core));
+    Ok(bound)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::route_of;
+
+    #[test]
+    fn routes_fold_ids_and_static_files() {
+        assert_eq!(
+            route_of("/api/v1/admin/users/67e55044-10b1-426f-9247-bb680e5fe0c8/unlock"),
+            "/api/v1/admin/users/{id}/unlock"
+        );
+        assert_eq!(route_of("/api/v1/auth/login"), "/api/v1/auth/login");
+        assert_eq!(route_of("/pkg/gatehouse.wasm"), "/pkg/*");
+        assert_eq!(route_of("/"), "/");
+    }
+}

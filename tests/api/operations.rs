@@ -1,0 +1,424 @@
+//! Operations and faults: metrics, backups, the healthcheck, slow clients,
+//! and a database that goes away under a running server (503, never "signed
+//! out" or "invalid credentials", never a cleared cookie).
+
+use crate::common::*;
+use reqwest::{header, StatusCode};
+use serde_json::{json, Value};
+use std::{
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpStream,
+};
+
+/// The value of one series in Prometheus text, 0 if absent.
+fn series(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(name) && !l.starts_with('#'))
+        .filter(|l| {
+            let rest = &l[name.len()..];
+            (rest.starts_with('{') || rest.starts_with(' '))
+                && labels.iter().all(|(k, v)| l.contains(&format!("{k}=\"{v}\"")))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+async fn scrape(app: &TestApp) -> String {
+    let addr = app.metrics_addr.expect("metrics are on");
+    reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_requests_logins_limits_and_the_hash_queue() {
+    let app = TestApp::spawn_with(&[
+        ("GATEHOUSE_METRICS_ADDR", "127.0.0.1:0"),
+        ("GATEHOUSE_LOGIN_ATTEMPTS", "1"),
+    ])
+    .await;
+    app.setup_admin().await;
+    let before = scrape(&app).await;
+    app.login(ADMIN, ADMIN_PASSWORD).await;
+    let wrong = json!({ "username": ADMIN, "password": "not the password" });
+    let res = app
+        .post_json(&app.bare_client(), "/api/v1/auth/login", &wrong)
+        .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let res = app
+        .post_json(&app.bare_client(), "/api/v1/auth/login", &wrong)
+        .await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let after = scrape(&app).await;
+    let moved =
+        |name: &str, labels: &[(&str, &str)]| series(&after, name, labels) - series(&before, name, labels);
+    assert!(
+        moved("gatehouse_logins_total", &[("outcome", "success")]) >= 1.0,
+        "{after}"
+    );
+    assert!(moved("gatehouse_logins_total", &[("outcome", "failure")]) >= 1.0);
+    assert!(moved("gatehouse_limit_hits_total", &[("limit", "client")]) >= 1.0);
+    assert!(
+        moved(
+            "gatehouse_http_requests_total",
+            &[
+                ("method", "POST"),
+                ("route", "/api/v1/auth/login"),
+                ("status", "200")
+            ]
+        ) >= 1.0
+    );
+    assert!(
+        moved(
+            "gatehouse_http_request_duration_seconds_count",
+            &[("route", "/api/v1/auth/login")]
+        ) >= 3.0
+    );
+    assert!(
+        after.contains("gatehouse_http_request_duration_seconds_bucket"),
+        "a histogram"
+    );
+    assert!(moved("gatehouse_password_hash_wait_seconds_count", &[]) >= 2.0);
+    assert!(after.contains("gatehouse_password_hash_queue_depth"));
+    assert!(series(&after, "gatehouse_password_hash_workers", &[]) >= 1.0);
+    // Not on the public listener.
+    assert_eq!(
+        app.get(&app.client(), "/metrics").await.status(),
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_is_counted_too() {
+    let sink = crate::common::smtp::SmtpSink::start().await;
+    let app = TestApp::spawn_with_mail(&sink, &[("GATEHOUSE_METRICS_ADDR", "127.0.0.1:0")]).await;
+    let before = scrape(&app).await;
+    app.setup_admin().await;
+    sink.wait_for("admin@example.com", 1, Duration::from_secs(10))
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let after = scrape(&app).await;
+    let moved =
+        |name: &str, labels: &[(&str, &str)]| series(&after, name, labels) - series(&before, name, labels);
+    assert!(
+        moved("gatehouse_mail_queued_total", &[("kind", "verify_email")]) >= 1.0,
+        "{after}"
+    );
+    assert!(moved("gatehouse_mail_sent_total", &[]) >= 1.0);
+}
+
+fn gatehouse(vars: &[(&str, &str)], args: &[&str]) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null());
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("the gatehouse binary")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_healthcheck_command_asks_the_running_server() {
+    let app = TestApp::spawn().await;
+    let addr = app.addr.to_string();
+    let out = gatehouse(&[("LEPTOS_SITE_ADDR", addr.as_str())], &["healthcheck"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Listening on every address: it asks loopback.
+    let any = format!("0.0.0.0:{}", app.addr.port());
+    assert!(gatehouse(&[("LEPTOS_SITE_ADDR", any.as_str())], &["healthcheck"])
+        .status
+        .success());
+    drop(app);
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    let out = gatehouse(&[("LEPTOS_SITE_ADDR", closed.as_str())], &["healthcheck"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/health"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_backup_taken_under_load_opens_and_is_whole() {
+    if std::env::var("GATEHOUSE_TEST_POSTGRES").is_ok() {
+        // PostgreSQL: the command says to use pg_dump.
+        let app = TestApp::spawn().await;
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("copy.db");
+        let out = gatehouse(
+            &[("DATABASE_URL", app.database_url.as_str())],
+            &["backup", target.to_str().unwrap()],
+        );
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("pg_dump"));
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("live.db");
+    let app = TestApp::spawn_on(&db, &[("GATEHOUSE_SIGNUP_LIMIT", "100000")]).await;
+    app.setup_admin().await;
+    for i in 0..20 {
+        app.signup(&format!("before{i}@example.com"), None).await;
+    }
+    // Writers keep going while the copy is taken.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (stop, url, client) = (stop.clone(), app.url("/api/v1/auth/signup"), app.bare_client());
+        tokio::spawn(async move {
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let res = client
+                    .post(&url)
+                    .json(&json!({ "email": format!("during{n}@example.com"), "password": PASSWORD }))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(res.status(), StatusCode::CREATED);
+                n += 1;
+            }
+            n
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let target = dir.path().join("copy.db");
+    let url = format!("sqlite://{}?mode=rwc", db.display());
+    let out = tokio::task::spawn_blocking({
+        let target = target.clone();
+        move || {
+            gatehouse(
+                &[("DATABASE_URL", url.as_str())],
+                &["backup", target.to_str().unwrap()],
+            )
+        }
+    })
+    .await
+    .unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let written = writer.await.unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(written > 0, "writes went on during the backup");
+
+    // The copy opens, is consistent, and is a working Gatehouse database.
+    use sqlx::Connection;
+    let mut copy = sqlx::SqliteConnection::connect(&format!("sqlite://{}", target.display()))
+        .await
+        .unwrap();
+    let check: String = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_one(&mut copy)
+        .await
+        .unwrap();
+    assert_eq!(check, "ok");
+    let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+        .fetch_one(&mut copy)
+        .await
+        .unwrap();
+    let identifiers: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM user_identifiers WHERE kind = 'username'")
+            .fetch_one(&mut copy)
+            .await
+            .unwrap();
+    assert!(users >= 21, "{users}");
+    assert_eq!(users, identifiers, "no half-made account");
+    copy.close().await.unwrap();
+    let restored = TestApp::spawn_on(&target, &[]).await;
+    restored.login(ADMIN, ADMIN_PASSWORD).await;
+    // A second backup to the same path is refused.
+    let url = format!("sqlite://{}?mode=rwc", db.display());
+    let out = gatehouse(
+        &[("DATABASE_URL", url.as_str())],
+        &["backup", target.to_str().unwrap()],
+    );
+    assert!(!out.status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_that_stops_sending_its_request_is_closed() {
+    let app = TestApp::spawn_with(&[("GATEHOUSE_HEADER_TIMEOUT_SECONDS", "1")]).await;
+    let mut slow = TcpStream::connect(app.addr).await.unwrap();
+    slow.write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    // Meanwhile others are served.
+    for _ in 0..3 {
+        assert_eq!(app.get(&app.client(), "/health").await.status(), StatusCode::OK);
+    }
+    let mut buf = [0u8; 256];
+    let read = tokio::time::timeout(Duration::from_secs(5), slow.read(&mut buf)).await;
+    let n = read
+        .expect("the server closed the connection within the timeout")
+        .unwrap_or(0);
+    assert_eq!(
+        n,
+        0,
+        "closed without an answer: {:?}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(800) && waited < Duration::from_secs(4),
+        "{waited:?}"
+    );
+    // A connection that sends nothing at all is closed too.
+    let mut idle = TcpStream::connect(app.addr).await.unwrap();
+    let read = tokio::time::timeout(Duration::from_secs(5), idle.read(&mut buf)).await;
+    assert_eq!(read.expect("closed").unwrap_or(0), 0);
+}
+
+/// What a request answered while the database was away: never a sign-out,
+/// never a cleared cookie, never "invalid credentials".
+fn assert_unavailable(res: &reqwest::Response, what: &str) {
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE, "{what}");
+    assert!(
+        res.headers().contains_key(header::RETRY_AFTER),
+        "{what}: Retry-After"
+    );
+    for cookie in res.headers().get_all(header::SET_COOKIE) {
+        let cookie = cookie.to_str().unwrap_or("");
+        assert!(
+            !cookie.starts_with("gatehouse_session=") && !cookie.starts_with("gatehouse_refresh="),
+            "{what} touched a cookie: {cookie}"
+        );
+    }
+}
+
+/// Runs the same checks against an app whose database just went away.
+async fn while_the_database_is_away(app: &TestApp, signed_in: &reqwest::Client, bearer: &str) {
+    let session = app.get(signed_in, "/api/v1/auth/session").await;
+    assert_unavailable(&session, "the session check");
+    assert_eq!(
+        json_of(session).await["error"],
+        json!("the service is unavailable for a moment; try again shortly")
+    );
+    assert_unavailable(
+        &app.get(signed_in, "/api/v1/users/me").await,
+        "/users/me (cookie)",
+    );
+    let res = app
+        .bare_client()
+        .get(app.url("/api/v1/users/me"))
+        .bearer_auth(bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_unavailable(&res, "/users/me (bearer)");
+    let res = app
+        .post_json(
+            &app.bare_client(),
+            "/api/v1/auth/login",
+            &json!({ "username": ADMIN, "password": ADMIN_PASSWORD }),
+        )
+        .await;
+    assert_unavailable(&res, "login");
+    let page = app.get_page(signed_in, "/dashboard").await;
+    assert_unavailable(&page, "a page");
+    assert!(page.text().await.unwrap().contains("Try again in a moment"));
+    assert_eq!(app.get(&app.client(), "/health").await.status(), StatusCode::OK);
+    assert_eq!(
+        app.get(&app.client(), "/ready").await.status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+}
+
+async fn signed_in_both_ways(app: &TestApp) -> (reqwest::Client, String) {
+    app.setup_admin().await;
+    let browser = app.login(ADMIN, ADMIN_PASSWORD).await;
+    let pair = json_of(
+        app.post_json(
+            &app.bare_client(),
+            "/api/v1/auth/token",
+            &json!({ "username": ADMIN, "password": ADMIN_PASSWORD }),
+        )
+        .await,
+    )
+    .await;
+    (browser, pair["access_token"].as_str().unwrap().to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn while_postgresql_is_away_answers_are_503_and_nobody_is_signed_out() {
+    let Ok(admin_url) = std::env::var("GATEHOUSE_TEST_POSTGRES") else {
+        return; // the SQLite run has its own test below
+    };
+    // The app reaches PostgreSQL through a proxy the test can cut: the
+    // database "restarts" for everyone on the other side.
+    let mut proxy = crate::common::proxy::TcpProxy::to_postgres(&admin_url).await;
+    let app = TestApp::spawn_through(&proxy, &admin_url, &[]).await;
+    let (browser, bearer) = signed_in_both_ways(&app).await;
+    assert_eq!(app.whoami(&browser).await["authenticated"], json!(true));
+    proxy.stop();
+    while_the_database_is_away(&app, &browser, &bearer).await;
+    proxy.start().await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let res = app.get(&browser, "/api/v1/auth/session").await;
+        if res.status() == StatusCode::OK {
+            assert_eq!(
+                json_of(res).await["authenticated"],
+                json!(true),
+                "still signed in"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "the app did not recover");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn while_sqlite_cannot_be_written_logins_answer_503() {
+    if std::env::var("GATEHOUSE_TEST_POSTGRES").is_ok() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("busy.db");
+    let app = TestApp::spawn_on(&db, &[]).await;
+    let (browser, _bearer) = signed_in_both_ways(&app).await;
+    // Another process holds the write lock (a backup tool, a stuck writer):
+    // nothing can be written until it lets go.
+    use sqlx::Connection;
+    let mut holder = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    sqlx::query("BEGIN EXCLUSIVE").execute(&mut holder).await.unwrap();
+    let started = Instant::now();
+    let (c1, c2) = (app.bare_client(), app.bare_client());
+    let (right, wrong) = (
+        json!({ "username": ADMIN, "password": ADMIN_PASSWORD }),
+        json!({ "username": ADMIN, "password": "a wrong one!" }),
+    );
+    let (login, failed) = tokio::join!(
+        app.post_json(&c1, "/api/v1/auth/login", &right),
+        app.post_json(&c2, "/api/v1/auth/login", &wrong),
+    );
+    assert_unavailable(&login, "login with the right password");
+    assert_unavailable(&failed, "login with a wrong password (not 401)");
+    assert!(
+        started.elapsed() < Duration::from_secs(12),
+        "{:?}",
+        started.elapsed()
+    );
+    // Reading still works: the signed-in user is still signed in.
+    assert_eq!(app.whoami(&browser).await["authenticated"], json!(true));
+    sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+    let res = app
+        .post_json(
+            &app.bare_client(),
+            "/api/v1/auth/login",
+            &json!({ "username": ADMIN, "password": ADMIN_PASSWORD }),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let _: Value = json_of(res).await;
+}
