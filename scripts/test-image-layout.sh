@@ -14,7 +14,10 @@ cd "$GATEHOUSE_ROOT"
 root="$(mktemp -d /tmp/gatehouse-image.XXXXXX)"
 server=""
 cleanup() {
-  [ -n "$server" ] && kill "$server" 2>/dev/null || true
+  if [ -n "$server" ]; then
+    kill "$server" 2>/dev/null || true
+    wait "$server" 2>/dev/null || true
+  fi
   rm -rf "$root"
 }
 trap cleanup EXIT
@@ -44,10 +47,13 @@ if [ "$(id -u)" -eq 0 ]; then
   chown nobody "$root/data"
   as_user=(runuser -u nobody --)
 fi
-run() { (cd "$workdir" && "${as_user[@]}" env -i PATH=/usr/bin:/bin "${vars[@]}" RUST_LOG=warn "$@"); }
+cd "$workdir"
+run() { "${as_user[@]}" env -i PATH=/usr/bin:/bin "${vars[@]}" RUST_LOG=warn "$@"; }
 
 say "image layout: serving from $workdir as ${as_user[*]:-$(id -un)} with ${vars[*]}"
-run "$root/app/gatehouse" serve > "$root/server.log" 2>&1 &
+# Started directly (not through run, which would fork a subshell) so that
+# $! is runuser itself, which passes a TERM on to the server.
+"${as_user[@]}" env -i PATH=/usr/bin:/bin "${vars[@]}" RUST_LOG=warn "$root/app/gatehouse" serve > "$root/server.log" 2>&1 &
 server=$!
 healthy=""
 for _ in $(seq 100); do
