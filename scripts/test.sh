@@ -1,33 +1,61 @@
 #!/usr/bin/env bash
-# Runs every test: formatting, the Rust unit and integration tests (the
+# Runs every test: formatting and lints (rustfmt, hadolint on the Dockerfile),
+# the TypeScript client's tests, the Rust unit and integration tests (the
 # integration tests twice: on SQLite, then on a throwaway PostgreSQL server, or
-# the one GATEHOUSE_TEST_POSTGRES names), then the Playwright tests in Chromium
-# against the release build. Installs what a fresh machine lacks first.
+# the one GATEHOUSE_TEST_POSTGRES names), then against the release build: the
+# Docker image's runtime layout, the API's contract (schemathesis against the
+# OpenAPI document) and the Playwright tests in Chromium. Installs what a fresh
+# machine lacks first.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
 install_tools --browser
 cd "$GATEHOUSE_ROOT"
 
 started=$SECONDS
+step_started=$SECONDS
+timings=()
+step() {
+  if [ "${#timings[@]}" -gt 0 ] || [ -n "${current_step:-}" ]; then
+    timings+=("$(printf '%5ss  %s' "$((SECONDS - step_started))" "$current_step")")
+  fi
+  current_step="$1"
+  step_started=$SECONDS
+  say "$1"
+}
+
 # A run from scratch gains nothing from incremental caches, which are large.
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
-say "cargo fmt --check"
+step "cargo fmt --check"
 cargo fmt --all -- --check
 
-say "Rust tests (unit and integration, on SQLite)"
+step "hadolint Dockerfile"
+hadolint Dockerfile
+
+step "TypeScript client tests (node --test)"
+(cd clients/typescript && npm test --silent)
+
+step "Rust tests (unit and integration, on SQLite)"
 cargo test --features ssr
 
-say "integration tests again, on PostgreSQL"
+step "integration tests again, on PostgreSQL"
 if [ -z "${GATEHOUSE_TEST_POSTGRES:-}" ]; then
   start_test_postgres
 fi
 cargo test --features ssr --test api --test log_hygiene
 unset GATEHOUSE_TEST_POSTGRES
 
-say "release build (cargo leptos build --release --precompress)"
+step "release build (cargo leptos build --release --precompress)"
 cargo leptos build --release --precompress
 
-say "browser tests (Playwright, Chromium)"
+step "the Docker image's runtime layout, outside Docker"
+scripts/test-image-layout.sh
+
+step "the API against its OpenAPI document (schemathesis)"
+scripts/test-api-contract.sh
+
+step "browser tests (Playwright, Chromium)"
 (cd end2end && npx playwright test)
 
+step "done"
+printf '%s\n' "${timings[@]}"
 say "all tests passed in $((SECONDS - started)) s"

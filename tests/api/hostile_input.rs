@@ -62,11 +62,11 @@ async fn malformed_bodies_get_4xx_in_the_error_shape_on_every_endpoint() {
             // None of these bodies is a valid request to any endpoint: each
             // is refused with a 4xx, never accepted, never a 500. The one
             // exception: /revoke, like logout, is idempotent; a body that
-            // names no refresh token (empty, or an object without one) and no
-            // cookie leaves nothing to revoke, which is a success.
+            // names no refresh token (empty, `null`, or an object without
+            // one) and no cookie leaves nothing to revoke, which is a success.
             let names_no_token = body.is_empty()
                 || serde_json::from_slice::<serde_json::Value>(body)
-                    .is_ok_and(|v| v.is_object() && v.get("refresh_token").is_none());
+                    .is_ok_and(|v| v.is_null() || (v.is_object() && v.get("refresh_token").is_none()));
             let idempotent = *path == "/api/v1/auth/revoke" && names_no_token;
             assert!(
                 status.is_client_error() || (idempotent && status.is_success()),

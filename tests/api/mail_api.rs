@@ -438,7 +438,7 @@ async fn required_verification_holds_the_login_until_the_link_is_used() {
     let res = app
         .post_json(&vera, "/api/v1/auth/verify-email/resend", &json!({}))
         .await;
-    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(res.status(), StatusCode::CONFLICT);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

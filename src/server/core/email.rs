@@ -305,13 +305,14 @@ impl Core {
         self.require_mail()?;
         let user = self.user(&auth.user.id).await?;
         let Some(email) = user.email.as_deref() else {
-            return Err(Error::invalid(
-                "email",
-                "Your account has no email address to verify.",
+            return Err(Error::StateConflict(
+                "Your account has no email address to verify.".into(),
             ));
         };
         if user.email_verified {
-            return Err(Error::invalid("email", "Your email address is already verified."));
+            return Err(Error::StateConflict(
+                "Your email address is already verified.".into(),
+            ));
         }
         if self.config.email_verification == EmailVerification::Off {
             return Err(Error::Forbidden("email verification is off".into()));

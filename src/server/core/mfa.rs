@@ -785,7 +785,7 @@ impl Core {
                 .map(|(_, k)| k)
                 .collect();
             if keys.is_empty() {
-                return Err(Error::invalid("passkey", "You have no passkey."));
+                return Err(Error::StateConflict("You have no passkey.".into()));
             }
             let (options, state): (RequestChallengeResponse, PasskeyAuthentication) = webauthn
                 .start_passkey_authentication(&keys)
@@ -804,7 +804,7 @@ impl Core {
                 .map(|(_, k)| k)
                 .collect();
             if keys.is_empty() {
-                return Err(Error::invalid("passkey", "This account has no passkey."));
+                return Err(Error::StateConflict("This account has no passkey.".into()));
             }
             let (options, state) = webauthn
                 .start_passkey_authentication(&keys)

@@ -40,7 +40,7 @@ pub struct SessionView {
 
 /// The signed-in user (session cookie or bearer token).
 #[utoipa::path(get, path = "/api/v1/users/me", tag = "account",
-    security(("session" = []), ("bearer" = [])),
+    security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, body = UserView),
         (status = 401, description = "Not signed in; WWW-Authenticate: Bearer", body = ErrorBody),
@@ -52,7 +52,7 @@ pub async fn me(CurrentUser(auth): CurrentUser) -> Json<UserView> {
 /// Changes the password. Every other session and refresh-token family of the
 /// user ends; this session gets a new id.
 #[utoipa::path(post, path = "/api/v1/users/me/password", tag = "account", request_body = PasswordChange,
-    security(("session" = []), ("bearer" = [])),
+    security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, body = Ok),
         (status = 400, description = "The new password is refused by the policy", body = ErrorBody),
@@ -77,7 +77,7 @@ pub async fn change_password(
 
 /// The signed-in user's live sessions, most recently used first.
 #[utoipa::path(get, path = "/api/v1/auth/sessions", tag = "account",
-    security(("session" = []), ("bearer" = [])),
+    security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, body = Vec<SessionView>),
         (status = 401, description = "Not signed in", body = ErrorBody),
@@ -105,7 +105,7 @@ pub async fn sessions(
 /// Ends one of the signed-in user's sessions.
 #[utoipa::path(delete, path = "/api/v1/auth/sessions/{id}", tag = "account",
     params(("id" = String, Path, description = "A session id from the list")),
-    security(("session" = []), ("bearer" = [])),
+    security(("bearer" = []), ("session" = [])),
     responses(
         (status = 204, description = "Ended"),
         (status = 401, description = "Not signed in", body = ErrorBody),

@@ -131,7 +131,7 @@ impl AuditQuery {
 
 /// Every user, with status and lock.
 #[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin",
-    security(("session" = []), ("bearer" = [])),
+    security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, body = Vec<AdminUserView>),
         (status = 401, description = "Not signed in", body = ErrorBody),
@@ -147,7 +147,7 @@ pub async fn users(
 
 /// Creates a user (also when signup is closed).
 #[utoipa::path(post, path = "/api/v1/admin/users", tag = "admin", request_body = NewUserBody,
-    security(("session" = []), ("bearer" = [])),
+    security(("bearer" = []), ("session" = [])),
     responses(
         (status = 201, body = AdminUserView),
         (status = 400, description = "Invalid input", body = ErrorBody),
@@ -178,7 +178,7 @@ pub async fn create_user(
 /// tokens at once.
 #[utoipa::path(patch, path = "/api/v1/admin/users/{id}", tag = "admin", request_body = UserPatch,
     params(("id" = String, Path, description = "User id")),
-    security(("session" = []), ("bearer" = [])),
+    security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, body = AdminUserView),
         (status = 400, description = "Invalid body", body = ErrorBody),
@@ -210,7 +210,7 @@ pub async fn update_user(
 /// Lifts a lockout.
 #[utoipa::path(post, path = "/api/v1/admin/users/{id}/unlock", tag = "admin",
     params(("id" = String, Path, description = "User id")),
-    security(("session" = []), ("bearer" = [])),
+    security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, body = AdminUserView),
         (status = 401, description = "Not signed in", body = ErrorBody),
@@ -229,7 +229,7 @@ pub async fn unlock_user(
 /// Ends every session and token family of a user.
 #[utoipa::path(delete, path = "/api/v1/admin/users/{id}/sessions", tag = "admin",
     params(("id" = String, Path, description = "User id")),
-    security(("session" = []), ("bearer" = [])),
+    security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, body = Ok),
         (status = 401, description = "Not signed in", body = ErrorBody),
@@ -248,7 +248,7 @@ pub async fn sign_out_user(
 
 /// The audit log, newest first.
 #[utoipa::path(get, path = "/api/v1/admin/audit", tag = "admin", params(AuditQuery),
-    security(("session" = []), ("bearer" = [])),
+    security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, body = Vec<AuditView>),
         (status = 400, description = "Bad query parameter", body = ErrorBody),

@@ -156,12 +156,12 @@ pub async fn verify_email(
 
 /// Mails the signed-in user a new verification link.
 #[utoipa::path(post, path = "/api/v1/auth/verify-email/resend", tag = "email",
-    security(("session" = []), ("bearer" = [])),
+    security(("bearer" = []), ("session" = [])),
     responses(
         (status = 202, description = "A new link is on its way", body = Ok),
-        (status = 400, description = "No address to verify, or already verified", body = ErrorBody),
         (status = 401, description = "Not signed in", body = ErrorBody),
-        (status = 404, description = "Mail is not configured", body = ErrorBody),
+        (status = 403, description = "Email verification is off", body = ErrorBody),
+        (status = 409, description = "No address to verify, or already verified", body = ErrorBody),
         (status = 429, description = "Too many links to this address; see Retry-After", body = ErrorBody),
     ))]
 pub async fn resend_verification(
@@ -176,7 +176,7 @@ pub async fn resend_verification(
 /// Starts an email change: a confirmation link goes to the new address and
 /// a notice to the old one. The change applies on confirmation.
 #[utoipa::path(post, path = "/api/v1/users/me/email", tag = "email", request_body = EmailChangeBody,
-    security(("session" = []), ("bearer" = [])),
+    security(("bearer" = []), ("session" = [])),
     responses(
         (status = 202, description = "Confirmation link sent", body = Ok),
         (status = 400, description = "Not an email address, or the current one", body = ErrorBody),
@@ -218,7 +218,7 @@ pub async fn confirm_email(
 /// Invites an address with a role and mails the link (works while signup is
 /// closed). A pending invitation of the address is replaced.
 #[utoipa::path(post, path = "/api/v1/admin/invitations", tag = "admin", request_body = InviteBody,
-    security(("session" = []), ("bearer" = [])),
+    security(("bearer" = []), ("session" = [])),
     responses(
         (status = 201, body = InvitationView),
         (status = 400, description = "Not an email address", body = ErrorBody),
@@ -242,7 +242,7 @@ pub async fn invite(
 
 /// Pending invitations, newest first.
 #[utoipa::path(get, path = "/api/v1/admin/invitations", tag = "admin",
-    security(("session" = []), ("bearer" = [])),
+    security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, body = Vec<InvitationView>),
         (status = 401, description = "Not signed in", body = ErrorBody),
@@ -260,7 +260,7 @@ pub async fn invitations(
 /// Revokes a pending invitation: its link stops working.
 #[utoipa::path(delete, path = "/api/v1/admin/invitations/{id}", tag = "admin",
     params(("id" = String, Path, description = "Invitation id")),
-    security(("session" = []), ("bearer" = [])),
+    security(("bearer" = []), ("session" = [])),
     responses(
         (status = 204, description = "Revoked"),
         (status = 401, description = "Not signed in", body = ErrorBody),
@@ -312,7 +312,7 @@ pub async fn accept_invitation(
 
 /// Mail not delivered yet: pending, being sent, or failed.
 #[utoipa::path(get, path = "/api/v1/admin/mail", tag = "admin",
-    security(("session" = []), ("bearer" = [])),
+    security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, body = Vec<MailView>),
         (status = 401, description = "Not signed in", body = ErrorBody),
@@ -343,7 +343,7 @@ pub async fn undelivered(
 /// Queues a failed message again.
 #[utoipa::path(post, path = "/api/v1/admin/mail/{id}/retry", tag = "admin",
     params(("id" = String, Path, description = "Message id")),
-    security(("session" = []), ("bearer" = [])),
+    security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, description = "Queued again", body = Ok),
         (status = 401, description = "Not signed in", body = ErrorBody),

@@ -144,7 +144,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let json = is_json(req.headers().get(header::CONTENT_TYPE));
         let bytes = read_body(req, state).await?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
+        // No body, and a JSON `null`, are both "not given".
+        let text = bytes.trim_ascii();
+        if text.is_empty() || (json && text == b"null") {
             return Ok(OptionalJson(None));
         }
         if !json {

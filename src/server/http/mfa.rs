@@ -196,7 +196,7 @@ pub async fn verify(
 
 /// The signed-in user's factors.
 #[utoipa::path(get, path = "/api/v1/users/me/mfa", tag = "mfa",
-    security(("session" = []), ("bearer" = [])),
+    security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, body = MfaStatusView),
         (status = 401, description = "Not signed in", body = ErrorBody),
@@ -215,7 +215,7 @@ pub async fn status(
 
 /// Starts setting up an authenticator app: a new secret to confirm with a code.
 #[utoipa::path(post, path = "/api/v1/users/me/mfa/totp", tag = "mfa",
-    security(("session" = []), ("bearer" = [])),
+    security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, body = TotpEnrolmentView),
         (status = 401, description = "Not signed in, or reauthentication required", body = ErrorBody),
@@ -235,7 +235,7 @@ pub async fn start_totp(
 
 /// Confirms the authenticator app with a code; answers ten recovery codes.
 #[utoipa::path(post, path = "/api/v1/users/me/mfa/totp/confirm", tag = "mfa", request_body = ConfirmBody,
-    security(("session" = []), ("bearer" = [])),
+    security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, body = RecoveryCodes),
         (status = 401, description = "Not signed in, invalid code, or reauthentication required", body = ErrorBody),
@@ -255,7 +255,7 @@ pub async fn confirm_totp(
 
 /// Turns the authenticator app off.
 #[utoipa::path(delete, path = "/api/v1/users/me/mfa/totp", tag = "mfa", request_body = PasswordBody,
-    security(("session" = []), ("bearer" = [])),
+    security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, body = Ok),
         (status = 401, description = "Not signed in, wrong password, or reauthentication required", body = ErrorBody),
@@ -278,7 +278,7 @@ pub async fn disable_totp(
 
 /// New recovery codes; the old ones stop working.
 #[utoipa::path(post, path = "/api/v1/users/me/mfa/recovery-codes", tag = "mfa", request_body = PasswordBody,
-    security(("session" = []), ("bearer" = [])),
+    security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, body = RecoveryCodes),
         (status = 401, description = "Not signed in, wrong password, or reauthentication required", body = ErrorBody),
@@ -314,7 +314,7 @@ fn on_password(e: core::Error) -> core::Error {
 
 /// Starts adding a passkey.
 #[utoipa::path(post, path = "/api/v1/users/me/passkeys/register/start", tag = "mfa",
-    security(("session" = []), ("bearer" = [])),
+    security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, body = CeremonyView),
         (status = 401, description = "Not signed in, or reauthentication required", body = ErrorBody),
@@ -329,7 +329,7 @@ pub async fn register_start(
 
 /// Finishes adding a passkey.
 #[utoipa::path(post, path = "/api/v1/users/me/passkeys/register/finish", tag = "mfa", request_body = RegisterFinishBody,
-    security(("session" = []), ("bearer" = [])),
+    security(("bearer" = []), ("session" = [])),
     responses(
         (status = 201, body = PasskeyView),
         (status = 400, description = "The ceremony expired, or the credential was not accepted", body = ErrorBody),
@@ -357,7 +357,7 @@ pub async fn register_finish(
 
 /// The signed-in user's passkeys.
 #[utoipa::path(get, path = "/api/v1/users/me/passkeys", tag = "mfa",
-    security(("session" = []), ("bearer" = [])),
+    security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, body = Vec<PasskeyView>),
         (status = 401, description = "Not signed in", body = ErrorBody),
@@ -373,7 +373,7 @@ pub async fn passkeys(
 /// Renames a passkey.
 #[utoipa::path(patch, path = "/api/v1/users/me/passkeys/{id}", tag = "mfa", request_body = RenameBody,
     params(("id" = String, Path, description = "Passkey id")),
-    security(("session" = []), ("bearer" = [])),
+    security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, body = Ok),
         (status = 400, description = "An empty name", body = ErrorBody),
@@ -393,7 +393,7 @@ pub async fn rename_passkey(
 /// Deletes a passkey.
 #[utoipa::path(delete, path = "/api/v1/users/me/passkeys/{id}", tag = "mfa",
     params(("id" = String, Path, description = "Passkey id")),
-    security(("session" = []), ("bearer" = [])),
+    security(("bearer" = []), ("session" = [])),
     responses(
         (status = 204, description = "Deleted"),
         (status = 401, description = "Not signed in, or reauthentication required", body = ErrorBody),
@@ -414,10 +414,10 @@ pub async fn delete_passkey(
 /// factor of the sign-in waiting in this session, or with `reauth` a
 /// re-authentication of the signed-in user.
 #[utoipa::path(post, path = "/api/v1/auth/passkey/start", tag = "mfa",
-    request_body(content = PasskeyStartBody, description = "Optional"),
+    request_body(content = Option<PasskeyStartBody>, description = "Optional: without it, a passwordless sign-in"),
     responses(
         (status = 200, body = CeremonyView),
-        (status = 400, description = "The account has no passkey", body = ErrorBody),
+        (status = 409, description = "The account has no passkey", body = ErrorBody),
         (status = 401, description = "reauth while signed out, or the waiting sign-in expired", body = ErrorBody),
         (status = 403, description = "Passkeys need a host name (GATEHOUSE_PUBLIC_URL)", body = ErrorBody),
     ))]
@@ -477,7 +477,7 @@ pub async fn passkey_finish(
 /// Proves who the signed-in user is again (password, code or recovery code)
 /// before a sensitive change.
 #[utoipa::path(post, path = "/api/v1/auth/reauthenticate", tag = "mfa", request_body = ReauthBody,
-    security(("session" = []), ("bearer" = [])),
+    security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, body = Ok),
         (status = 400, description = "Nothing to check", body = ErrorBody),
@@ -505,7 +505,7 @@ pub async fn reauthenticate(
 /// and tokens end.
 #[utoipa::path(delete, path = "/api/v1/admin/users/{id}/mfa", tag = "admin",
     params(("id" = String, Path, description = "User id")),
-    security(("session" = []), ("bearer" = [])),
+    security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, body = Ok),
         (status = 401, description = "Not signed in, or reauthentication required", body = ErrorBody),

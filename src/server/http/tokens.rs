@@ -175,7 +175,7 @@ pub async fn token_mfa(
 
 /// Spends a refresh token (body or cookie) for the next pair. Presenting a
 /// spent token revokes its whole family.
-#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "tokens", request_body(content = RefreshBody, description = "Optional when the refresh cookie is sent"),
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "tokens", request_body(content = Option<RefreshBody>, description = "Optional when the refresh cookie is sent"),
     responses(
         (status = 200, description = "The next token pair", body = TokenResponse),
         (status = 401, description = "Unknown, spent, expired or revoked refresh token", body = ErrorBody),
@@ -200,7 +200,7 @@ pub async fn refresh(
 }
 
 /// Revokes the family of a refresh token (body or cookie) and clears the cookie.
-#[utoipa::path(post, path = "/api/v1/auth/revoke", tag = "tokens", request_body(content = RefreshBody, description = "Optional when the refresh cookie is sent"),
+#[utoipa::path(post, path = "/api/v1/auth/revoke", tag = "tokens", request_body(content = Option<RefreshBody>, description = "Optional when the refresh cookie is sent"),
     responses((status = 200, description = "Revoked (unknown tokens are ignored)", body = Ok)))]
 pub async fn revoke(
     State(state): State<AppState>,
