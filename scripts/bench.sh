@@ -1,60 +1,250 @@
 #!/usr/bin/env bash
-# Measures the release build: throughput of a static answer, a rendered page
-# and the session check; login throughput (bounded by argon2 on purpose); and
-# memory (RSS) at rest and under load. Not a test: numbers to compare over time.
+# The benchmark of record (not a test: it is not part of the test command).
 #
-#   scripts/bench.sh            (builds first if target/release/gatehouse is missing)
-#   DURATION=30 CONNECTIONS=64 scripts/bench.sh
+# Measures the release build against what this machine can do at all, in the
+# same run: a bare axum "hello" server (requests/s) and an argon2id loop with
+# Gatehouse's parameters on every core (verifications/s). Each figure is
+# printed with its ratio to that limit. wrk and the server share the cores.
+#
+#   scripts/bench.sh                 SQLite, then PostgreSQL, then 1k vs 100k users
+#   DURATION=5 FLOOD=15 scripts/bench.sh
+#   BUILD=1 scripts/bench.sh         rebuild the release site first
+#   GATEHOUSE_BENCH_POSTGRES=postgres://... scripts/bench.sh   (else a throwaway server)
+#   SKIP_POSTGRES=1 / SKIP_SCALE=1   leave those parts out
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
 cd "$GATEHOUSE_ROOT"
 
-DURATION="${DURATION:-10}"
+DURATION="${DURATION:-10}"        # seconds per throughput figure
+FLOOD="${FLOOD:-30}"              # seconds of the login flood
 CONNECTIONS="${CONNECTIONS:-32}"
-PORT="${PORT:-3200}"
+CORES="$(nproc)"
 
 if ! command -v wrk >/dev/null 2>&1; then
   say "installing wrk (Debian's package)"
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get install -y -qq wrk >/dev/null
 fi
-if [ ! -x target/release/gatehouse ]; then
+if [ ! -x target/release/gatehouse ] || [ -n "${BUILD:-}" ]; then
   install_tools
   cargo leptos build --release --precompress
 fi
+say "building the baselines (examples/bench_baseline.rs)"
+cargo build -q --release --no-default-features --features ssr --example bench_baseline
+baseline=target/release/examples/bench_baseline
 
-data="$(mktemp -d)"
-trap 'kill "$server" 2>/dev/null || true; rm -rf "$data"' EXIT
-export DATABASE_URL="sqlite://$data/bench.db?mode=rwc" LEPTOS_SITE_ADDR="127.0.0.1:$PORT" \
-  LEPTOS_SITE_ROOT=target/site RUST_LOG=warn GATEHOUSE_LOGIN_ATTEMPTS=1000000 GATEHOUSE_LOCKOUT_THRESHOLD=1000000
-target/release/gatehouse & server=$!
-base="http://127.0.0.1:$PORT"
-for _ in $(seq 50); do curl -fs "$base/health" >/dev/null && break; sleep 0.1; done
+work="$(mktemp -d /tmp/gatehouse-bench.XXXXXX)"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
 
-rss() { awk '/VmRSS/ { print $2 " KiB" }' "/proc/$server/status"; }
-say "RSS at rest: $(rss)"
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+wait_for() { for _ in $(seq 500); do curl -fs -o /dev/null "$1" && return 0; sleep 0.01; done; echo "$1 never answered" >&2; exit 1; }
+rss_mib() { awk -v k="$2" '$1 == k":" { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
+ratio() { python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2]):.3f}')" "$1" "$2"; }
 
-curl -fs -H 'Content-Type: application/json' \
-  -d '{"username":"bench","password":"bench passphrase for wrk"}' "$base/api/v1/auth/setup" >/dev/null
-cookie="$(curl -fs -D - -o /dev/null -H 'Content-Type: application/json' \
-  -d '{"username":"bench","password":"bench passphrase for wrk"}' "$base/api/v1/auth/login" \
-  | awk -F'[ ;]' 'tolower($1) == "set-cookie:" { print $2 }')"
-
-run() {
+# wrk NAME ARGS...: runs wrk; sets RPS, P50 and P99 (milliseconds).
+measure() {
   local name="$1"; shift
-  printf '\n\033[1m%s\033[0m\n' "$name"
-  wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@" | grep -E 'Requests/sec|Latency|50%|99%|Non-2xx'
+  local out
+  out="$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@")"
+  parse_wrk "$out"
+  printf '  %-52s %10s req/s   p50 %6s ms   p99 %6s ms\n' "$name" "$RPS" "$P50" "$P99"
+}
+parse_wrk() {
+  if grep -q 'Non-2xx' <<<"$1"; then
+    echo "$1" >&2
+    echo "wrk saw non-2xx answers" >&2
+    exit 1
+  fi
+  RPS="$(awk '/Requests\/sec/ { printf "%.0f", $2 }' <<<"$1")"
+  P50="$(awk '$1 == "50%" { print $2 }' <<<"$1" | to_ms)"
+  P99="$(awk '$1 == "99%" { print $2 }' <<<"$1" | to_ms)"
+}
+to_ms() {
+  awk '{ v = $1; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v);
+         if (u == "us") v /= 1000; else if (u == "s") v *= 1000; else if (u == "m") v *= 60000;
+         printf "%.2f", v }'
 }
 
-run "GET /health" "$base/health"
-run "GET /login (server-rendered page, signed out)" -H 'Accept: text/html' "$base/login"
-run "GET /dashboard (server-rendered page, signed in)" -H 'Accept: text/html' -H "Cookie: $cookie" "$base/dashboard"
-run "GET /api/v1/auth/session (signed in)" -H "Cookie: $cookie" "$base/api/v1/auth/session"
-
-cat > "$data/login.lua" <<'LUA'
+login_lua() {
+  cat > "$work/login.lua" <<'LUA'
 wrk.method = "POST"
 wrk.body = '{"username":"bench","password":"bench passphrase for wrk"}'
 wrk.headers["Content-Type"] = "application/json"
 LUA
-run "POST /api/v1/auth/login (argon2id, m=19 MiB: bounded to one hash per core)" -s "$data/login.lua" "$base/api/v1/auth/login"
-say "RSS after the login flood: $(rss)"
+}
+login_lua
+
+# ---------------------------------------------------------------------------
+say "this machine's limits (nothing else running)"
+hello_port="$(free_port)"
+"$baseline" hello "127.0.0.1:$hello_port" & pids+=($!)
+wait_for "http://127.0.0.1:$hello_port/"
+measure "bare axum hello" "http://127.0.0.1:$hello_port/"
+HELLO="$RPS"
+kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+ARGON2="$("$baseline" argon2 "$DURATION" "$CORES")"
+printf '  %-52s %10s verifies/s on %s threads\n' "argon2id loop (m=19 MiB, t=2, p=1)" "$ARGON2" "$CORES"
+
+# start_gatehouse NAME DATABASE_URL: starts the release server; sets SERVER,
+# BASE and STARTUP_MS (from exec to the first 200 of /health).
+start_gatehouse() {
+  local port; port="$(free_port)"
+  BASE="http://127.0.0.1:$port"
+  local t0; t0="$(date +%s%N)"
+  env DATABASE_URL="$2" LEPTOS_SITE_ADDR="127.0.0.1:$port" LEPTOS_SITE_ROOT=target/site RUST_LOG=warn \
+    GATEHOUSE_LOGIN_ATTEMPTS=100000000 GATEHOUSE_LOCKOUT_THRESHOLD=100000000 \
+    target/release/gatehouse > "$work/$1.log" 2>&1 &
+  SERVER=$!
+  pids+=("$SERVER")
+  until curl -fs -o /dev/null "$BASE/health"; do
+    kill -0 "$SERVER" 2>/dev/null || { cat "$work/$1.log" >&2; exit 1; }
+  done
+  STARTUP_MS=$(( ($(date +%s%N) - t0) / 1000000 ))
+}
+
+# sign_in: the bench admin (created on first use); sets COOKIE and BEARER.
+sign_in() {
+  curl -fs -o /dev/null -H 'Content-Type: application/json' \
+    -d '{"username":"bench","password":"bench passphrase for wrk"}' "$BASE/api/v1/auth/setup" || true
+  COOKIE="$(curl -fs -D - -o /dev/null -H 'Content-Type: application/json' \
+    -d '{"username":"bench","password":"bench passphrase for wrk"}' "$BASE/api/v1/auth/login" \
+    | awk -F'[ ;]' 'tolower($1) == "set-cookie:" { print $2 }')"
+  BEARER="$(curl -fs -H 'Content-Type: application/json' \
+    -d '{"username":"bench","password":"bench passphrase for wrk"}' "$BASE/api/v1/auth/token" \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')"
+}
+
+# login_flood SECONDS: logins/s into LOGINS.
+login_flood() {
+  local out
+  out="$(wrk -t2 -c"$CONNECTIONS" -d"$1s" --latency -s "$work/login.lua" "$BASE/api/v1/auth/login")"
+  parse_wrk "$out"
+  LOGINS="$RPS"
+}
+
+# The bytes a browser downloads to make /login interactive: the page and
+# everything it links or preloads (styles, scripts, the wasm), as sent with
+# Accept-Encoding: br.
+login_bytes() {
+  python3 - "$BASE" <<'PY'
+import re, sys, urllib.request
+base = sys.argv[1]
+def get(path):
+    req = urllib.request.Request(base + path, headers={"Accept": "text/html", "Accept-Encoding": "br, gzip"})
+    with urllib.request.urlopen(req) as r:
+        return r.read()
+html = get("/login")
+text = html.decode("utf-8", "replace")
+assets = set(re.findall(r'<link[^>]*\bhref="(/[^"]+)"', text)) | set(re.findall(r'<script[^>]*\bsrc="(/[^"]+)"', text))
+# The hydration script imports the JS glue, which fetches the wasm.
+assets |= set(re.findall(r'import\(?\s*[\'"](/pkg/[^\'"]+)', text)) | set(re.findall(r'[\'"](/pkg/[^\'"]+\.wasm)[\'"]', text))
+sizes = {a: len(get(a)) for a in sorted(assets) if not a.endswith((".ico", ".png", ".svg"))}
+total = len(html) + sum(sizes.values())
+for a, n in sizes.items():
+    print(f"    {a:50} {n / 1024:8.1f} KiB", file=sys.stderr)
+print(f"{total / 1000:.0f}")
+PY
+}
+
+results=()
+row() { results+=("$(printf '%-48s %14s %10s %s' "$1" "$2" "$3" "$4")"); }
+
+# ---------------------------------------------------------------------------
+say "Gatehouse on SQLite"
+start_gatehouse sqlite "sqlite://$work/bench.db?mode=rwc"
+sign_in
+sleep 1
+IDLE_RSS="$(rss_mib "$SERVER" VmRSS)"
+printf '  %-52s %10s ms\n' "start to /health 200" "$STARTUP_MS"
+printf '  %-52s %10s MiB\n' "RSS idle" "$IDLE_RSS"
+
+measure "GET /health" "$BASE/health"
+row "GET /health" "$RPS/s" "$(ratio "$RPS" "$HELLO")" "of hello (target >= 0.6)"
+measure "GET /api/v1/auth/session (signed in)" -H "Cookie: $COOKIE" "$BASE/api/v1/auth/session"
+SESSION_RPS="$RPS"
+row "session check GET /api/v1/auth/session" "$RPS/s" "$(ratio "$RPS" "$HELLO")" "of hello (target >= 0.2)"
+measure "GET /api/v1/users/me (bearer)" -H "Authorization: Bearer $BEARER" "$BASE/api/v1/users/me"
+row "bearer GET /api/v1/users/me" "$RPS/s" "$(ratio "$RPS" "$HELLO")" "of hello (target >= 0.3)"
+measure "GET /dashboard (server-rendered, signed in)" -H 'Accept: text/html' -H "Cookie: $COOKIE" "$BASE/dashboard"
+row "signed-in SSR GET /dashboard" "$RPS/s" "$(ratio "$RPS" "$HELLO")" "of hello (target >= 0.06)"
+
+login_flood "$FLOOD"
+printf '  %-52s %10s logins/s\n' "POST /api/v1/auth/login, ${FLOOD}s flood" "$LOGINS"
+row "password logins/s" "$LOGINS/s" "$(ratio "$LOGINS" "$ARGON2")" "of the argon2 loop (target >= 0.9)"
+FLOOD_RSS="$(rss_mib "$SERVER" VmRSS)"
+PEAK_RSS="$(rss_mib "$SERVER" VmHWM)"
+printf '  %-52s %10s MiB (peak %s)\n' "RSS after the flood" "$FLOOD_RSS" "$PEAK_RSS"
+row "RSS idle / after the login flood (peak)" "$IDLE_RSS / $FLOOD_RSS ($PEAK_RSS) MiB" "" "(target <= 16 / <= 64)"
+
+# The session check's p99 with a few connections, alone and during a flood.
+quiet_check() {
+  local out
+  out="$(wrk -t1 -c4 -d"$1s" --latency -H "Cookie: $COOKIE" "$BASE/api/v1/auth/session")"
+  parse_wrk "$out"
+}
+quiet_check "$DURATION"
+BASE_P99="$P99"
+wrk -t1 -c"$CONNECTIONS" -d"$((DURATION + 4))s" -s "$work/login.lua" "$BASE/api/v1/auth/login" > /dev/null &
+flood=$!
+sleep 2
+quiet_check "$DURATION"
+wait "$flood" || true
+printf '  %-52s %10s ms (alone %s ms)\n' "session check p99 during a login flood" "$P99" "$BASE_P99"
+row "session check p99 during a login flood" "$P99 ms" "$(ratio "$P99" "$BASE_P99")" "of alone, $BASE_P99 ms (target <= 2)"
+
+say "bytes to make /login interactive (br)"
+LOGIN_KB="$(login_bytes)"
+row "bytes to make /login interactive" "$LOGIN_KB KB" "" "(target <= 150 KB)"
+row "start to /health 200" "$STARTUP_MS ms" "" "(target <= 100 ms)"
+
+# ---------------------------------------------------------------------------
+if [ -z "${SKIP_POSTGRES:-}" ]; then
+  say "Gatehouse on PostgreSQL"
+  if [ -z "${GATEHOUSE_BENCH_POSTGRES:-}" ]; then
+    start_test_postgres
+    GATEHOUSE_BENCH_POSTGRES="$GATEHOUSE_TEST_POSTGRES"
+  fi
+  # A database of its own on that server.
+  pg_url="$("$baseline" createdb "$GATEHOUSE_BENCH_POSTGRES" "gatehouse_bench_$$")"
+  start_gatehouse postgres "$pg_url"
+  sign_in
+  measure "GET /api/v1/auth/session (signed in)" -H "Cookie: $COOKIE" "$BASE/api/v1/auth/session"
+  row "PostgreSQL: session check" "$RPS/s" "$(ratio "$RPS" "$HELLO")" "of hello"
+  login_flood "$DURATION"
+  printf '  %-52s %10s logins/s\n' "POST /api/v1/auth/login" "$LOGINS"
+  row "PostgreSQL: password logins/s" "$LOGINS/s" "$(ratio "$LOGINS" "$ARGON2")" "of the argon2 loop"
+fi
+
+# ---------------------------------------------------------------------------
+if [ -z "${SKIP_SCALE:-}" ]; then
+  say "cost as the user base grows (SQLite)"
+  start_gatehouse scale "sqlite://$work/scale.db?mode=rwc"
+  sign_in
+  scale() {
+    local users="$1"
+    "$baseline" seed "sqlite://$work/scale.db" "$users" >/dev/null
+    measure "$users users: GET /api/v1/admin/users (first page)" -H "Authorization: Bearer $BEARER" "$BASE/api/v1/admin/users?limit=100"
+    row "$users users: admin list, first 100" "$RPS/s" "" ""
+    measure "$users users: GET /api/v1/admin/users (a page deep in)" -H "Authorization: Bearer $BEARER" \
+      "$BASE/api/v1/admin/users?limit=100&after=bench-user-$(printf '%06d' $((users * 3 / 4)))"
+    row "$users users: admin list, a page 3/4 in" "$RPS/s" "" ""
+    measure "$users users: session check" -H "Cookie: $COOKIE" "$BASE/api/v1/auth/session"
+    row "$users users: session check" "$RPS/s" "" ""
+    login_flood "$DURATION"
+    printf '  %-52s %10s logins/s\n' "$users users: POST /api/v1/auth/login" "$LOGINS"
+    row "$users users: password logins/s" "$LOGINS/s" "" ""
+  }
+  scale 1000
+  scale 100000
+fi
+
+# ---------------------------------------------------------------------------
+echo
+say "summary ($CORES cores; hello $HELLO req/s, argon2 $ARGON2 verifies/s)"
+printf '%s\n' "${results[@]}"

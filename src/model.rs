@@ -171,7 +171,10 @@ pub struct SecurityView {
 /// What the admin page shows: the users, and a page of the audit log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AdminData {
+    /// A page of users.
     pub users: Vec<AdminUserItem>,
+    /// The `after` of the next page of users, if there is one.
+    pub users_next: Option<String>,
     /// Pending invitations (empty when mail is off).
     pub invitations: Vec<InvitationItem>,
     /// Mail not delivered yet (empty when mail is off).

@@ -81,3 +81,48 @@ test("an admin creates an account from the admin page", async ({ page }) => {
   await expect(page.getByRole("status")).toHaveText("The account was created.");
   await expect(page.locator(`[data-testid=user-row][data-username="${user.username}"]`)).toBeVisible();
 });
+
+test("an admin searches, filters and pages the user list", async ({ page }) => {
+  await page.goto("/login?return=%2Fadmin");
+  await logIn(page, ADMIN.username, ADMIN.password);
+  await expect(page).toHaveURL(/\/admin$/);
+  // 101 accounts that share a prefix: one more than a page.
+  const prefix = uniqueUser("pg").username;
+  const names = Array.from({ length: 101 }, (_, i) => `${prefix}n${String(i).padStart(3, "0")}`);
+  for (let i = 0; i < names.length; i += 10) {
+    const batch = names.slice(i, i + 10).map((name) =>
+      page.request.post("/api/v1/admin/users", {
+        data: { username: name, email: `${name}@example.com`, password: "tangerine orbit lantern 42" },
+      }),
+    );
+    for (const res of await Promise.all(batch)) expect(res.status()).toBe(201);
+  }
+  await hydrated(page);
+  const rows = page.locator("[data-testid=users] [data-testid=user-row]");
+  const search = page.getByRole("search", { name: "Find users" });
+  await search.getByLabel("Search").fill(prefix.toUpperCase());
+  await search.getByRole("button", { name: "Find" }).click();
+  await expect(page).toHaveURL(new RegExp(`q=${prefix.toUpperCase()}`));
+  await expect(rows).toHaveCount(100);
+  await expect(rows.first()).toHaveAttribute("data-username", names[0]);
+  await expect(rows.last()).toHaveAttribute("data-username", names[99]);
+  // The next page holds the one left, and the search stays.
+  await page.getByTestId("users-next").click();
+  await expect(rows).toHaveCount(1);
+  await expect(rows.first()).toHaveAttribute("data-username", names[100]);
+  await expect(page.getByTestId("users-next")).toHaveCount(0);
+  await expect(search.getByLabel("Search")).toHaveValue(prefix.toUpperCase());
+  await page.getByRole("link", { name: "First page" }).click();
+  await expect(rows).toHaveCount(100);
+  // Filters: none of them is an admin; an email prefix finds its account.
+  await search.getByLabel("Role").selectOption("admin");
+  await search.getByRole("button", { name: "Find" }).click();
+  await expect(page.getByText("No user matches.")).toBeVisible();
+  await search.getByLabel("Role").selectOption("");
+  await search.getByLabel("Search").fill(`${names[7]}@example`);
+  await search.getByRole("button", { name: "Find" }).click();
+  await expect(rows).toHaveCount(1);
+  await expect(rows.first()).toHaveAttribute("data-username", names[7]);
+  await page.getByRole("link", { name: "Everyone" }).click();
+  await expect(page.locator(`[data-testid=user-row][data-username="${ADMIN.username}"]`)).toBeVisible();
+});

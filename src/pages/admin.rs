@@ -67,14 +67,18 @@ fn AdminArea(me: UserView, mail: bool) -> impl IntoView {
     ];
     let filters = move || {
         let q = query.read();
+        let get = |key: &str| q.get(key).filter(|s| !s.is_empty());
         (
-            q.get("user").filter(|s| !s.is_empty()),
-            q.get("event").filter(|s| !s.is_empty()),
-            q.get("before").and_then(|b| b.parse::<i64>().ok()),
+            (get("q"), get("role"), get("status"), get("after")),
+            (
+                get("user"),
+                get("event"),
+                q.get("before").and_then(|b| b.parse::<i64>().ok()),
+            ),
         )
     };
-    let data = Resource::new(filters, |(user, event, before)| {
-        admin_overview(user, event, before)
+    let data = Resource::new(filters, |((q, role, status, after), (user, event, before))| {
+        admin_overview(q, role, status, after, user, event, before)
     });
     view! {
         <div class="stack">
@@ -128,16 +132,75 @@ fn Done() -> impl IntoView {
 fn Panels(data: AdminData, me: UserView, actions: Actions) -> impl IntoView {
     let AdminData {
         users,
+        users_next,
         audit,
         older,
         events,
         invitations,
         mail,
     } = data;
-    let user_options = users.clone();
+    let query = use_query_map();
+    let current = |key: &str| query.read_untracked().get(key).unwrap_or_default();
+    let (search, role, status) = (current("q"), current("role"), current("status"));
+    let paged = !current("after").is_empty();
+    // The next page keeps the filters.
+    let filter_query = {
+        let mut pairs = Vec::new();
+        for (key, value) in [("q", &search), ("role", &role), ("status", &status)] {
+            if !value.is_empty() {
+                pairs.push(format!("{key}={}", crate::model::encode_return(value)));
+            }
+        }
+        pairs.join("&")
+    };
+    let first_href = if filter_query.is_empty() {
+        "/admin".to_string()
+    } else {
+        format!("/admin?{filter_query}")
+    };
+    let next_href = users_next.map(|after| {
+        let after = format!("after={}", crate::model::encode_return(&after));
+        if filter_query.is_empty() {
+            format!("/admin?{after}")
+        } else {
+            format!("/admin?{filter_query}&{after}")
+        }
+    });
+    let filtered = !(search.is_empty() && role.is_empty() && status.is_empty());
+    let status_option = move |value: &'static str, label: &'static str| {
+        view! { <option value=value selected=status == value>{label}</option> }
+    };
     view! {
         <section class="card" aria-labelledby="users-title">
-            <h2 id="users-title">"Users " <span class="count">{format!("({})", users.len())}</span></h2>
+            <div class="card-head">
+                <h2 id="users-title">"Users"</h2>
+                <form method="get" action="/admin" class="filters" role="search" aria-label="Find users">
+                    <label>
+                        <span>"Search"</span>
+                        <input type="search" name="q" value=search.clone() placeholder="Username or email starts with…"
+                            autocomplete="off" spellcheck="false"/>
+                    </label>
+                    <label>
+                        <span>"Role"</span>
+                        <select name="role">
+                            <option value="" selected=role.is_empty()>"Any role"</option>
+                            <option value="admin" selected=role == "admin">"Admin"</option>
+                            <option value="user" selected=role == "user">"User"</option>
+                        </select>
+                    </label>
+                    <label>
+                        <span>"Status"</span>
+                        <select name="status">
+                            {status_option("", "Any status")}
+                            {status_option("active", "Active")}
+                            {status_option("disabled", "Disabled")}
+                            {status_option("locked", "Locked")}
+                            {status_option("unverified", "Email not verified")}
+                        </select>
+                    </label>
+                    <button type="submit" class="btn btn-ghost btn-compact">"Find"</button>
+                </form>
+            </div>
             <div class="table-wrap">
                 <table class="table" data-testid="users">
                     <thead>
@@ -151,17 +214,29 @@ fn Panels(data: AdminData, me: UserView, actions: Actions) -> impl IntoView {
                         </tr>
                     </thead>
                     <tbody>
-                        {users.into_iter().map(|u| {
-                            let is_me = u.id == me.id;
-                            view! { <UserRow user=u is_me=is_me actions=actions/> }
-                        }).collect_view()}
+                        {if users.is_empty() {
+                            view! { <tr><td colspan="6" class="muted">"No user matches."</td></tr> }.into_any()
+                        } else {
+                            users.into_iter().map(|u| {
+                                let is_me = u.id == me.id;
+                                view! { <UserRow user=u is_me=is_me actions=actions/> }
+                            }).collect_view().into_any()
+                        }}
                     </tbody>
                 </table>
             </div>
+            <nav class="pager" aria-label="User pages">
+                {(paged || filtered).then(|| view! {
+                    <a href=if paged { first_href.clone() } else { "/admin".to_string() } rel="external">
+                        {if paged { "First page" } else { "Everyone" }}
+                    </a>
+                })}
+                {next_href.map(|href| view! { <a href=href rel="external" data-testid="users-next">"Next page"</a> })}
+            </nav>
         </section>
         {(!invitations.is_empty()).then(|| view! { <Invitations invitations=invitations actions=actions/> })}
         {(!mail.is_empty()).then(|| view! { <Undelivered mail=mail actions=actions/> })}
-        <AuditPanel audit=audit older=older events=events users=user_options/>
+        <AuditPanel audit=audit older=older events=events/>
     }
 }
 
@@ -379,12 +454,7 @@ fn UserRow(user: AdminUserItem, is_me: bool, actions: Actions) -> impl IntoView 
 }
 
 #[component]
-fn AuditPanel(
-    audit: Vec<AuditItem>,
-    older: Option<i64>,
-    events: Vec<String>,
-    users: Vec<AdminUserItem>,
-) -> impl IntoView {
+fn AuditPanel(audit: Vec<AuditItem>, older: Option<i64>, events: Vec<String>) -> impl IntoView {
     let query = use_query_map();
     let selected_user = query.read_untracked().get("user").unwrap_or_default();
     let selected_event = query.read_untracked().get("event").unwrap_or_default();
@@ -409,13 +479,8 @@ fn AuditPanel(
                 <form method="get" action="/admin" class="filters" aria-label="Filter the audit log">
                     <label>
                         <span>"User"</span>
-                        <select name="user">
-                            <option value="" selected=selected_user.is_empty()>"Everyone"</option>
-                            {users.into_iter().map(|u| {
-                                let selected = u.id == selected_user;
-                                view! { <option value=u.id.clone() selected=selected>{u.username}</option> }
-                            }).collect_view()}
-                        </select>
+                        <input type="search" name="user" value=selected_user.clone() placeholder="Everyone"
+                            autocomplete="off" spellcheck="false"/>
                     </label>
                     <label>
                         <span>"Event"</span>

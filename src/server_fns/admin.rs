@@ -6,33 +6,73 @@ use leptos::prelude::*;
 /// Rows of the audit log per page on `/admin`.
 pub const AUDIT_PAGE: u32 = 50;
 
-/// The users and a page of the audit log (filtered by user and event).
+/// Users per page on `/admin`.
+pub const USERS_PAGE: u32 = 100;
+
+/// A page of users (searched and filtered) and a page of the audit log
+/// (filtered by user and event).
 #[server(prefix = "/fn", endpoint = "admin_overview")]
+#[allow(clippy::too_many_arguments)]
 pub async fn admin_overview(
+    #[server(default)] q: Option<String>,
+    #[server(default)] role: Option<String>,
+    #[server(default)] status: Option<String>,
+    #[server(default)] after: Option<String>,
     #[server(default)] user: Option<String>,
     #[server(default)] event: Option<String>,
     #[server(default)] before: Option<i64>,
 ) -> Result<AdminData, AppError> {
     use super::ssr::*;
     use crate::{
-        model::{AdminUserItem, AuditItem, InvitationItem, MailItem},
-        server::core::{audit::Event, rfc3339},
+        model::{AdminUserItem, AuditItem, InvitationItem, MailItem, Role},
+        server::core::{admin::UserQuery, audit::Event, rfc3339},
     };
-    use std::collections::HashMap;
     let state = state()?;
     let admin = require_admin()?;
-    let users = state.core.managed_users(&admin).await.map_err(fail)?;
-    let names: HashMap<&str, &str> = users
-        .iter()
-        .map(|m| (m.user.id.as_str(), m.user.username.as_str()))
-        .collect();
-    let user = user.filter(|u| !u.is_empty());
+    let nonempty = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
+    let status = nonempty(status);
+    let query = UserQuery {
+        search: nonempty(q),
+        role: nonempty(role).as_deref().and_then(Role::parse),
+        disabled: match status.as_deref() {
+            Some("active") => Some(false),
+            Some("disabled") => Some(true),
+            _ => None,
+        },
+        locked: (status.as_deref() == Some("locked")).then_some(true),
+        email_verified: (status.as_deref() == Some("unverified")).then_some(false),
+        after: nonempty(after),
+        // One more than the page: whether there is a next one.
+        limit: USERS_PAGE + 1,
+    };
+    let mut users = state.core.managed_users(&admin, &query).await.map_err(fail)?;
+    let users_next = if users.len() > USERS_PAGE as usize {
+        users.truncate(USERS_PAGE as usize);
+        users.last().map(|m| m.user.id.clone())
+    } else {
+        None
+    };
+    // The audit log's user filter takes a username (or an email, or an id).
+    let user = match nonempty(user) {
+        Some(name) => Some(
+            state
+                .core
+                .find_user_id(&admin, name.trim())
+                .await
+                .map_err(fail)?
+                // No such user: no rows, rather than everyone's.
+                .unwrap_or_else(|| "00000000-0000-0000-0000-000000000000".to_string()),
+        ),
+        None => None,
+    };
     let event = event.filter(|e| Event::parse(e).is_some());
     let rows = state
         .core
         .audit_entries(&admin, user.as_deref(), event.as_deref(), before, AUDIT_PAGE + 1)
         .await
         .map_err(fail)?;
+    let ids: Vec<String> = rows.iter().filter_map(|r| r.user_id.clone()).collect();
+    let names = state.core.usernames(&admin, &ids).await.map_err(fail)?;
     let (invitations, mail) = if state.core.mail_enabled() {
         (
             state.core.invitations(&admin).await.map_err(fail)?,
@@ -50,11 +90,7 @@ pub async fn admin_overview(
                 id: r.id,
                 at: rfc3339(r.at),
                 event: r.event.clone(),
-                username: r
-                    .user_id
-                    .as_deref()
-                    .and_then(|id| names.get(id))
-                    .map(|n| n.to_string()),
+                username: r.user_id.as_deref().and_then(|id| names.get(id)).cloned(),
                 user_id: r.user_id.clone(),
                 ip: r.ip.clone(),
                 detail: r.detail.clone(),
@@ -84,6 +120,7 @@ pub async fn admin_overview(
                 created_at: rfc3339(m.created_at),
             })
             .collect(),
+        users_next,
         users: users
             .into_iter()
             .map(|m| AdminUserItem {
@@ -118,12 +155,12 @@ pub async fn admin_set_role(
         role: Some(role),
         disabled: None,
     };
-    state
+    let user = state
         .core
         .change_user(&admin, &id, change, &client())
         .await
         .map_err(fail)?;
-    leptos_axum::redirect("/admin?done=role");
+    leptos_axum::redirect(&admin_done("role", &user.user.username));
     Ok(())
 }
 
@@ -146,16 +183,13 @@ pub async fn admin_set_disabled(
         role: None,
         disabled: Some(disabled),
     };
-    state
+    let user = state
         .core
         .change_user(&admin, &id, change, &client())
         .await
         .map_err(fail)?;
-    leptos_axum::redirect(if disabled {
-        "/admin?done=disabled"
-    } else {
-        "/admin?done=enabled"
-    });
+    let done = if disabled { "disabled" } else { "enabled" };
+    leptos_axum::redirect(&admin_done(done, &user.user.username));
     Ok(())
 }
 
@@ -207,12 +241,12 @@ pub async fn admin_create_user(
         email: Some(email),
         password,
     };
-    state
+    let user = state
         .core
         .create_user(&admin, input, role, &client())
         .await
         .map_err(fail)?;
-    leptos_axum::redirect("/admin?done=created");
+    leptos_axum::redirect(&admin_done("created", &user.username));
     Ok(())
 }
 
@@ -280,4 +314,11 @@ pub async fn admin_reset_mfa(#[server(default)] id: String) -> Result<(), AppErr
         .map_err(fail)?;
     leptos_axum::redirect("/admin?done=mfa_reset");
     Ok(())
+}
+
+/// Back to `/admin` after an action, saying what it did, with the list
+/// showing the user it was done to (whatever page they are on).
+#[cfg(feature = "ssr")]
+fn admin_done(done: &str, username: &str) -> String {
+    format!("/admin?done={done}&q={}", crate::model::encode_return(username))
 }

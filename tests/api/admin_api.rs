@@ -679,3 +679,151 @@ async fn admin_pages_are_guarded_on_the_server() {
     let page = res.text().await.unwrap();
     assert!(page.contains("Audit log") && page.contains("ivy@example.com"));
 }
+
+fn names(users: &Value) -> Vec<String> {
+    users
+        .as_array()
+        .unwrap_or_else(|| panic!("an array: {users}"))
+        .iter()
+        .map(|u| u["username"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn next_link(res: &reqwest::Response) -> Option<String> {
+    let link = res.headers().get("link")?.to_str().unwrap().to_string();
+    assert!(link.ends_with(">; rel=\"next\""), "{link}");
+    Some(
+        link.trim_start_matches('<')
+            .split('>')
+            .next()
+            .unwrap()
+            .to_string(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_user_list_pages_searches_and_filters() {
+    let app = TestApp::spawn_with(&[
+        ("GATEHOUSE_LOCKOUT_THRESHOLD", "2"),
+        ("GATEHOUSE_LOGIN_ATTEMPTS", "100"),
+    ])
+    .await;
+    let admin = app.setup_admin().await;
+    for (name, email, role) in [
+        ("Carol", "carol@example.com", "user"),
+        ("bob", "bob@work.example", "user"),
+        ("dave", "zed@example.com", "admin"),
+        ("erin", "erin@example.com", "user"),
+        ("alice", "alice@example.com", "user"),
+    ] {
+        let res = app
+            .post_json(
+                &admin,
+                "/api/v1/admin/users",
+                &json!({ "username": name, "email": email, "password": PASSWORD, "role": role }),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::CREATED, "{name}");
+    }
+
+    // Pages of two, in case-insensitive username order, each naming the next.
+    let mut seen = Vec::new();
+    let mut path = "/api/v1/admin/users?limit=2".to_string();
+    let mut pages = 0;
+    loop {
+        let res = app.get(&admin, &path).await;
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+        let next = next_link(&res);
+        let page = names(&json_of(res).await);
+        assert!(page.len() <= 2, "{page:?}");
+        seen.extend(page.clone());
+        pages += 1;
+        match next {
+            Some(next) => {
+                assert_eq!(page.len(), 2, "a short page names no next one");
+                let last = user_id(&app, &admin, &page[1]).await;
+                assert!(next.ends_with(&format!("after={last}")), "{next}");
+                path = next;
+            }
+            None => break,
+        }
+        assert!(pages < 10, "the pages never end: {seen:?}");
+    }
+    assert_eq!(seen, ["admin", "alice", "bob", "Carol", "dave", "erin"]);
+    // The whole list when no limit is given.
+    let all = app.get(&admin, "/api/v1/admin/users").await;
+    assert!(next_link(&all).is_none());
+    assert_eq!(names(&json_of(all).await).len(), 6);
+
+    // Search by username or email prefix, case-insensitively.
+    let found = |q: &'static str| {
+        let (app, admin) = (&app, &admin);
+        async move { names(&json_of(app.get(admin, &format!("/api/v1/admin/users?q={q}")).await).await) }
+    };
+    assert_eq!(found("car").await, ["Carol"]);
+    assert_eq!(found("ZED").await, ["dave"], "by email");
+    assert_eq!(found("bob%40work").await, ["bob"]);
+    assert_eq!(found("a").await, ["admin", "alice"]);
+    assert!(found("nobody").await.is_empty());
+
+    // Filters, also combined with paging and search.
+    let get = |path: String| {
+        let (app, admin) = (&app, &admin);
+        async move { names(&json_of(app.get(admin, &path).await).await) }
+    };
+    assert_eq!(
+        get("/api/v1/admin/users?role=admin".into()).await,
+        ["admin", "dave"]
+    );
+    let bob = user_id(&app, &admin, "bob").await;
+    assert_eq!(
+        patch(&app, &admin, &bob, json!({ "disabled": true }))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(get("/api/v1/admin/users?disabled=true".into()).await, ["bob"]);
+    assert_eq!(
+        get("/api/v1/admin/users?disabled=false&role=user&limit=1".into()).await,
+        ["alice"]
+    );
+    for _ in 0..2 {
+        app.post_json(
+            &app.bare_client(),
+            "/api/v1/auth/login",
+            &json!({ "username": "erin", "password": "wrong password" }),
+        )
+        .await;
+    }
+    assert_eq!(get("/api/v1/admin/users?locked=true".into()).await, ["erin"]);
+    assert_eq!(
+        get("/api/v1/admin/users?locked=false&q=e".into()).await,
+        Vec::<String>::new(),
+        "erin is locked"
+    );
+    let carol = user_id(&app, &admin, "Carol").await;
+    assert_eq!(
+        get(format!("/api/v1/admin/users?after={carol}")).await,
+        ["dave", "erin"]
+    );
+
+    // Bad parameters get a 400 that names them.
+    for (query, word) in [
+        ("limit=0", "limit"),
+        ("limit=many", "limit"),
+        ("role=root", "role"),
+        ("disabled=yes", "disabled"),
+        ("locked=1", "locked"),
+        ("email_verified=maybe", "email_verified"),
+    ] {
+        let res = app.get(&admin, &format!("/api/v1/admin/users?{query}")).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{query}");
+        let body = json_of(res).await;
+        assert!(body["error"].as_str().unwrap().contains(word), "{query}: {body}");
+    }
+    // Above the maximum is the maximum, not an error.
+    assert_eq!(
+        app.get(&admin, "/api/v1/admin/users?limit=100000").await.status(),
+        StatusCode::OK
+    );
+}

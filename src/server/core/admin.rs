@@ -59,15 +59,86 @@ pub fn require_admin(actor: &Authenticated) -> Result<()> {
     }
 }
 
+/// The most users one page of the admin list holds.
+pub const USERS_PAGE_MAX: u32 = 1000;
+
+/// What a page of the admin list shows: users in username order (case
+/// insensitive), from after a cursor, matching every filter given.
+#[derive(Clone, Debug, Default)]
+pub struct UserQuery {
+    /// The start of a username or an email address.
+    pub search: Option<String>,
+    pub role: Option<Role>,
+    pub disabled: Option<bool>,
+    pub locked: Option<bool>,
+    pub email_verified: Option<bool>,
+    /// The id (or the username) of the user the previous page ended with.
+    pub after: Option<String>,
+    /// 1 to [`USERS_PAGE_MAX`] (more is that many).
+    pub limit: u32,
+}
+
 impl Core {
-    pub async fn managed_users(&self, actor: &Authenticated) -> Result<Vec<ManagedUser>> {
+    /// A page of users (see [`UserQuery`]).
+    pub async fn managed_users(&self, actor: &Authenticated, query: &UserQuery) -> Result<Vec<ManagedUser>> {
         require_admin(actor)?;
         let now = super::now();
-        users::list_for_admin(&self.db)
+        // The cursor is the last user's id; its username key orders the list.
+        let after = match query.after.as_deref() {
+            Some(id) if validate::is_record_id(id) => match users::find_by_id(&self.db, id).await? {
+                Some(row) => Some(validate::identifier_key(&row.username)),
+                None => Some(validate::identifier_key(id)),
+            },
+            Some(name) => Some(validate::identifier_key(name)),
+            None => None,
+        };
+        let filter = users::UserFilter {
+            prefix: query
+                .search
+                .as_deref()
+                .map(validate::identifier_key)
+                .filter(|k| !k.is_empty()),
+            role: query.role.map(Role::as_str),
+            disabled: query.disabled,
+            locked: query.locked,
+            email_verified: query.email_verified,
+            after,
+            limit: i64::from(query.limit.clamp(1, USERS_PAGE_MAX)),
+            now,
+        };
+        users::page_for_admin(&self.db, &filter)
             .await?
             .into_iter()
             .map(|row| ManagedUser::from_row(row, now))
             .collect()
+    }
+
+    /// The id of the user `name` names (a username, an email, or an id).
+    pub async fn find_user_id(&self, actor: &Authenticated, name: &str) -> Result<Option<String>> {
+        require_admin(actor)?;
+        if validate::is_record_id(name) {
+            return Ok(Some(name.to_string()));
+        }
+        Ok(users::find_by_key(&self.db, &validate::identifier_key(name))
+            .await?
+            .map(|row| row.id))
+    }
+
+    /// The usernames of these users, by id (for naming them in the audit log).
+    pub async fn usernames(
+        &self,
+        actor: &Authenticated,
+        ids: &[String],
+    ) -> Result<std::collections::HashMap<String, String>> {
+        require_admin(actor)?;
+        let ids: Vec<String> = ids
+            .iter()
+            .filter(|id| validate::is_record_id(id))
+            .cloned()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        Ok(users::usernames(&self.db, &ids).await?.into_iter().collect())
     }
 
     pub async fn managed_user(&self, actor: &Authenticated, id: &str) -> Result<ManagedUser> {

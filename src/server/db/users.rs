@@ -312,13 +312,88 @@ pub struct AdminUserRow {
 const ADMIN_COLUMNS: &str = "u.id, u.username, u.email, u.role, u.disabled, u.created_at, u.last_login_at, \
                              u.email_verified, u.password_changed_at, u.mfa_enabled, l.locked_until";
 
-/// Every user, oldest first, with their lock.
-pub async fn list_for_admin(db: &Db) -> Result<Vec<AdminUserRow>, sqlx::Error> {
+/// Which users a page of the admin list holds. `None` filters nothing.
+#[derive(Clone, Debug, Default)]
+pub struct UserFilter {
+    /// Users whose username or email lookup key starts with this.
+    pub prefix: Option<String>,
+    pub role: Option<&'static str>,
+    pub disabled: Option<bool>,
+    /// Locked at `now`, or not.
+    pub locked: Option<bool>,
+    /// With an email that is (true) or is not (false) verified.
+    pub email_verified: Option<bool>,
+    /// Only users whose username key sorts after this (the cursor).
+    pub after: Option<String>,
+    pub limit: i64,
+    pub now: i64,
+}
+
+/// A page of users in the order of their username's lookup key, with their
+/// lock. Its cost does not grow with the number of users: the page walks
+/// `user_identifiers`' primary key from the cursor; a prefix search first
+/// takes the keys in the prefix's range of that index (usernames and
+/// emails), so it costs what it finds.
+pub async fn page_for_admin(db: &Db, f: &UserFilter) -> Result<Vec<AdminUserRow>, sqlx::Error> {
+    const CONDITIONS: &str = "n.kind = 'username' AND n.key > $1 \
+         AND ($2 IS NULL OR u.role = $2) \
+         AND ($3 IS NULL OR u.disabled = $3) \
+         AND ($4 IS NULL OR (COALESCE(l.locked_until, 0) > $5) = $4) \
+         AND ($6 IS NULL OR (u.email IS NOT NULL AND u.email_verified = $6))";
+    let sql = if f.prefix.is_some() {
+        format!(
+            "SELECT {ADMIN_COLUMNS} FROM \
+             (SELECT DISTINCT user_id FROM user_identifiers WHERE key >= $8 AND key < $9) m \
+             JOIN user_identifiers n ON n.user_id = m.user_id \
+             JOIN users u ON u.id = n.user_id \
+             LEFT JOIN lockouts l ON l.key = 'user:' || u.id \
+             WHERE {CONDITIONS} ORDER BY n.key LIMIT $7"
+        )
+    } else {
+        format!(
+            "SELECT {ADMIN_COLUMNS} FROM user_identifiers n \
+             JOIN users u ON u.id = n.user_id \
+             LEFT JOIN lockouts l ON l.key = 'user:' || u.id \
+             WHERE {CONDITIONS} ORDER BY n.key LIMIT $7"
+        )
+    };
+    let prefix = f.prefix.clone().unwrap_or_default();
+    // Every key with the prefix sorts below the prefix followed by the
+    // highest code point (which no key holds: it is not a character).
+    let prefix_end = format!("{prefix}\u{10FFFF}");
+    on_pool!(db, pool => {
+        let mut q = sqlx::query_as::<_, AdminUserRow>(&sql)
+            .bind(f.after.as_deref().unwrap_or(""))
+            .bind(f.role)
+            .bind(f.disabled)
+            .bind(f.locked)
+            .bind(f.now)
+            .bind(f.email_verified)
+            .bind(f.limit);
+        if f.prefix.is_some() {
+            q = q.bind(&prefix).bind(&prefix_end);
+        }
+        q.fetch_all(pool).await
+    })
+}
+
+/// The usernames of the users `ids` names (those that exist).
+pub async fn usernames(db: &Db, ids: &[String]) -> Result<Vec<(String, String)>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
     let sql = format!(
-        "SELECT {ADMIN_COLUMNS} FROM users u LEFT JOIN lockouts l ON l.key = 'user:' || u.id \
-         ORDER BY u.created_at, u.username"
+        "SELECT id, username FROM users WHERE id IN ({})",
+        placeholders.join(", ")
     );
-    on_pool!(db, pool => sqlx::query_as::<_, AdminUserRow>(&sql).fetch_all(pool).await)
+    on_pool!(db, pool => {
+        let mut q = sqlx::query_as::<_, (String, String)>(&sql);
+        for id in ids {
+            q = q.bind(id);
+        }
+        q.fetch_all(pool).await
+    })
 }
 
 pub async fn find_for_admin(db: &Db, id: &str) -> Result<Option<AdminUserRow>, sqlx::Error> {

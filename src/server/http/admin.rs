@@ -10,13 +10,18 @@ use super::{
 use crate::{
     model::{Role, UserView},
     server::{
-        core::{self, accounts::NewAccount, admin::ManagedUser, admin::UserChange},
+        core::{
+            self,
+            accounts::NewAccount,
+            admin::{ManagedUser, UserChange, UserQuery, USERS_PAGE_MAX},
+        },
         AppState,
     },
 };
 use axum::{
     extract::{Path, RawQuery, State},
-    http::StatusCode,
+    http::{header, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
     Json,
 };
 use serde::{Deserialize, Serialize};
@@ -129,20 +134,118 @@ impl AuditQuery {
     }
 }
 
-/// Every user, with status and lock.
-#[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin",
+/// Query of `GET /api/v1/admin/users`.
+#[derive(Deserialize, IntoParams, Default)]
+#[into_params(parameter_in = Query)]
+pub struct UsersQuery {
+    /// How many users (default 100; above 1000 gets 1000).
+    #[param(minimum = 1)]
+    pub limit: Option<u32>,
+    /// The `id` of the last user of the previous page: the next page starts
+    /// after it (the `Link: <...>; rel="next"` header has it).
+    pub after: Option<String>,
+    /// Users whose username or email starts with this (case-insensitive).
+    pub q: Option<String>,
+    /// Only this role.
+    pub role: Option<Role>,
+    /// Only disabled (true) or enabled (false) accounts.
+    pub disabled: Option<bool>,
+    /// Only accounts locked (true) or not locked (false) now.
+    pub locked: Option<bool>,
+    /// Only accounts whose email is verified (true) or not yet (false).
+    pub email_verified: Option<bool>,
+}
+
+/// `true` or `false`, or a 400 naming the parameter.
+fn boolean(name: &str, value: &str) -> ApiResult<bool> {
+    match value {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(ApiError::bad_request(format!("{name} must be true or false"))),
+    }
+}
+
+impl UsersQuery {
+    /// Parses the query string into the core's query, with a 400 naming the
+    /// bad parameter.
+    fn parse(raw: Option<&str>) -> ApiResult<UserQuery> {
+        let mut q = UserQuery {
+            limit: 100,
+            ..UserQuery::default()
+        };
+        for (key, value) in url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
+            match key.as_ref() {
+                "limit" => {
+                    // Any whole number from 1 up; above the maximum is the maximum.
+                    let digits = value.trim_start_matches('0');
+                    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                        return Err(ApiError::bad_request(
+                            "limit must be a whole number from 1 to 1000",
+                        ));
+                    }
+                    q.limit = digits
+                        .parse::<u32>()
+                        .map_or(USERS_PAGE_MAX, |n| n.min(USERS_PAGE_MAX));
+                }
+                "after" if !value.is_empty() => q.after = Some(value.into_owned()),
+                "q" if !value.trim().is_empty() => q.search = Some(value.into_owned()),
+                "role" if !value.is_empty() => {
+                    q.role = Some(
+                        Role::parse(&value)
+                            .ok_or_else(|| ApiError::bad_request("role must be admin or user"))?,
+                    )
+                }
+                "disabled" if !value.is_empty() => q.disabled = Some(boolean("disabled", &value)?),
+                "locked" if !value.is_empty() => q.locked = Some(boolean("locked", &value)?),
+                "email_verified" if !value.is_empty() => {
+                    q.email_verified = Some(boolean("email_verified", &value)?)
+                }
+                _ => {}
+            }
+        }
+        Ok(q)
+    }
+}
+
+/// The link to the page after `last`, with the same filters.
+fn next_page(raw: Option<&str>, last: &str) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    for (key, value) in url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
+        if key != "after" {
+            query.append_pair(&key, &value);
+        }
+    }
+    query.append_pair("after", last);
+    format!("</api/v1/admin/users?{}>; rel=\"next\"", query.finish())
+}
+
+/// A page of users in username order (case-insensitive), with status and
+/// lock; searchable by username or email prefix, filtered by role and
+/// status. When the page is full, `Link: <...>; rel="next"` names the next.
+#[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin", params(UsersQuery),
     security(("bearer" = []), ("session" = [])),
     responses(
-        (status = 200, body = Vec<AdminUserView>),
+        (status = 200, body = Vec<AdminUserView>,
+            headers(("Link" = String, description = "`</api/v1/admin/users?...&after=ID>; rel=\"next\"` while there may be more"))),
+        (status = 400, description = "Bad query parameter", body = ErrorBody),
         (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 403, description = "Not an admin", body = ErrorBody),
     ))]
 pub async fn users(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
-) -> ApiResult<Json<Vec<AdminUserView>>> {
-    let users = state.core.managed_users(&admin).await?;
-    Ok(Json(users.into_iter().map(AdminUserView::from).collect()))
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let query = UsersQuery::parse(raw.as_deref())?;
+    let users = state.core.managed_users(&admin, &query).await?;
+    let link = (users.len() == query.limit as usize)
+        .then(|| users.last().map(|u| next_page(raw.as_deref(), &u.user.id)))
+        .flatten();
+    let mut res = Json(users.into_iter().map(AdminUserView::from).collect::<Vec<_>>()).into_response();
+    if let Some(link) = link.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        res.headers_mut().insert(header::LINK, link);
+    }
+    Ok(res)
 }
 
 /// Creates a user (also when signup is closed).

@@ -325,9 +325,23 @@ fn set(schemas: &mut Value, schema: &str, field: &str, rule: &Value) {
     }
 }
 
-/// The query parameters' rules: the audit log's `limit` is at least 1 and
-/// its `event` one of the events it records.
+/// The query parameters' rules: each `limit` is at least 1, the audit log's
+/// `event` one of the events it records, the user list's filters a role or
+/// a boolean.
 fn parameter_rules(doc: &mut Value) {
+    if let Some(params) = doc["paths"]["/api/v1/admin/users"]["get"]["parameters"].as_array_mut() {
+        for param in params {
+            match param["name"].as_str() {
+                Some("limit") => param["schema"] = json!({ "type": "integer", "minimum": 1 }),
+                Some("role") => param["schema"] = json!({ "type": "string", "enum": ["admin", "user"] }),
+                Some("disabled" | "locked" | "email_verified") => {
+                    param["schema"] = json!({ "type": "boolean" })
+                }
+                Some("q" | "after") => param["schema"] = json!({ "type": "string" }),
+                _ => {}
+            }
+        }
+    }
     let Some(params) = doc["paths"]["/api/v1/admin/audit"]["get"]["parameters"].as_array_mut() else {
         return;
     };
