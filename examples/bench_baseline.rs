@@ -22,7 +22,7 @@ use gatehouse::server::db::{
 use std::time::{Duration, Instant};
 
 /// The password of every seeded user.
-const PASSWORD: &str = "bench passphrase for wrk";
+const PASSWORD: &str = "tangerine orbit lantern for wrk";
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -38,6 +38,7 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  stop_test_postgres
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -74,7 +75,7 @@ to_ms() {
 login_lua() {
   cat > "$work/login.lua" <<'LUA'
 wrk.method = "POST"
-wrk.body = '{"username":"bench","password":"bench passphrase for wrk"}'
+wrk.body = '{"username":"bench","password":"tangerine orbit lantern for wrk"}'
 wrk.headers["Content-Type"] = "application/json"
 LUA
 }
@@ -98,7 +99,7 @@ start_gatehouse() {
   BASE="http://127.0.0.1:$port"
   local t0; t0="$(date +%s%N)"
   env DATABASE_URL="$2" LEPTOS_SITE_ADDR="127.0.0.1:$port" LEPTOS_SITE_ROOT=target/site RUST_LOG=warn \
-    GATEHOUSE_LOGIN_ATTEMPTS=100000000 GATEHOUSE_LOCKOUT_THRESHOLD=100000000 \
+    GATEHOUSE_LOGIN_ATTEMPTS=1000000 GATEHOUSE_LOCKOUT_THRESHOLD=1000000 \
     target/release/gatehouse > "$work/$1.log" 2>&1 &
   SERVER=$!
   pids+=("$SERVER")
@@ -108,15 +109,15 @@ start_gatehouse() {
   STARTUP_MS=$(( ($(date +%s%N) - t0) / 1000000 ))
 }
 
-# sign_in: the bench admin (created on first use); sets COOKIE and BEARER.
+# sign_in DATABASE_URL: the bench admin (created on first use); sets COOKIE and BEARER.
 sign_in() {
-  curl -fs -o /dev/null -H 'Content-Type: application/json' \
-    -d '{"username":"bench","password":"bench passphrase for wrk"}' "$BASE/api/v1/auth/setup" || true
+  printf '%s\n' "tangerine orbit lantern for wrk" \
+    | DATABASE_URL="$1" target/release/gatehouse create-admin --username bench >/dev/null 2>&1 || true
   COOKIE="$(curl -fs -D - -o /dev/null -H 'Content-Type: application/json' \
-    -d '{"username":"bench","password":"bench passphrase for wrk"}' "$BASE/api/v1/auth/login" \
+    -d '{"username":"bench","password":"tangerine orbit lantern for wrk"}' "$BASE/api/v1/auth/login" \
     | awk -F'[ ;]' 'tolower($1) == "set-cookie:" { print $2 }')"
   BEARER="$(curl -fs -H 'Content-Type: application/json' \
-    -d '{"username":"bench","password":"bench passphrase for wrk"}' "$BASE/api/v1/auth/token" \
+    -d '{"username":"bench","password":"tangerine orbit lantern for wrk"}' "$BASE/api/v1/auth/token" \
     | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')"
 }
 
@@ -158,7 +159,7 @@ row() { results+=("$(printf '%-48s %14s %10s %s' "$1" "$2" "$3" "$4")"); }
 # ---------------------------------------------------------------------------
 say "Gatehouse on SQLite"
 start_gatehouse sqlite "sqlite://$work/bench.db?mode=rwc"
-sign_in
+sign_in "sqlite://$work/bench.db?mode=rwc"
 sleep 1
 IDLE_RSS="$(rss_mib "$SERVER" VmRSS)"
 printf '  %-52s %10s ms\n' "start to /health 200" "$STARTUP_MS"
@@ -208,12 +209,13 @@ if [ -z "${SKIP_POSTGRES:-}" ]; then
   say "Gatehouse on PostgreSQL"
   if [ -z "${GATEHOUSE_BENCH_POSTGRES:-}" ]; then
     start_test_postgres
+    trap cleanup EXIT # (start_test_postgres set its own)
     GATEHOUSE_BENCH_POSTGRES="$GATEHOUSE_TEST_POSTGRES"
   fi
   # A database of its own on that server.
   pg_url="$("$baseline" createdb "$GATEHOUSE_BENCH_POSTGRES" "gatehouse_bench_$$")"
   start_gatehouse postgres "$pg_url"
-  sign_in
+  sign_in "$pg_url"
   measure "GET /api/v1/auth/session (signed in)" -H "Cookie: $COOKIE" "$BASE/api/v1/auth/session"
   row "PostgreSQL: session check" "$RPS/s" "$(ratio "$RPS" "$HELLO")" "of hello"
   login_flood "$DURATION"
@@ -225,7 +227,7 @@ fi
 if [ -z "${SKIP_SCALE:-}" ]; then
   say "cost as the user base grows (SQLite)"
   start_gatehouse scale "sqlite://$work/scale.db?mode=rwc"
-  sign_in
+  sign_in "sqlite://$work/scale.db?mode=rwc"
   scale() {
     local users="$1"
     "$baseline" seed "sqlite://$work/scale.db" "$users" >/dev/null

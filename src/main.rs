@@ -235,7 +235,22 @@ async fn backup(config: Config, path: &std::path::Path) -> Result<(), BoxError> 
     Ok(())
 }
 
+/// glibc's malloc raises its mmap threshold after freeing a large block, so
+/// later ones come from per-thread arenas and stay resident when freed: after
+/// a login burst the process kept every worker's 19 MiB argon2 block (and
+/// more) for good. A fixed threshold keeps allocations of 4 MiB and up in
+/// their own mappings, returned to the system when freed.
+fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes malloc's parameters; it is called before
+    // any thread of ours allocates large blocks.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
+    }
+}
+
 async fn serve(config: Config) -> Result<(), BoxError> {
+    tune_allocator();
     let mut leptos_options = leptos::config::get_configuration(None)
         .map_err(|e| format!("invalid Leptos configuration: {e}"))?
         .leptos_options;

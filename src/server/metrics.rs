@@ -130,7 +130,7 @@ pub fn route_of(path: &str) -> String {
 }
 
 /// Serves `GET /metrics` on `listener` until the process ends.
-pub async fn serve(listener: tokio::net::TcpListener, core: Core) {
+pub async fn serve(listener: tokio::net::TcpListener, core: std::sync::Arc<Core>) {
     let handle = install();
     let app = Router::new().route(
         "/metrics",
@@ -156,7 +156,7 @@ pub async fn serve(listener: tokio::net::TcpListener, core: Core) {
 
 /// Binds `addr` and serves metrics there in the background; returns the
 /// address bound (the port, when `addr` asked for any).
-pub async fn start(addr: SocketAddr, core: Core) -> Result<SocketAddr, String> {
+pub async fn start(addr: SocketAddr, core: std::sync::Arc<Core>) -> Result<SocketAddr, String> {
     install();
     let listener = tokio::net::TcpListener::bind(addr)
         .await

@@ -17,17 +17,18 @@ use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
 
-/// What every handler and server function can reach.
+/// What every handler and server function can reach. Cloned for every
+/// request by each layer that takes it: keep it a few pointers.
 #[derive(Clone)]
 pub struct AppState {
-    pub core: core::Core,
+    pub core: Arc<core::Core>,
     pub config: Arc<config::Config>,
-    pub leptos_options: LeptosOptions,
+    pub leptos_options: Arc<LeptosOptions>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
     fn from_ref(state: &AppState) -> Self {
-        state.leptos_options.clone()
+        (*state.leptos_options).clone()
     }
 }
 
@@ -49,9 +50,9 @@ impl AppState {
             .await
             .map_err(|e| format!("cannot prepare the users table: {e}"))?;
         Ok(AppState {
-            core,
+            core: Arc::new(core),
             config,
-            leptos_options,
+            leptos_options: Arc::new(leptos_options),
         })
     }
 
@@ -62,6 +63,6 @@ impl AppState {
             Some(mail) => Some(mail::Sender::new(mail, &self.core.public_url())?),
             None => None,
         };
-        Ok(jobs::Jobs::start(self.core.clone(), sender))
+        Ok(jobs::Jobs::start((*self.core).clone(), sender))
     }
 }

@@ -46,7 +46,7 @@ fn leptos_context() -> impl Fn() + Clone + Send + Sync + 'static {
 
 pub fn build(state: AppState) -> Router {
     let config = state.config.clone();
-    let options = state.leptos_options.clone();
+    let options = (*state.leptos_options).clone();
     let routes = generate_route_list(App);
 
     let pages = Router::new()

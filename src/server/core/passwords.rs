@@ -1,8 +1,10 @@
 //! Password hashing (argon2id, OWASP parameters) on a fixed set of worker
 //! threads, and the password policy.
 //!
-//! Each worker owns one argon2 memory block (19 MiB), allocated at its first
-//! hash and reused for every later one, and takes jobs from one bounded
+//! Each worker owns one argon2 memory block (19 MiB), allocated when work
+//! comes and reused for every hash while it keeps coming; after
+//! [`IDLE_RELEASE`] without a job the worker gives the block back, so an
+//! idle server does not keep a block per core. Jobs come from one bounded
 //! queue. So at most one hash per worker runs at any time, whatever happens
 //! to the requests that asked for them: a request that goes away leaves its
 //! job to finish (or, if it had not started, to be skipped), and never lets
@@ -17,11 +19,11 @@ use argon2::{
 use std::{
     sync::{
         atomic::{AtomicU64, AtomicUsize, Ordering},
-        Arc, Mutex,
+        Arc,
     },
     time::Instant,
 };
-use tokio::sync::{mpsc, oneshot, OnceCell};
+use tokio::sync::{oneshot, OnceCell};
 use unicode_normalization::UnicodeNormalization;
 
 /// OWASP's argon2id setting: 19 MiB, 2 passes, 1 lane.
@@ -67,6 +69,8 @@ struct Stats {
     peak: AtomicUsize,
     /// Jobs queued and not started.
     waiting: AtomicUsize,
+    /// Workers holding a memory block now.
+    blocks: AtomicUsize,
     /// Jobs done, and the microseconds they waited in all.
     done: AtomicU64,
     waited_micros: AtomicU64,
@@ -86,7 +90,7 @@ pub struct QueueStats {
 /// async runtime, fed by a bounded queue.
 #[derive(Clone)]
 pub struct Hasher {
-    queue: mpsc::Sender<Job>,
+    queue: flume::Sender<Job>,
     workers: usize,
     stats: Arc<Stats>,
     dummy: Arc<OnceCell<String>>,
@@ -95,8 +99,7 @@ pub struct Hasher {
 impl Hasher {
     pub fn new(workers: usize) -> Self {
         let workers = workers.max(1);
-        let (queue, jobs) = mpsc::channel::<Job>(QUEUE_BOUND);
-        let jobs = Arc::new(Mutex::new(jobs));
+        let (queue, jobs) = flume::bounded::<Job>(QUEUE_BOUND);
         let stats = Arc::new(Stats::default());
         for n in 0..workers {
             let (jobs, stats) = (jobs.clone(), stats.clone());
@@ -132,7 +135,7 @@ impl Hasher {
             queued_at: Instant::now(),
         };
         self.stats.waiting.fetch_add(1, Ordering::Relaxed);
-        if self.queue.send(job).await.is_err() {
+        if self.queue.send_async(job).await.is_err() {
             self.stats.waiting.fetch_sub(1, Ordering::Relaxed);
             return Err(Error::Internal("the hashing workers stopped".into()));
         }
@@ -174,21 +177,44 @@ impl Hasher {
         }
     }
 
+    /// How many workers hold a memory block now.
+    pub fn blocks_held(&self) -> usize {
+        self.stats.blocks.load(Ordering::SeqCst)
+    }
+
     /// The most hashes that ever ran at once.
     pub fn peak(&self) -> usize {
         self.stats.peak.load(Ordering::SeqCst)
     }
 }
 
-/// A worker: takes jobs until the queue closes (every `Hasher` is gone).
-fn work(jobs: &Mutex<mpsc::Receiver<Job>>, stats: &Stats) {
+/// How long a worker keeps its memory block without a job.
+pub const IDLE_RELEASE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The next job: while the worker holds a block, waits at most
+/// [`IDLE_RELEASE`] and then gives the block back before waiting on.
+/// `None` when the queue is closed (every `Hasher` is gone).
+fn next_job(jobs: &flume::Receiver<Job>, memory: &mut Vec<Block>, stats: &Stats) -> Option<Job> {
+    if !memory.is_empty() {
+        match jobs.recv_timeout(IDLE_RELEASE) {
+            Ok(job) => return Some(job),
+            Err(flume::RecvTimeoutError::Disconnected) => return None,
+            Err(flume::RecvTimeoutError::Timeout) => {
+                *memory = Vec::new();
+                stats.blocks.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+    }
+    jobs.recv().ok()
+}
+
+/// A worker: takes jobs until the queue closes.
+fn work(jobs: &flume::Receiver<Job>, stats: &Stats) {
     let mut memory: Vec<Block> = Vec::new();
     loop {
-        let job = match jobs.lock() {
-            Ok(mut jobs) => jobs.blocking_recv(),
-            Err(_) => return,
+        let Some(job) = next_job(jobs, &mut memory, stats) else {
+            return;
         };
-        let Some(job) = job else { return };
         stats.waiting.fetch_sub(1, Ordering::Relaxed);
         let waited = job.queued_at.elapsed().as_micros().min(u128::from(u64::MAX)) as u64;
         metrics::histogram!("gatehouse_password_hash_wait_seconds").record(waited as f64 / 1e6);
@@ -204,6 +230,7 @@ fn work(jobs: &Mutex<mpsc::Receiver<Job>>, stats: &Stats) {
         }
         if memory.is_empty() {
             memory = vec![Block::default(); params().block_count()];
+            stats.blocks.fetch_add(1, Ordering::SeqCst);
         }
         let now = stats.active.fetch_add(1, Ordering::SeqCst) + 1;
         stats.peak.fetch_max(now, Ordering::SeqCst);
@@ -530,5 +557,28 @@ mod tests {
         assert!(user("pale blue lantern").is_none());
         // A short username is refused only as the whole password.
         assert!(reason("bob is my uncle!", "bob", None).is_none());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn idle_workers_give_their_memory_back() {
+        let h = Hasher::new(2);
+        let hashes: Vec<_> = (0..4)
+            .map(|i| {
+                let h = h.clone();
+                tokio::spawn(async move { h.hash(&format!("password number {i}")).await })
+            })
+            .collect();
+        for hash in hashes {
+            hash.await.unwrap().unwrap();
+        }
+        assert!(h.blocks_held() >= 1, "a worker that just hashed keeps its block");
+        // Work that keeps coming reuses the block.
+        h.hash("one more password").await.unwrap();
+        assert!(h.blocks_held() >= 1);
+        tokio::time::sleep(IDLE_RELEASE + std::time::Duration::from_millis(500)).await;
+        assert_eq!(h.blocks_held(), 0, "idle workers hold no memory");
+        // And they take work again.
+        let phc = h.hash("after the rest").await.unwrap();
+        assert!(h.verify("after the rest", &phc).await.unwrap());
     }
 }

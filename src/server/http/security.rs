@@ -22,8 +22,16 @@ pub struct CspNonce(pub String);
 /// `Content-Security-Policy` (scripts by nonce, no `unsafe-inline`; nothing may
 /// frame the site) and `Cache-Control`.
 pub async fn csp_and_cache(mut req: Request, next: Next) -> Response {
-    let nonce = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>());
-    req.extensions_mut().insert(CspNonce(nonce.clone()));
+    let path = req.uri().path();
+    // Only pages are HTML: the API, server functions, static files and the
+    // probes need no nonce (and a request's worth of randomness each).
+    let may_be_page = !["/api/", "/fn/", "/pkg/"].iter().any(|p| path.starts_with(p))
+        && !matches!(path, "/health" | "/ready");
+    let nonce = may_be_page.then(|| {
+        let nonce = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>());
+        req.extensions_mut().insert(CspNonce(nonce.clone()));
+        nonce
+    });
     let is_static = req.uri().path().starts_with("/pkg/");
     let is_token_page = TOKEN_PAGES.contains(&req.uri().path());
     let mut res = next.run(req).await;
@@ -32,16 +40,18 @@ pub async fn csp_and_cache(mut req: Request, next: Next) -> Response {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("text/html"));
-    let csp = if is_html {
-        format!(
+    let csp = match (is_html, nonce) {
+        (true, Some(nonce)) => HeaderValue::from_str(&format!(
             "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
              style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; \
              object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-        )
-    } else {
-        "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'".to_string()
+        ))
+        .ok(),
+        _ => Some(HeaderValue::from_static(
+            "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+        )),
     };
-    if let Ok(v) = HeaderValue::from_str(&csp) {
+    if let Some(v) = csp {
         headers.insert(header::CONTENT_SECURITY_POLICY, v);
     }
     if is_token_page {
