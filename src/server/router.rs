@@ -6,7 +6,7 @@ use crate::app::{shell, App};
 use axum::{
     body::Body,
     extract::Request,
-    http::{header, HeaderName, HeaderValue, Response, StatusCode},
+    http::{header, HeaderValue, Response, StatusCode},
     middleware::{self, from_fn, from_fn_with_state},
     Router,
 };
@@ -78,29 +78,6 @@ pub fn build(state: AppState) -> Router {
     let pkg_dir = format!("{}/{}", options.site_root, options.site_pkg_dir);
     let static_files = ServeDir::new(pkg_dir).precompressed_br().precompressed_gzip();
 
-    let mut common = vec![
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::REFERRER_POLICY, "strict-origin-when-cross-origin"),
-        (header::X_FRAME_OPTIONS, "DENY"),
-        (
-            HeaderName::from_static("cross-origin-opener-policy"),
-            "same-origin",
-        ),
-        (
-            HeaderName::from_static("cross-origin-resource-policy"),
-            "same-origin",
-        ),
-        (
-            HeaderName::from_static("permissions-policy"),
-            "camera=(), microphone=(), geolocation=(), payment=()",
-        ),
-    ];
-    if config.secure_cookies {
-        common.push((
-            header::STRICT_TRANSPORT_SECURITY,
-            "max-age=63072000; includeSubDomains",
-        ));
-    }
     let mut app = Router::new()
         .merge(http::health_routes())
         .nest_service("/pkg", static_files)
@@ -122,11 +99,12 @@ pub fn build(state: AppState) -> Router {
         .layer(middleware::map_response(json_limit_errors))
         // Inside the header layers, so even a panic's 500 carries them.
         .layer(CatchPanicLayer::custom(panic_response))
+        // With the other security headers: one layer, not one per header.
         .layer(from_fn(http::security::csp_and_cache));
-    for (name, value) in common {
+    if config.secure_cookies {
         app = app.layer(SetResponseHeaderLayer::if_not_present(
-            name,
-            HeaderValue::from_static(value),
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=63072000; includeSubDomains"),
         ));
     }
     if config.metrics_addr.is_some() {

@@ -14,6 +14,25 @@ use base64::Engine;
 /// at all, so the token cannot leak to anything the page loads or links to.
 pub const TOKEN_PAGES: [&str; 4] = ["/reset-password", "/verify-email", "/confirm-email", "/invite"];
 
+/// Headers every response carries (unless its handler set its own).
+const COMMON_HEADERS: [(header::HeaderName, &str); 6] = [
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (header::REFERRER_POLICY, "strict-origin-when-cross-origin"),
+    (header::X_FRAME_OPTIONS, "DENY"),
+    (
+        header::HeaderName::from_static("cross-origin-opener-policy"),
+        "same-origin",
+    ),
+    (
+        header::HeaderName::from_static("cross-origin-resource-policy"),
+        "same-origin",
+    ),
+    (
+        header::HeaderName::from_static("permissions-policy"),
+        "camera=(), microphone=(), geolocation=(), payment=()",
+    ),
+];
+
 /// The nonce this request's inline scripts carry (a request extension).
 #[derive(Clone, Debug)]
 pub struct CspNonce(pub String);
@@ -53,6 +72,11 @@ pub async fn csp_and_cache(mut req: Request, next: Next) -> Response {
     };
     if let Some(v) = csp {
         headers.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    for (name, value) in COMMON_HEADERS {
+        if !headers.contains_key(&name) {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
     }
     if is_token_page {
         headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
