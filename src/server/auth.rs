@@ -69,6 +69,24 @@ pub async fn establish(
         Expiry::OnSessionEnd
     };
     session.set_expiry(Some(expiry));
+    bind_record(core, session, &new.id).await
+}
+
+/// Saves the browser's record now (it gets its id) and binds the core
+/// session `sid` to it, so later requests find the session from the cookie
+/// in one query. Should the binding fail, the session still works: the
+/// check falls back to the record.
+async fn bind_record(
+    core: &Core,
+    session: &Session,
+    sid: &str,
+) -> Result<(), tower_sessions::session::Error> {
+    session.save().await?;
+    if let Some(record) = session.id() {
+        if let Err(e) = core.bind_session_record(sid, &record.to_string()).await {
+            tracing::warn!(error = %e, "could not bind the session to its record");
+        }
+    }
     Ok(())
 }
 
@@ -86,8 +104,12 @@ pub async fn pending(session: &Session) -> Option<String> {
 
 /// Gives the browser a new session id for the same signed-in session (after a
 /// password change).
-pub async fn rotate(session: &Session) -> Result<(), tower_sessions::session::Error> {
-    session.cycle_id().await
+pub async fn rotate(core: &Core, session: &Session) -> Result<(), tower_sessions::session::Error> {
+    session.cycle_id().await?;
+    match session.get::<String>(SESSION_KEY).await? {
+        Some(sid) => bind_record(core, session, &sid).await,
+        None => Ok(()),
+    }
 }
 
 /// Ends the browser's session: the core row and the stored record go, and the
@@ -137,10 +159,38 @@ pub async fn resolve_user(State(state): State<AppState>, mut req: Request, next:
         }
     }
     if let Some(session) = req.extensions().get::<Session>().cloned() {
+        // The cookie's record id finds a bound session and its user in one
+        // query, without loading the record (the common case).
+        let bound = match session.id() {
+            Some(record) => state.core.session_user_by_record(&record.to_string()).await,
+            None => Ok(None),
+        };
+        match bound {
+            Ok(Some(found)) => {
+                req.extensions_mut().insert(CurrentAuth(Some(Arc::new(found))));
+                return next.run(req).await;
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "could not check the session");
+                req.extensions_mut().insert(AuthUnavailable);
+                req.extensions_mut().insert(auth);
+                return next.run(req).await;
+            }
+        }
+        // Otherwise the record says which session it holds, if any (one made
+        // before records were bound, or whose binding failed): bind it now.
         if has_cookie(req.headers(), state.config.session_cookie_name()) {
             match session.get::<String>(SESSION_KEY).await {
                 Ok(Some(sid)) => match state.core.session_user(&sid).await {
-                    Ok(Some(found)) => auth = CurrentAuth(Some(Arc::new(found))),
+                    Ok(Some(found)) => {
+                        if let Some(record) = session.id() {
+                            if let Err(e) = state.core.bind_session_record(&sid, &record.to_string()).await {
+                                tracing::warn!(error = %e, "could not bind the session to its record");
+                            }
+                        }
+                        auth = CurrentAuth(Some(Arc::new(found)))
+                    }
                     Ok(None) => {
                         let _ = session.flush().await;
                     }

@@ -821,6 +821,12 @@ async fn the_user_list_pages_searches_and_filters() {
         let body = json_of(res).await;
         assert!(body["error"].as_str().unwrap().contains(word), "{query}: {body}");
     }
+    // A NUL or other control character matches nobody, on both engines.
+    assert!(get("/api/v1/admin/users?q=%00".into()).await.is_empty());
+    assert_eq!(
+        app.get(&admin, "/api/v1/admin/users?after=a%00b").await.status(),
+        StatusCode::BAD_REQUEST
+    );
     // Above the maximum is the maximum, not an error.
     assert_eq!(
         app.get(&admin, "/api/v1/admin/users?limit=100000").await.status(),

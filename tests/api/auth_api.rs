@@ -669,3 +669,57 @@ async fn sqlite_uses_wal_and_enforces_foreign_keys() {
         assert_eq!(fk, 1);
     }
 }
+
+/// The session check finds a signed-in session from the cookie's record id
+/// in one query. A session whose binding is missing (made before bindings
+/// existed) still works through its record and is bound again; after a
+/// password change the new id is bound and the old one signs nobody in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_are_found_by_their_record_and_follow_id_changes() {
+    let app = TestApp::spawn().await;
+    app.setup_admin().await;
+    let issued = sign_in_over_a_planted_id(&app, "/api/v1/auth/login", StatusCode::OK).await;
+    let bound = || async {
+        with_pool!(app, pool => {
+            sqlx::query_scalar::<_, Option<String>>("SELECT record_id FROM user_sessions ORDER BY created_at DESC")
+                .fetch_all(pool)
+                .await
+                .unwrap()
+        })
+    };
+    assert!(
+        bound().await.contains(&Some(issued.clone())),
+        "login binds the record"
+    );
+
+    // An unbound session is found through its record, and bound again.
+    with_pool!(app, pool => {
+        sqlx::query("UPDATE user_sessions SET record_id = NULL").execute(pool).await.map(|_| ()).unwrap()
+    });
+    assert_eq!(session_of(&app, &issued).await["user"]["username"], json!(ADMIN));
+    assert!(bound().await.contains(&Some(issued.clone())), "bound again");
+
+    // A password change gives the browser a new id, bound in place of the old.
+    let res = app
+        .bare_client()
+        .post(app.url("/api/v1/users/me/password"))
+        .header(header::COOKIE, format!("gatehouse_session={issued}"))
+        .json(&json!({ "current_password": ADMIN_PASSWORD, "new_password": "an entirely new passphrase" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let rotated = cookie_value(&set_cookie(&res, "gatehouse_session").expect("a new session id"));
+    assert_ne!(rotated, issued);
+    assert_eq!(session_of(&app, &rotated).await["user"]["username"], json!(ADMIN));
+    assert_eq!(session_of(&app, &issued).await["authenticated"], json!(false));
+    let records = bound().await;
+    assert!(
+        records.contains(&Some(rotated.clone())) && !records.contains(&Some(issued)),
+        "{records:?}"
+    );
+
+    // Revoking the session ends it at once, whatever the record says.
+    with_pool!(app, pool => sqlx::query("DELETE FROM user_sessions").execute(pool).await.map(|_| ()).unwrap());
+    assert_eq!(session_of(&app, &rotated).await["authenticated"], json!(false));
+}

@@ -83,6 +83,15 @@ impl Core {
     pub async fn managed_users(&self, actor: &Authenticated, query: &UserQuery) -> Result<Vec<ManagedUser>> {
         require_admin(actor)?;
         let now = super::now();
+        // No username or email holds a control character (and PostgreSQL
+        // refuses NUL in text): such a search matches nobody.
+        let plain = |s: &Option<String>| !s.as_deref().is_some_and(|s| s.chars().any(char::is_control));
+        if !plain(&query.search) {
+            return Ok(Vec::new());
+        }
+        if !plain(&query.after) {
+            return Err(Error::invalid("after", "after must be the id of a user"));
+        }
         // The cursor is the last user's id; its username key orders the list.
         let after = match query.after.as_deref() {
             Some(id) if validate::is_record_id(id) => match users::find_by_id(&self.db, id).await? {
@@ -118,6 +127,9 @@ impl Core {
         require_admin(actor)?;
         if validate::is_record_id(name) {
             return Ok(Some(name.to_string()));
+        }
+        if name.chars().any(char::is_control) {
+            return Ok(None);
         }
         Ok(users::find_by_key(&self.db, &validate::identifier_key(name))
             .await?

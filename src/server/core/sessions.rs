@@ -138,9 +138,31 @@ impl Core {
     /// its absolute end, not idle longer than `GATEHOUSE_SESSION_IDLE_MINUTES`,
     /// its user not disabled. A dead session is deleted on sight.
     pub async fn session_user(&self, sid: &str) -> Result<Option<Authenticated>> {
-        let Some(found) = q::find_with_user(&self.db, sid).await? else {
+        let found = q::find_with_user(&self.db, sid).await?;
+        self.judge_session(found).await
+    }
+
+    /// The signed-in user of the session living in browser record
+    /// `record_id` (the session cookie's id), in one query; `None` when no
+    /// session is bound to that record (see [`Core::bind_session_record`]).
+    pub async fn session_user_by_record(&self, record_id: &str) -> Result<Option<Authenticated>> {
+        let found = q::find_with_user_by_record(&self.db, record_id).await?;
+        self.judge_session(found).await
+    }
+
+    /// Binds session `sid` to the browser record `record_id` it lives in.
+    pub async fn bind_session_record(&self, sid: &str, record_id: &str) -> Result<()> {
+        q::set_record_id(&self.db, sid, record_id).await?;
+        Ok(())
+    }
+
+    /// Whether a session found is still good (not expired, idle, disabled or
+    /// from before a password change); a bad one is deleted.
+    async fn judge_session(&self, found: Option<q::SessionWithUser>) -> Result<Option<Authenticated>> {
+        let Some(found) = found else {
             return Ok(None);
         };
+        let sid = found.session.id.as_str();
         let now = super::now();
         let idle = self.config.session_idle.as_secs() as i64;
         let s = &found.session;

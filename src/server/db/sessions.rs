@@ -97,6 +97,34 @@ pub async fn find_with_user(db: &Db, id: &str) -> Result<Option<SessionWithUser>
     Ok(row.map(SessionWithUser::from))
 }
 
+/// The session whose browser record (the cookie's id) is `record_id`, and
+/// its user, whatever their state; the caller judges.
+pub async fn find_with_user_by_record(
+    db: &Db,
+    record_id: &str,
+) -> Result<Option<SessionWithUser>, sqlx::Error> {
+    let sql = format!(
+        "SELECT s.id AS s_id, s.created_at AS s_created_at, s.last_seen_at, s.expires_at, s.remember, \
+         s.user_agent, s.ip, s.password_at AS s_password_at, s.auth_at AS s_auth_at, {USER_COLUMNS} FROM user_sessions s JOIN users u ON u.id = s.user_id WHERE s.record_id = $1"
+    );
+    let row = on_pool!(db, pool => sqlx::query_as::<_, JoinedRow>(&sql)
+    .bind(record_id)
+    .fetch_optional(pool)
+    .await)?;
+    Ok(row.map(SessionWithUser::from))
+}
+
+/// Records which browser record session `id` lives in (a new one after
+/// every id change: record ids are random and never reused).
+pub async fn set_record_id(db: &Db, id: &str, record_id: &str) -> Result<(), sqlx::Error> {
+    on_pool!(db, pool => sqlx::query("UPDATE user_sessions SET record_id = $1 WHERE id = $2")
+        .bind(record_id)
+        .bind(id)
+        .execute(pool)
+        .await
+        .map(|_| ()))
+}
+
 /// Binds a session to the user's new password (the session that changed it
 /// stays signed in).
 pub async fn set_password_at(db: &Db, id: &str, password_at: i64) -> Result<(), sqlx::Error> {
