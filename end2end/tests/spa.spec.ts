@@ -28,15 +28,16 @@ test("an app on an allowed origin signs in, refreshes transparently once, and si
   await expect(page.getByTestId("me")).toContainText(`"username": "${user.username}"`);
   expect(refreshes).toHaveLength(0);
 
-  // The access token (3 s) runs out: the next call refreshes once and succeeds.
-  await page.waitForTimeout(4_000);
+  // The access token (3 s, plus the server's 2 s of clock leeway, in whole
+  // seconds) runs out: the next call refreshes once and succeeds.
+  await page.waitForTimeout(6_500);
   await page.getByRole("button", { name: "Call /users/me" }).click();
   await expect(page.getByTestId("calls")).toHaveText("2");
   await expect(page.getByTestId("me")).toContainText(user.username);
   expect(refreshes).toHaveLength(1);
 
   // Five calls at once after expiry: still one refresh.
-  await page.waitForTimeout(4_000);
+  await page.waitForTimeout(6_500);
   await page.getByRole("button", { name: "Call five times at once" }).click();
   await expect(page.getByTestId("burst")).toHaveText(/5 of 5/);
   expect(refreshes).toHaveLength(2);

@@ -337,7 +337,12 @@ fn parameter_rules(doc: &mut Value) {
                 Some("disabled" | "locked" | "email_verified") => {
                     param["schema"] = json!({ "type": "boolean" })
                 }
-                Some("q" | "after") => param["schema"] = json!({ "type": "string" }),
+                Some("q") => param["schema"] = json!({ "type": "string" }),
+                // A cursor is a user's id or username: never a control character.
+                Some("after") => {
+                    param["schema"] =
+                        json!({ "type": "string", "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$" })
+                }
                 _ => {}
             }
         }
