@@ -107,7 +107,10 @@ impl Hasher {
             // none at all, every hash answers an error below.
             let _ = std::thread::Builder::new()
                 .name(format!("argon2-{n}"))
-                .spawn(move || work(&jobs, &stats));
+                .spawn(move || {
+                    yield_to_requests();
+                    work(&jobs, &stats)
+                });
         }
         Hasher {
             queue,
@@ -185,6 +188,18 @@ impl Hasher {
     /// The most hashes that ever ran at once.
     pub fn peak(&self) -> usize {
         self.stats.peak.load(Ordering::SeqCst)
+    }
+}
+
+/// Lowers this (worker) thread's scheduling priority, so that request
+/// handling runs first when both want the CPU: during a login flood the
+/// hashes queue, not every other request.
+fn yield_to_requests() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority only changes the calling thread's nice value (on
+    // Linux, PRIO_PROCESS with 0 names the calling thread).
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, 10);
     }
 }
 
