@@ -199,7 +199,7 @@ fn yield_to_requests() {
     // SAFETY: setpriority only changes the calling thread's nice value (on
     // Linux, PRIO_PROCESS with 0 names the calling thread).
     unsafe {
-        libc::setpriority(libc::PRIO_PROCESS, 0, 10);
+        libc::setpriority(libc::PRIO_PROCESS, 0, 19);
     }
 }
 
