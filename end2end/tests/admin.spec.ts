@@ -31,6 +31,15 @@ test("an admin disables a user, who is signed out at their next request", async 
   await page.getByRole("button", { name: "Filter" }).click();
   await expect(page).toHaveURL(/event=user_disabled/);
   await expect(page.getByTestId("audit-row").first()).toContainText(user.username);
+  // And by user: their name finds their rows, a name nobody has finds none.
+  await page.getByLabel("User", { exact: true }).fill(user.username);
+  await page.getByRole("button", { name: "Filter" }).click();
+  await expect(page).toHaveURL(new RegExp(`user=${user.username}`));
+  await expect(page.getByTestId("audit-row").first()).toContainText(user.username);
+  await page.getByLabel("User", { exact: true }).fill(`${user.username}-nobody`);
+  await page.getByRole("button", { name: "Filter" }).click();
+  await expect(page).toHaveURL(/-nobody/);
+  await expect(page.getByTestId("audit-row")).toHaveCount(0);
 
   // Enabled again, they can log in.
   await row.getByRole("button", { name: `Enable: ${user.username}` }).click();

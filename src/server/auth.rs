@@ -82,12 +82,18 @@ async fn bind_record(
     sid: &str,
 ) -> Result<(), tower_sessions::session::Error> {
     session.save().await?;
+    bind_saved_record(core, session, sid).await;
+    Ok(())
+}
+
+/// Binds the core session `sid` to the browser record `session` already has
+/// (a failure is logged: the check then falls back to the record).
+async fn bind_saved_record(core: &Core, session: &Session, sid: &str) {
     if let Some(record) = session.id() {
         if let Err(e) = core.bind_session_record(sid, &record.to_string()).await {
             tracing::warn!(error = %e, "could not bind the session to its record");
         }
     }
-    Ok(())
 }
 
 /// Keeps a pending sign-in's token in this browser's session (under a fresh
@@ -184,11 +190,7 @@ pub async fn resolve_user(State(state): State<AppState>, mut req: Request, next:
             match session.get::<String>(SESSION_KEY).await {
                 Ok(Some(sid)) => match state.core.session_user(&sid).await {
                     Ok(Some(found)) => {
-                        if let Some(record) = session.id() {
-                            if let Err(e) = state.core.bind_session_record(&sid, &record.to_string()).await {
-                                tracing::warn!(error = %e, "could not bind the session to its record");
-                            }
-                        }
+                        bind_saved_record(&state.core, &session, &sid).await;
                         auth = CurrentAuth(Some(Arc::new(found)))
                     }
                     Ok(None) => {

@@ -53,24 +53,25 @@ pub async fn admin_overview(
         None
     };
     // The audit log's user filter takes a username (or an email, or an id).
-    let user = match nonempty(user) {
-        Some(name) => Some(
-            state
-                .core
-                .find_user_id(&admin, name.trim())
-                .await
-                .map_err(fail)?
-                // No such user: no rows, rather than everyone's.
-                .unwrap_or_else(|| "00000000-0000-0000-0000-000000000000".to_string()),
-        ),
-        None => None,
+    let (user, no_such_user) = match nonempty(user) {
+        Some(name) => {
+            let id = state.core.find_user_id(&admin, name.trim()).await.map_err(fail)?;
+            let missing = id.is_none();
+            (id, missing)
+        }
+        None => (None, false),
     };
     let event = event.filter(|e| Event::parse(e).is_some());
-    let rows = state
-        .core
-        .audit_entries(&admin, user.as_deref(), event.as_deref(), before, AUDIT_PAGE + 1)
-        .await
-        .map_err(fail)?;
+    // No such user: no rows, rather than everyone's.
+    let rows = if no_such_user {
+        Vec::new()
+    } else {
+        state
+            .core
+            .audit_entries(&admin, user.as_deref(), event.as_deref(), before, AUDIT_PAGE + 1)
+            .await
+            .map_err(fail)?
+    };
     let ids: Vec<String> = rows.iter().filter_map(|r| r.user_id.clone()).collect();
     let names = state.core.usernames(&admin, &ids).await.map_err(fail)?;
     let (invitations, mail) = if state.core.mail_enabled() {

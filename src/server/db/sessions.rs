@@ -86,15 +86,7 @@ pub async fn insert(db: &Db, s: &SessionRow) -> Result<(), sqlx::Error> {
 
 /// The session `id` and its user, whatever their state; the caller judges.
 pub async fn find_with_user(db: &Db, id: &str) -> Result<Option<SessionWithUser>, sqlx::Error> {
-    let sql = format!(
-        "SELECT s.id AS s_id, s.created_at AS s_created_at, s.last_seen_at, s.expires_at, s.remember, \
-         s.user_agent, s.ip, s.password_at AS s_password_at, s.auth_at AS s_auth_at, {USER_COLUMNS} FROM user_sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1"
-    );
-    let row = on_pool!(db, pool => sqlx::query_as::<_, JoinedRow>(&sql)
-    .bind(id)
-    .fetch_optional(pool)
-    .await)?;
-    Ok(row.map(SessionWithUser::from))
+    find_joined(db, "s.id", id).await
 }
 
 /// The session whose browser record (the cookie's id) is `record_id`, and
@@ -103,12 +95,22 @@ pub async fn find_with_user_by_record(
     db: &Db,
     record_id: &str,
 ) -> Result<Option<SessionWithUser>, sqlx::Error> {
+    find_joined(db, "s.record_id", record_id).await
+}
+
+/// The session whose unique `column` is `value`, joined with its user.
+async fn find_joined(
+    db: &Db,
+    column: &'static str,
+    value: &str,
+) -> Result<Option<SessionWithUser>, sqlx::Error> {
     let sql = format!(
         "SELECT s.id AS s_id, s.created_at AS s_created_at, s.last_seen_at, s.expires_at, s.remember, \
-         s.user_agent, s.ip, s.password_at AS s_password_at, s.auth_at AS s_auth_at, {USER_COLUMNS} FROM user_sessions s JOIN users u ON u.id = s.user_id WHERE s.record_id = $1"
+         s.user_agent, s.ip, s.password_at AS s_password_at, s.auth_at AS s_auth_at, {USER_COLUMNS} \
+         FROM user_sessions s JOIN users u ON u.id = s.user_id WHERE {column} = $1"
     );
     let row = on_pool!(db, pool => sqlx::query_as::<_, JoinedRow>(&sql)
-    .bind(record_id)
+    .bind(value)
     .fetch_optional(pool)
     .await)?;
     Ok(row.map(SessionWithUser::from))

@@ -134,8 +134,9 @@ impl AuditQuery {
     }
 }
 
-/// Query of `GET /api/v1/admin/users`.
-#[derive(Deserialize, IntoParams, Default)]
+/// Query of `GET /api/v1/admin/users` (for the OpenAPI document: the query
+/// is parsed by hand into the core's [`UserQuery`]).
+#[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct UsersQuery {
     /// How many users (default 100; above 1000 gets 1000).

@@ -42,17 +42,18 @@ pub struct CspNonce(pub String);
 /// frame the site) and `Cache-Control`.
 pub async fn csp_and_cache(mut req: Request, next: Next) -> Response {
     let path = req.uri().path();
+    let is_static = path.starts_with("/pkg/");
+    let is_token_page = TOKEN_PAGES.contains(&path);
     // Only pages are HTML: the API, server functions, static files and the
     // probes need no nonce (and a request's worth of randomness each).
-    let may_be_page = !["/api/", "/fn/", "/pkg/"].iter().any(|p| path.starts_with(p))
+    let may_be_page = !is_static
+        && !["/api/", "/fn/"].iter().any(|p| path.starts_with(p))
         && !matches!(path, "/health" | "/ready");
     let nonce = may_be_page.then(|| {
         let nonce = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>());
         req.extensions_mut().insert(CspNonce(nonce.clone()));
         nonce
     });
-    let is_static = req.uri().path().starts_with("/pkg/");
-    let is_token_page = TOKEN_PAGES.contains(&req.uri().path());
     let mut res = next.run(req).await;
     let headers = res.headers_mut();
     let is_html = headers
