@@ -27,8 +27,8 @@ fi
 # Always through cargo-leptos: a plain `cargo build` of the server leaves the
 # asset names (LEPTOS_OUTPUT_NAME, read at compile time) empty.
 install_tools
-say "building the release site (cargo leptos build --release --precompress)"
-cargo leptos build --release --precompress
+say "building the release site (cargo leptos build --release --precompress --split)"
+cargo leptos build --release --precompress --split
 say "building the baselines (examples/bench_baseline.rs)"
 # The same LEPTOS_OUTPUT_NAME as cargo-leptos, so the library is not rebuilt.
 LEPTOS_OUTPUT_NAME=gatehouse cargo build -q --release --no-default-features --features ssr --example bench_baseline

@@ -44,8 +44,8 @@ fi
 cargo test --features ssr --test api --test log_hygiene
 unset GATEHOUSE_TEST_POSTGRES
 
-step "release build (cargo leptos build --release --precompress)"
-cargo leptos build --release --precompress
+step "release build (cargo leptos build --release --precompress --split)"
+cargo leptos build --release --precompress --split
 
 step "the Docker image's runtime layout, outside Docker"
 scripts/test-image-layout.sh

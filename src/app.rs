@@ -3,21 +3,11 @@
 use crate::{
     components::nav::NavBar,
     pages::{
-        account::AccountPage,
-        admin::AdminPage,
-        dashboard::DashboardPage,
         errors::NotFound,
-        forgot::ForgotPasswordPage,
         home::{HomeRedirect, PrivateRedirect},
-        invite::InvitePage,
-        links::{ConfirmEmailPage, VerifyEmailPage},
-        login::LoginPage,
-        mfa::SecondFactorPage,
-        reauth::ReauthPage,
-        recovery_codes::RecoveryCodesPage,
-        reset::ResetPasswordPage,
-        setup::SetupPage,
-        signup::SignupPage,
+        AccountRoute, AdminRoute, ConfirmEmailRoute, DashboardRoute, ForgotPasswordRoute, InviteRoute,
+        LoginRoute, ReauthRoute, RecoveryCodesRoute, ResetPasswordRoute, SecondFactorRoute, SetupRoute,
+        SignupRoute, VerifyEmailRoute,
     },
     server_fns::{site_state, SiteInfo},
 };
@@ -25,7 +15,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    path, SsrMode,
+    path, Lazy, SsrMode,
 };
 
 /// The document around the app, rendered on the server only.
@@ -82,21 +72,21 @@ pub fn App() -> impl IntoView {
             <main id="main" class="page">
                 <Routes fallback=|| view! { <NotFound/> }>
                     <Route path=path!("/") view=HomeRedirect ssr=SsrMode::Async/>
-                    <Route path=path!("/setup") view=SetupPage ssr=SsrMode::Async/>
-                    <Route path=path!("/signup") view=SignupPage ssr=SsrMode::Async/>
-                    <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
-                    <Route path=path!("/dashboard") view=DashboardPage ssr=SsrMode::Async/>
-                    <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
-                    <Route path=path!("/admin") view=AdminPage ssr=SsrMode::Async/>
+                    <Route path=path!("/setup") view={Lazy::<SetupRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/signup") view={Lazy::<SignupRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/login") view={Lazy::<LoginRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/dashboard") view={Lazy::<DashboardRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/account") view={Lazy::<AccountRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/admin") view={Lazy::<AdminRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=path!("/private") view=PrivateRedirect ssr=SsrMode::Async/>
-                    <Route path=path!("/login/mfa") view=SecondFactorPage ssr=SsrMode::Async/>
-                    <Route path=path!("/reauth") view=ReauthPage ssr=SsrMode::Async/>
-                    <Route path=path!("/account/recovery-codes") view=RecoveryCodesPage ssr=SsrMode::Async/>
-                    <Route path=path!("/forgot-password") view=ForgotPasswordPage ssr=SsrMode::Async/>
-                    <Route path=path!("/reset-password") view=ResetPasswordPage ssr=SsrMode::Async/>
-                    <Route path=path!("/verify-email") view=VerifyEmailPage ssr=SsrMode::Async/>
-                    <Route path=path!("/confirm-email") view=ConfirmEmailPage ssr=SsrMode::Async/>
-                    <Route path=path!("/invite") view=InvitePage ssr=SsrMode::Async/>
+                    <Route path=path!("/login/mfa") view={Lazy::<SecondFactorRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/reauth") view={Lazy::<ReauthRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/account/recovery-codes") view={Lazy::<RecoveryCodesRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/forgot-password") view={Lazy::<ForgotPasswordRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/reset-password") view={Lazy::<ResetPasswordRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/verify-email") view={Lazy::<VerifyEmailRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/confirm-email") view={Lazy::<ConfirmEmailRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/invite") view={Lazy::<InviteRoute>::new()} ssr=SsrMode::Async/>
                 </Routes>
             </main>
             <footer class="footer">

@@ -25,5 +25,6 @@ pub fn hydrate() {
             let _ = window.location().assign(location);
         }
     });
-    leptos::mount::hydrate_body(app::App);
+    // Lazy: the current page's code is a chunk of its own, loaded first.
+    leptos::mount::hydrate_lazy(app::App);
 }

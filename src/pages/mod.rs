@@ -16,3 +16,59 @@ pub mod reset;
 pub mod security;
 pub mod setup;
 pub mod signup;
+
+/// Each page is a lazy route: in the browser its code is a wasm chunk of its
+/// own, fetched when the page is first shown (the server preloads the
+/// current page's chunks with the page), so `/login` does not download the
+/// admin area. On the server a lazy route renders like any other.
+macro_rules! lazy_pages {
+    ($($route:ident => $page:ident,)*) => {$(
+        #[doc = concat!("The lazy route of [`", stringify!($page), "`].")]
+        pub struct $route;
+
+        #[leptos_router::lazy_route]
+        impl leptos_router::LazyRoute for $route {
+            fn data() -> Self {
+                $route
+            }
+
+            fn view(_this: Self) -> leptos::prelude::AnyView {
+                use leptos::prelude::*;
+                view! { <$page/> }.into_any()
+            }
+        }
+    )*};
+}
+
+use self::{
+    account::AccountPage,
+    admin::AdminPage,
+    dashboard::DashboardPage,
+    forgot::ForgotPasswordPage,
+    invite::InvitePage,
+    links::{ConfirmEmailPage, VerifyEmailPage},
+    login::LoginPage,
+    mfa::SecondFactorPage,
+    reauth::ReauthPage,
+    recovery_codes::RecoveryCodesPage,
+    reset::ResetPasswordPage,
+    setup::SetupPage,
+    signup::SignupPage,
+};
+
+lazy_pages! {
+    SetupRoute => SetupPage,
+    SignupRoute => SignupPage,
+    LoginRoute => LoginPage,
+    DashboardRoute => DashboardPage,
+    AccountRoute => AccountPage,
+    AdminRoute => AdminPage,
+    SecondFactorRoute => SecondFactorPage,
+    ReauthRoute => ReauthPage,
+    RecoveryCodesRoute => RecoveryCodesPage,
+    ForgotPasswordRoute => ForgotPasswordPage,
+    ResetPasswordRoute => ResetPasswordPage,
+    VerifyEmailRoute => VerifyEmailPage,
+    ConfirmEmailRoute => ConfirmEmailPage,
+    InviteRoute => InvitePage,
+}
