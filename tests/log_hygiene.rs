@@ -378,7 +378,7 @@ async fn stored_secrets(app: &TestApp, secrets: &mut Vec<String>) {
     }));
     // The session store's table: tower-sessions-sqlx-store's name for it.
     let store_table = match app.db() {
-        gatehouse::server::db::Db::Sqlite(_) => "tower_sessions",
+        gatehouse::server::db::Db::Sqlite(..) => "tower_sessions",
         gatehouse::server::db::Db::Postgres(_) => "tower_sessions.session",
     };
     let store_ids = format!("SELECT id FROM {store_table}");

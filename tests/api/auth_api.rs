@@ -648,7 +648,7 @@ async fn bodies_over_64_kib_get_413() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_uses_wal_and_enforces_foreign_keys() {
     let app = TestApp::spawn().await;
-    let gatehouse::server::db::Db::Sqlite(pool) = app.db().clone() else {
+    let gatehouse::server::db::Db::Sqlite(pool, _) = app.db().clone() else {
         return; // The PostgreSQL run: nothing to check.
     };
     // Hold several connections at once, so more than one is asked.

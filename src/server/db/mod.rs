@@ -9,6 +9,7 @@ pub mod factors;
 pub mod invitations;
 pub mod limits;
 pub mod outbox;
+pub mod readers;
 mod session_store;
 pub mod sessions;
 pub mod tokens;
@@ -25,7 +26,8 @@ use std::{str::FromStr, time::Duration};
 
 #[derive(Clone, Debug)]
 pub enum Db {
-    Sqlite(SqlitePool),
+    /// The pool, and readers for the per-request lookups ([`readers`]).
+    Sqlite(SqlitePool, readers::Readers),
     Postgres(PgPool),
 }
 
@@ -36,7 +38,7 @@ pub enum Db {
 macro_rules! on_pool {
     ($db:expr, $pool:ident => $body:expr) => {
         match $db {
-            $crate::server::db::Db::Sqlite($pool) => $body,
+            $crate::server::db::Db::Sqlite($pool, _) => $body,
             $crate::server::db::Db::Postgres($pool) => $body,
         }
     };
@@ -99,10 +101,14 @@ impl Db {
                 .busy_timeout(DATABASE_WAIT);
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
+                // A connection to a local file cannot go stale the way a
+                // network one can: no ping (a round trip to the connection's
+                // worker thread) before every query.
+                .test_before_acquire(false)
                 .acquire_timeout(DATABASE_WAIT)
-                .connect_with(options)
+                .connect_with(options.clone())
                 .await?;
-            Ok(Db::Sqlite(pool))
+            Ok(Db::Sqlite(pool, readers::Readers::for_file(url, &options)))
         } else {
             let options = PgConnectOptions::from_str(url)?;
             let pool = PgPoolOptions::new()
@@ -117,7 +123,7 @@ impl Db {
     /// Applies pending migrations (the app's schema and the session store's).
     pub async fn migrate(&self) -> Result<(), sqlx::Error> {
         match self {
-            Db::Sqlite(pool) => {
+            Db::Sqlite(pool, _) => {
                 SQLITE_MIGRATIONS.run(pool).await?;
                 tower_sessions_sqlx_store::SqliteStore::new(pool.clone())
                     .migrate()
@@ -136,7 +142,7 @@ impl Db {
     /// The tower-sessions store on the same database.
     pub fn session_store(&self) -> SessionStoreAny {
         match self {
-            Db::Sqlite(pool) => {
+            Db::Sqlite(pool, _) => {
                 SessionStoreAny::Sqlite(tower_sessions_sqlx_store::SqliteStore::new(pool.clone()))
             }
             Db::Postgres(pool) => {
@@ -148,7 +154,7 @@ impl Db {
     /// Starts a transaction (see [`Tx`]). Dropping it uncommitted rolls it back.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         Ok(match self {
-            Db::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Sqlite(pool, _) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
             Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
     }
@@ -156,7 +162,7 @@ impl Db {
     /// A consistent copy of a SQLite database at `path`, taken while others
     /// read and write it (`VACUUM INTO`). Returns the copy's size.
     pub async fn backup_to(&self, path: &std::path::Path) -> Result<u64, String> {
-        let Db::Sqlite(pool) = self else {
+        let Db::Sqlite(pool, _) = self else {
             return Err("backup copies SQLite databases; for PostgreSQL use pg_dump (see the README)".into());
         };
         let target = path

@@ -67,7 +67,7 @@ pub async fn claim(db: &Db, now: i64, lease_until: i64, limit: i64) -> Result<Ve
     const DUE: &str =
         "(status = 'pending' AND next_attempt_at <= $2) OR (status = 'sending' AND locked_until <= $2)";
     match db {
-        Db::Sqlite(pool) => {
+        Db::Sqlite(pool, _) => {
             let sql = format!(
                 "UPDATE outbox SET status = 'sending', locked_until = $1, attempts = attempts + 1 \
                  WHERE id IN (SELECT id FROM outbox WHERE {DUE} ORDER BY next_attempt_at, created_at LIMIT $3) \

@@ -1,10 +1,11 @@
 //! Queries on `user_sessions`: the signed-in browser sessions of each user.
 
 use super::{
-    on_pool,
+    on_pool, readers,
     users::{UserRow, USER_COLUMNS},
     Db,
 };
+use rusqlite::OptionalExtension;
 
 #[derive(sqlx::FromRow, Clone, Debug)]
 pub struct SessionRow {
@@ -109,10 +110,35 @@ async fn find_joined(
          s.user_agent, s.ip, s.password_at AS s_password_at, s.auth_at AS s_auth_at, {USER_COLUMNS} \
          FROM user_sessions s JOIN users u ON u.id = s.user_id WHERE {column} = $1"
     );
-    let row = on_pool!(db, pool => sqlx::query_as::<_, JoinedRow>(&sql)
-    .bind(value)
-    .fetch_optional(pool)
-    .await)?;
+    // On SQLite, on this thread when a reader can answer at once.
+    let read = match db {
+        Db::Sqlite(_, readers) => readers.read(|conn| {
+            conn.prepare_cached(&sql)?
+                .query_row([value], |row| {
+                    Ok(JoinedRow {
+                        s_id: row.get(0)?,
+                        s_created_at: row.get(1)?,
+                        last_seen_at: row.get(2)?,
+                        expires_at: row.get(3)?,
+                        remember: row.get(4)?,
+                        user_agent: row.get(5)?,
+                        ip: row.get(6)?,
+                        s_password_at: row.get(7)?,
+                        s_auth_at: row.get(8)?,
+                        user: readers::user_row(row, 9)?,
+                    })
+                })
+                .optional()
+        }),
+        Db::Postgres(_) => None,
+    };
+    let row = match read {
+        Some(row) => row,
+        None => on_pool!(db, pool => sqlx::query_as::<_, JoinedRow>(&sql)
+            .bind(value)
+            .fetch_optional(pool)
+            .await)?,
+    };
     Ok(row.map(SessionWithUser::from))
 }
 
