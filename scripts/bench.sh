@@ -19,6 +19,13 @@ FLOOD="${FLOOD:-30}"              # seconds of the login flood
 CONNECTIONS="${CONNECTIONS:-32}"
 CORES="$(nproc)"
 
+if ! command -v chromium >/dev/null 2>&1 && [ -z "${CHROMIUM_PATH:-}" ]; then
+  say "installing chromium (Debian's package), for the bytes /login costs"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+fi
 if ! command -v wrk >/dev/null 2>&1; then
   say "installing wrk (Debian's package)"
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -130,28 +137,11 @@ login_flood() {
   LOGINS="$RPS"
 }
 
-# The bytes a browser downloads to make /login interactive: the page and
-# everything it links or preloads (styles, scripts, the wasm), as sent with
-# Accept-Encoding: br.
+# The bytes a browser downloads to make /login interactive, as Chromium
+# counts them on the wire: the page, its styles and scripts, the main wasm and
+# the login page's chunks, until the wasm has hydrated the page.
 login_bytes() {
-  python3 - "$BASE" <<'PY'
-import re, sys, urllib.request
-base = sys.argv[1]
-def get(path):
-    req = urllib.request.Request(base + path, headers={"Accept": "text/html", "Accept-Encoding": "br, gzip"})
-    with urllib.request.urlopen(req) as r:
-        return r.read()
-html = get("/login")
-text = html.decode("utf-8", "replace")
-assets = set(re.findall(r'<link[^>]*\bhref="(/[^"]+)"', text)) | set(re.findall(r'<script[^>]*\bsrc="(/[^"]+)"', text))
-# The hydration script imports the JS glue, which fetches the wasm.
-assets |= set(re.findall(r'import\(?\s*[\'"](/pkg/[^\'"]+)', text)) | set(re.findall(r'[\'"](/pkg/[^\'"]+\.wasm)[\'"]', text))
-sizes = {a: len(get(a)) for a in sorted(assets) if not a.endswith((".ico", ".png", ".svg"))}
-total = len(html) + sum(sizes.values())
-for a, n in sizes.items():
-    print(f"    {a:50} {n / 1024:8.1f} KiB", file=sys.stderr)
-print(f"{total / 1000:.0f}")
-PY
+  (cd end2end && node login-bytes.mjs "$BASE/login")
 }
 
 results=()

@@ -17,15 +17,18 @@ pub mod security;
 pub mod setup;
 pub mod signup;
 
-/// Each page is a lazy route: in the browser its code is a wasm chunk of its
-/// own, fetched when the page is first shown (the server preloads the
-/// current page's chunks with the page), so `/login` does not download the
-/// admin area. On the server a lazy route renders like any other.
+/// Each page is a lazy route: in a split browser bundle (`cargo leptos build
+/// --split`, `cfg(wasm_split)`) its code is a wasm chunk of its own, fetched
+/// when the page is first shown (the server preloads the current page's
+/// chunks with the page), so `/login` does not download the admin area.
+/// Built without `--split`, the same routes ship in one bundle. On the server
+/// a lazy route renders like any other.
 macro_rules! lazy_pages {
     ($($route:ident => $page:ident,)*) => {$(
         #[doc = concat!("The lazy route of [`", stringify!($page), "`].")]
         pub struct $route;
 
+        #[cfg(any(not(feature = "hydrate"), wasm_split))]
         #[leptos_router::lazy_route]
         impl leptos_router::LazyRoute for $route {
             fn data() -> Self {
@@ -33,6 +36,18 @@ macro_rules! lazy_pages {
             }
 
             fn view(_this: Self) -> leptos::prelude::AnyView {
+                use leptos::prelude::*;
+                view! { <$page/> }.into_any()
+            }
+        }
+
+        #[cfg(all(feature = "hydrate", not(wasm_split)))]
+        impl leptos_router::LazyRoute for $route {
+            fn data() -> Self {
+                $route
+            }
+
+            async fn view(_this: Self) -> leptos::prelude::AnyView {
                 use leptos::prelude::*;
                 view! { <$page/> }.into_any()
             }
