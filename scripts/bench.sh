@@ -19,21 +19,15 @@ FLOOD="${FLOOD:-30}"              # seconds of the login flood
 CONNECTIONS="${CONNECTIONS:-32}"
 CORES="$(nproc)"
 
-if ! command -v chromium >/dev/null 2>&1 && [ -z "${CHROMIUM_PATH:-}" ]; then
-  say "installing chromium (Debian's package), for the bytes /login costs"
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
-fi
 if ! command -v wrk >/dev/null 2>&1; then
   say "installing wrk (Debian's package)"
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get install -y -qq wrk >/dev/null
 fi
+# Chromium (for the bytes /login costs) and PostgreSQL come with the test tools.
+install_tools --browser
 # Always through cargo-leptos: a plain `cargo build` of the server leaves the
 # asset names (LEPTOS_OUTPUT_NAME, read at compile time) empty.
-install_tools
 say "building the release site (cargo leptos build --release --precompress --split)"
 cargo leptos build --release --precompress --split
 say "building the baselines (examples/bench_baseline.rs)"

@@ -11,8 +11,9 @@
 //! cannot answer at once (busy, an in-memory database, any error), the
 //! caller asks the pool instead.
 
-use rusqlite::{Connection, OpenFlags};
-use sqlx::sqlite::SqliteConnectOptions;
+use super::{on_pool, Db};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use sqlx::{postgres::PgRow, sqlite::SqliteConnectOptions, sqlite::SqliteRow, FromRow};
 use std::{
     fmt,
     path::PathBuf,
@@ -98,6 +99,27 @@ impl Inner {
     }
 }
 
+/// The one row `sql` finds for `key` (its only parameter, `$1`): on SQLite
+/// from a reader, mapped by `from_reader`, when one answers at once; else
+/// from the pool.
+pub async fn fetch_optional<T>(
+    db: &Db,
+    sql: &str,
+    key: &str,
+    from_reader: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Option<T>, sqlx::Error>
+where
+    T: Send + Unpin + for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow>,
+{
+    if let Db::Sqlite(_, readers) = db {
+        let read = readers.read(|conn| conn.prepare_cached(sql)?.query_row([key], from_reader).optional());
+        if let Some(row) = read {
+            return Ok(row);
+        }
+    }
+    on_pool!(db, pool => sqlx::query_as::<_, T>(sql).bind(key).fetch_optional(pool).await)
+}
+
 /// The columns of a `UserRow` (`USER_COLUMNS`), from column `at` on.
 pub fn user_row(row: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<super::users::UserRow> {
     Ok(super::users::UserRow {
@@ -119,6 +141,20 @@ pub fn user_row(row: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<super::u
 mod tests {
     use super::super::Db;
 
+    /// A database at `url` with an empty table `t`.
+    async fn with_table(url: &str) -> Db {
+        let db = Db::connect(url).await.expect("the database opens");
+        execute(&db, "CREATE TABLE t (x INTEGER)").await;
+        db
+    }
+
+    async fn execute(db: &Db, sql: &str) {
+        let Db::Sqlite(pool, _) = db else {
+            panic!("a SQLite database")
+        };
+        sqlx::query(sql).execute(pool).await.expect(sql);
+    }
+
     async fn count(db: &Db) -> Option<i64> {
         let Db::Sqlite(_, readers) = db else {
             panic!("a SQLite database")
@@ -129,36 +165,22 @@ mod tests {
     #[tokio::test]
     async fn a_reader_sees_every_committed_write_at_once() {
         let dir = tempfile::tempdir().expect("a temporary directory");
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("r.db").display());
-        let db = Db::connect(&url).await.expect("the database opens");
-        let Db::Sqlite(pool, _) = &db else {
-            panic!("a SQLite database")
-        };
-        sqlx::query("CREATE TABLE t (x INTEGER)")
-            .execute(pool)
-            .await
-            .expect("create");
+        let db = with_table(&format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("r.db").display()
+        ))
+        .await;
         assert_eq!(count(&db).await, Some(0));
-        sqlx::query("INSERT INTO t VALUES (1), (2)")
-            .execute(pool)
-            .await
-            .expect("insert");
+        execute(&db, "INSERT INTO t VALUES (1), (2)").await;
         // The same (reused) reader sees the insert, then the delete.
         assert_eq!(count(&db).await, Some(2));
-        sqlx::query("DELETE FROM t").execute(pool).await.expect("delete");
+        execute(&db, "DELETE FROM t").await;
         assert_eq!(count(&db).await, Some(0));
     }
 
     #[tokio::test]
     async fn an_in_memory_database_has_no_readers() {
-        let db = Db::connect("sqlite::memory:").await.expect("the database opens");
-        let Db::Sqlite(pool, _) = &db else {
-            panic!("a SQLite database")
-        };
-        sqlx::query("CREATE TABLE t (x INTEGER)")
-            .execute(pool)
-            .await
-            .expect("create");
+        let db = with_table("sqlite::memory:").await;
         // Another connection would not see this database: the pool answers.
         assert_eq!(count(&db).await, None);
     }

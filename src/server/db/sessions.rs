@@ -5,7 +5,6 @@ use super::{
     users::{UserRow, USER_COLUMNS},
     Db,
 };
-use rusqlite::OptionalExtension;
 
 #[derive(sqlx::FromRow, Clone, Debug)]
 pub struct SessionRow {
@@ -110,35 +109,21 @@ async fn find_joined(
          s.user_agent, s.ip, s.password_at AS s_password_at, s.auth_at AS s_auth_at, {USER_COLUMNS} \
          FROM user_sessions s JOIN users u ON u.id = s.user_id WHERE {column} = $1"
     );
-    // On SQLite, on this thread when a reader can answer at once.
-    let read = match db {
-        Db::Sqlite(_, readers) => readers.read(|conn| {
-            conn.prepare_cached(&sql)?
-                .query_row([value], |row| {
-                    Ok(JoinedRow {
-                        s_id: row.get(0)?,
-                        s_created_at: row.get(1)?,
-                        last_seen_at: row.get(2)?,
-                        expires_at: row.get(3)?,
-                        remember: row.get(4)?,
-                        user_agent: row.get(5)?,
-                        ip: row.get(6)?,
-                        s_password_at: row.get(7)?,
-                        s_auth_at: row.get(8)?,
-                        user: readers::user_row(row, 9)?,
-                    })
-                })
-                .optional()
-        }),
-        Db::Postgres(_) => None,
-    };
-    let row = match read {
-        Some(row) => row,
-        None => on_pool!(db, pool => sqlx::query_as::<_, JoinedRow>(&sql)
-            .bind(value)
-            .fetch_optional(pool)
-            .await)?,
-    };
+    let row = readers::fetch_optional(db, &sql, value, |row| {
+        Ok(JoinedRow {
+            s_id: row.get(0)?,
+            s_created_at: row.get(1)?,
+            last_seen_at: row.get(2)?,
+            expires_at: row.get(3)?,
+            remember: row.get(4)?,
+            user_agent: row.get(5)?,
+            ip: row.get(6)?,
+            s_password_at: row.get(7)?,
+            s_auth_at: row.get(8)?,
+            user: readers::user_row(row, 9)?,
+        })
+    })
+    .await?;
     Ok(row.map(SessionWithUser::from))
 }
 

@@ -5,7 +5,6 @@ use super::{
     users::{UserRow, USER_COLUMNS},
     Db,
 };
-use rusqlite::OptionalExtension;
 
 #[derive(sqlx::FromRow, Clone, Debug)]
 pub struct KeyRow {
@@ -145,31 +144,17 @@ pub async fn family_with_user(db: &Db, family_id: &str) -> Result<Option<FamilyW
         "SELECT f.id AS f_id, f.expires_at AS f_expires_at, f.revoked_at, f.password_at AS f_password_at, f.auth_at AS f_auth_at, {USER_COLUMNS} \
          FROM refresh_families f JOIN users u ON u.id = f.user_id WHERE f.id = $1"
     );
-    // On SQLite, on this thread when a reader can answer at once.
-    let read = match db {
-        Db::Sqlite(_, readers) => readers.read(|conn| {
-            conn.prepare_cached(&sql)?
-                .query_row([family_id], |row| {
-                    Ok(FamilyJoin {
-                        f_id: row.get(0)?,
-                        f_expires_at: row.get(1)?,
-                        revoked_at: row.get(2)?,
-                        f_password_at: row.get(3)?,
-                        f_auth_at: row.get(4)?,
-                        user: readers::user_row(row, 5)?,
-                    })
-                })
-                .optional()
-        }),
-        Db::Postgres(_) => None,
-    };
-    let row = match read {
-        Some(row) => row,
-        None => on_pool!(db, pool => sqlx::query_as::<_, FamilyJoin>(&sql)
-            .bind(family_id)
-            .fetch_optional(pool)
-            .await)?,
-    };
+    let row = readers::fetch_optional(db, &sql, family_id, |row| {
+        Ok(FamilyJoin {
+            f_id: row.get(0)?,
+            f_expires_at: row.get(1)?,
+            revoked_at: row.get(2)?,
+            f_password_at: row.get(3)?,
+            f_auth_at: row.get(4)?,
+            user: readers::user_row(row, 5)?,
+        })
+    })
+    .await?;
     Ok(row.map(|r| FamilyWithUser {
         family_id: r.f_id,
         expires_at: r.f_expires_at,
