@@ -11,8 +11,8 @@ use axum::{
     Router,
 };
 use leptos::prelude::{provide_context, use_context};
-use leptos_axum::{generate_route_list, LeptosRoutes};
-use std::time::Duration;
+use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
+use std::{sync::OnceLock, time::Duration};
 use tower::ServiceBuilder;
 use tower_http::{
     catch_panic::CatchPanicLayer,
@@ -44,10 +44,20 @@ fn leptos_context() -> impl Fn() + Clone + Send + Sync + 'static {
     }
 }
 
+/// The app's pages, listed once per process. Listing runs the app, and while
+/// it runs Leptos keeps every resource in the process from loading (a
+/// process-wide flag): a page of another router in the same process that
+/// first polled its data in that window would never finish. Listed once,
+/// before any router exists, no page can be rendering meanwhile.
+fn page_routes() -> Vec<AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 pub fn build(state: AppState) -> Router {
     let config = state.config.clone();
     let options = (*state.leptos_options).clone();
-    let routes = generate_route_list(App);
+    let routes = page_routes();
 
     let pages = Router::new()
         .leptos_routes_with_context(&state, routes, leptos_context(), {

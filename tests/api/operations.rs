@@ -422,3 +422,52 @@ async fn while_sqlite_cannot_be_written_logins_answer_503() {
     assert_eq!(res.status(), StatusCode::OK);
     let _: Value = json_of(res).await;
 }
+
+/// Building a router runs the app once to list its routes, and Leptos kept
+/// every resource in the process from loading while it did (a process-wide
+/// flag): a page that first polled its data in that window never finished
+/// (408 after 30 s). Another server being built in the same process (an
+/// embedder, or this test suite) must not stall pages being rendered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_render_while_another_router_is_built_in_the_process() {
+    let app = TestApp::spawn().await;
+    let admin = app.setup_admin().await;
+    let building = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let builder = {
+        let (state, building) = (app.state.clone(), building.clone());
+        let runtime = tokio::runtime::Handle::current();
+        std::thread::spawn(move || {
+            let _runtime = runtime.enter();
+            while building.load(std::sync::atomic::Ordering::Relaxed) {
+                drop(gatehouse::server::router::build(state.clone()));
+            }
+        })
+    };
+    let pages: Vec<_> = (0..4)
+        .map(|_| {
+            let admin = admin.clone();
+            let url = app.url("/account");
+            tokio::spawn(async move {
+                for _ in 0..25 {
+                    let res = tokio::time::timeout(
+                        Duration::from_secs(10),
+                        admin.get(url.clone()).header(header::ACCEPT, "text/html").send(),
+                    )
+                    .await;
+                    let Ok(res) = res else {
+                        return Err("/account did not answer in 10 s");
+                    };
+                    assert_eq!(res.expect("request").status(), StatusCode::OK);
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    let mut outcome = Ok(());
+    for page in pages {
+        outcome = outcome.and(page.await.expect("task"));
+    }
+    building.store(false, std::sync::atomic::Ordering::Relaxed);
+    builder.join().expect("the builder thread");
+    outcome.expect("every page answers");
+}
