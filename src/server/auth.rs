@@ -222,9 +222,9 @@ fn has_cookie(headers: &HeaderMap, name: &str) -> bool {
         .any(|pair| pair.trim_start().split('=').next() == Some(name))
 }
 
-/// Middleware: works out who the client is, once (see [`client_ip`]), and
-/// its user agent.
-pub async fn resolve_client(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+/// Who the client is (see [`client_ip`]) and its user agent, worked out once
+/// per request (by [`crate::server::http::security::front_door`]).
+pub fn client_of(req: &Request, config: &Config) -> Client {
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -235,14 +235,13 @@ pub async fn resolve_client(State(state): State<AppState>, mut req: Request, nex
         .iter()
         .filter_map(|v| v.to_str().ok())
         .collect();
-    let ip = client_ip(peer, &forwarded, &state.config);
+    let ip = client_ip(peer, &forwarded, config);
     let user_agent = req
         .headers()
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(|s| s.chars().take(512).collect());
-    req.extensions_mut().insert(Client { ip, user_agent });
-    next.run(req).await
+    Client { ip, user_agent }
 }
 
 /// The client's address: the peer's, or, when the peer is a trusted proxy,

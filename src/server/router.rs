@@ -92,15 +92,7 @@ pub fn build(state: AppState) -> Router {
         .merge(http::health_routes())
         .nest_service("/pkg", static_files)
         .merge(with_sessions)
-        .layer(from_fn_with_state(
-            state.clone(),
-            http::security::same_origin_writes,
-        ))
-        .layer(from_fn_with_state(state.clone(), auth::resolve_client))
-        .layer(from_fn_with_state(
-            state.clone(),
-            http::security::known_hosts_only,
-        ))
+        .layer(from_fn_with_state(state.clone(), http::security::front_door))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

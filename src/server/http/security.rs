@@ -1,7 +1,7 @@
 //! Headers on every response, the per-request CSP nonce, and the check that a
 //! state-changing request comes from this site (CSRF).
 
-use crate::server::AppState;
+use crate::server::{auth, AppState};
 use axum::{
     extract::{Request, State},
     http::{header, HeaderMap, HeaderValue, Method, StatusCode},
@@ -91,17 +91,33 @@ pub async fn csp_and_cache(mut req: Request, next: Next) -> Response {
     res
 }
 
-/// Middleware: answers 400 to a request for a host this site is not:
-/// with `GATEHOUSE_PUBLIC_URL`, any other host than its own; without it, any
-/// name but `localhost` (IP literals, such as the listen address, pass). A
+/// Middleware: what every request passes before anything else, in one
+/// layer (each layer is a boxed service cloned per request): the host check
+/// ([`refuse_unknown_host`]), who the client is ([`auth::client_of`]), and
+/// the cross-origin write check ([`refuse_cross_origin_write`]).
+pub async fn front_door(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    if let Some(refusal) = refuse_unknown_host(&req, &state) {
+        return refusal;
+    }
+    let client = auth::client_of(&req, &state.config);
+    req.extensions_mut().insert(client);
+    if let Some(refusal) = refuse_cross_origin_write(&req, &state) {
+        return refusal;
+    }
+    next.run(req).await
+}
+
+/// 400 for a request for a host this site is not: with
+/// `GATEHOUSE_PUBLIC_URL`, any other host than its own; without it, any name
+/// but `localhost` (IP literals, such as the listen address, pass). A
 /// DNS-rebinding page (its own name, pointed at 127.0.0.1) cannot reach a
 /// fresh instance's `/setup` through a visitor's browser, and links and
 /// cookies are never made for a forged `Host`. `/health` and `/ready` answer
 /// any host (load balancers probe by address).
-pub async fn known_hosts_only(State(state): State<AppState>, req: Request, next: Next) -> Response {
+fn refuse_unknown_host(req: &Request, state: &AppState) -> Option<Response> {
     let path = req.uri().path();
     if path == "/health" || path == "/ready" {
-        return next.run(req).await;
+        return None;
     }
     let host = req
         .headers()
@@ -109,10 +125,10 @@ pub async fn known_hosts_only(State(state): State<AppState>, req: Request, next:
         .and_then(|v| v.to_str().ok())
         .or_else(|| req.uri().authority().map(|a| a.as_str()));
     if host.is_some_and(|h| host_allowed(h, state.config.public_origin.as_deref())) {
-        return next.run(req).await;
+        return None;
     }
     let body = axum::Json(serde_json::json!({ "error": "this server does not answer for that host name" }));
-    (StatusCode::BAD_REQUEST, body).into_response()
+    Some((StatusCode::BAD_REQUEST, body).into_response())
 }
 
 /// `host[:port]` of a `Host` header, the host in lower case and without
@@ -134,7 +150,7 @@ fn split_host(host: &str) -> Option<(String, Option<u16>)> {
     }
 }
 
-/// Whether a `Host` header names this site (see [`known_hosts_only`]).
+/// Whether a `Host` header names this site (see [`refuse_unknown_host`]).
 pub fn host_allowed(host: &str, public_origin: Option<&str>) -> bool {
     let Some((name, port)) = split_host(host) else {
         return false;
@@ -158,13 +174,13 @@ pub fn host_allowed(host: &str, public_origin: Option<&str>) -> bool {
     }
 }
 
-/// Middleware: refuses (403) a state-changing request that a browser sent
-/// from another origin: `Sec-Fetch-Site` when present, else `Origin`, else
-/// `Referer`. Requests without any of them (curl, mobile apps) pass: they
-/// cannot carry a victim's cookies by accident.
-pub async fn same_origin_writes(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// 403 for a state-changing request that a browser sent from another
+/// origin: `Sec-Fetch-Site` when present, else `Origin`, else `Referer`.
+/// Requests without any of them (curl, mobile apps) pass: they cannot carry a
+/// victim's cookies by accident.
+fn refuse_cross_origin_write(req: &Request, state: &AppState) -> Option<Response> {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
-        return next.run(req).await;
+        return None;
     }
     let expected = state.config.public_origin.as_deref();
     // Apps on the origins of GATEHOUSE_ALLOWED_ORIGINS may call the JSON API
@@ -183,9 +199,9 @@ pub async fn same_origin_writes(State(state): State<AppState>, req: Request, nex
             });
     if !allowed_app && is_cross_origin(req.headers(), expected) {
         let body = axum::Json(serde_json::json!({ "error": "cross-origin request refused" }));
-        return (StatusCode::FORBIDDEN, body).into_response();
+        return Some((StatusCode::FORBIDDEN, body).into_response());
     }
-    next.run(req).await
+    None
 }
 
 /// Whether the request comes from another origin than this site's
