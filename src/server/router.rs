@@ -13,7 +13,10 @@ use axum::{
 use leptos::prelude::{provide_context, use_context};
 use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use std::{sync::OnceLock, time::Duration};
-use tower::ServiceBuilder;
+use tower::{
+    util::{MapRequestLayer, MapResponseLayer},
+    ServiceBuilder,
+};
 use tower_http::{
     catch_panic::CatchPanicLayer,
     limit::RequestBodyLimitLayer,
@@ -68,8 +71,11 @@ pub fn build(state: AppState) -> Router {
             leptos_context(),
             shell,
         ))
-        .layer(from_fn_with_state(state.clone(), http::guard::guard_pages))
-        .layer(from_fn(server_fn_status));
+        .layer(
+            ServiceBuilder::new()
+                .layer(from_fn(server_fn_status))
+                .layer(from_fn_with_state(state.clone(), http::guard::guard_pages)),
+        );
 
     let sessions = SessionManagerLayer::new(state.core.db.session_store())
         .with_name(config.session_cookie_name())
@@ -82,59 +88,68 @@ pub fn build(state: AppState) -> Router {
     let with_sessions = Router::new()
         .merge(http::api_routes(config.mail.is_some(), &config.allowed_origins))
         .merge(pages)
-        .layer(from_fn_with_state(state.clone(), auth::resolve_user))
-        .layer(sessions);
+        .layer(
+            ServiceBuilder::new()
+                .layer(sessions)
+                .layer(from_fn_with_state(state.clone(), auth::resolve_user)),
+        );
 
     let pkg_dir = format!("{}/{}", options.site_root, options.site_pkg_dir);
     let static_files = ServeDir::new(pkg_dir).precompressed_br().precompressed_gzip();
 
-    let mut app = Router::new()
-        .merge(http::health_routes())
-        .nest_service("/pkg", static_files)
-        .merge(with_sessions)
-        .layer(from_fn_with_state(state.clone(), http::security::front_door))
-        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+    // Every layer around the whole app in one `layer` call: the router boxes
+    // each route once per call (and clones that box per request), so one
+    // stack costs one box instead of one per layer. Outermost first.
+    let hsts = config.secure_cookies.then(|| {
+        SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=63072000; includeSubDomains"),
+        )
+    });
+    let metrics = config
+        .metrics_addr
+        .is_some()
+        .then(|| from_fn(super::metrics::track));
+    let around = ServiceBuilder::new()
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            header::AUTHORIZATION,
+            header::COOKIE,
+        ]))
+        .layer(MapRequestLayer::new(keep_only_uuid_request_ids))
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_request(DefaultOnRequest::new().level(Level::DEBUG))
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .option_layer(metrics)
+        .option_layer(hsts)
+        // With the other security headers: one layer, not one per header.
+        .layer(from_fn(http::security::csp_and_cache))
+        // Inside the header layers, so even a panic's 500 carries them.
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(MapResponseLayer::new(json_limit_errors))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
-        .layer(middleware::map_response(json_limit_errors))
-        // Inside the header layers, so even a panic's 500 carries them.
-        .layer(CatchPanicLayer::custom(panic_response))
-        // With the other security headers: one layer, not one per header.
-        .layer(from_fn(http::security::csp_and_cache));
-    if config.secure_cookies {
-        app = app.layer(SetResponseHeaderLayer::if_not_present(
-            header::STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static("max-age=63072000; includeSubDomains"),
-        ));
-    }
-    if config.metrics_addr.is_some() {
-        app = app.layer(from_fn(super::metrics::track));
-    }
-    app.layer(
-        ServiceBuilder::new()
-            .layer(SetSensitiveRequestHeadersLayer::new([
-                header::AUTHORIZATION,
-                header::COOKIE,
-            ]))
-            .layer(middleware::map_request(keep_only_uuid_request_ids))
-            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-            .layer(
-                TraceLayer::new_for_http()
-                    .make_span_with(request_span)
-                    .on_request(DefaultOnRequest::new().level(Level::DEBUG))
-                    .on_response(DefaultOnResponse::new().level(Level::INFO)),
-            )
-            .layer(PropagateRequestIdLayer::x_request_id()),
-    )
-    .with_state(state)
+        .layer(from_fn_with_state(state.clone(), http::security::front_door))
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT));
+
+    Router::new()
+        .merge(http::health_routes())
+        .nest_service("/pkg", static_files)
+        .merge(with_sessions)
+        .layer(around)
+        .with_state(state)
 }
 
 /// A client's `X-Request-Id` is kept (for tracing a request through the
 /// proxies in front) only when it is a UUID; anything else (log injection,
 /// someone else's id) is dropped, and the request gets one of ours.
-async fn keep_only_uuid_request_ids(mut req: Request<Body>) -> Request<Body> {
+fn keep_only_uuid_request_ids(mut req: Request<Body>) -> Request<Body> {
     let is_uuid = |v: &HeaderValue| {
         v.to_str()
             .is_ok_and(|s| s.len() == 36 && uuid::Uuid::try_parse(s).is_ok())
@@ -173,7 +188,7 @@ fn json_error(status: StatusCode, message: &str) -> Response<Body> {
 
 /// The body limit and timeout layers answer in plain text; the API's shape is
 /// `{"error": ...}`.
-async fn json_limit_errors(res: Response<Body>) -> Response<Body> {
+fn json_limit_errors(res: Response<Body>) -> Response<Body> {
     let is_json = res
         .headers()
         .get(header::CONTENT_TYPE)
