@@ -73,8 +73,8 @@ enum Command {
 }
 
 /// mimalloc: per-thread free lists without glibc's locking, for the many
-/// small allocations each request makes (session check +10 %, bearer +15 %,
-/// server-rendered pages +30 % over glibc here). Tuned for a small footprint
+/// small allocations each request makes (session check and bearer +10 %,
+/// server-rendered pages +14 % over glibc here). Tuned for a small footprint
 /// by [`tune_allocator`].
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
