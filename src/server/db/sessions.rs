@@ -5,6 +5,7 @@ use super::{
     users::{UserRow, USER_COLUMNS},
     Db,
 };
+use std::sync::LazyLock;
 
 #[derive(sqlx::FromRow, Clone, Debug)]
 pub struct SessionRow {
@@ -86,7 +87,7 @@ pub async fn insert(db: &Db, s: &SessionRow) -> Result<(), sqlx::Error> {
 
 /// The session `id` and its user, whatever their state; the caller judges.
 pub async fn find_with_user(db: &Db, id: &str) -> Result<Option<SessionWithUser>, sqlx::Error> {
-    find_joined(db, "s.id", id).await
+    find_joined(db, &BY_ID, id).await
 }
 
 /// The session whose browser record (the cookie's id) is `record_id`, and
@@ -95,21 +96,26 @@ pub async fn find_with_user_by_record(
     db: &Db,
     record_id: &str,
 ) -> Result<Option<SessionWithUser>, sqlx::Error> {
-    find_joined(db, "s.record_id", record_id).await
+    find_joined(db, &BY_RECORD_ID, record_id).await
 }
 
-/// The session whose unique `column` is `value`, joined with its user.
-async fn find_joined(
-    db: &Db,
-    column: &'static str,
-    value: &str,
-) -> Result<Option<SessionWithUser>, sqlx::Error> {
-    let sql = format!(
+/// The session and its user by the session's id, and by its browser record
+/// (once per signed-in request): each statement is written once per process.
+static BY_ID: LazyLock<String> = LazyLock::new(|| joined_by("s.id"));
+static BY_RECORD_ID: LazyLock<String> = LazyLock::new(|| joined_by("s.record_id"));
+
+/// The session whose unique `column` is `$1`, joined with its user.
+fn joined_by(column: &str) -> String {
+    format!(
         "SELECT s.id AS s_id, s.created_at AS s_created_at, s.last_seen_at, s.expires_at, s.remember, \
          s.user_agent, s.ip, s.password_at AS s_password_at, s.auth_at AS s_auth_at, {USER_COLUMNS} \
          FROM user_sessions s JOIN users u ON u.id = s.user_id WHERE {column} = $1"
-    );
-    let row = readers::fetch_optional(db, &sql, value, |row| {
+    )
+}
+
+/// The one row `sql` (one of [`BY_ID`], [`BY_RECORD_ID`]) finds for `value`.
+async fn find_joined(db: &Db, sql: &str, value: &str) -> Result<Option<SessionWithUser>, sqlx::Error> {
+    let row = readers::fetch_optional(db, sql, value, |row| {
         Ok(JoinedRow {
             s_id: row.get(0)?,
             s_created_at: row.get(1)?,

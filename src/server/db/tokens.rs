@@ -5,6 +5,7 @@ use super::{
     users::{UserRow, USER_COLUMNS},
     Db,
 };
+use std::sync::LazyLock;
 
 #[derive(sqlx::FromRow, Clone, Debug)]
 pub struct KeyRow {
@@ -138,13 +139,17 @@ struct FamilyJoin {
     user: UserRow,
 }
 
-/// A family and its user, in one query (once per bearer request).
-pub async fn family_with_user(db: &Db, family_id: &str) -> Result<Option<FamilyWithUser>, sqlx::Error> {
-    let sql = format!(
+/// The statement of [`family_with_user`], written once per process.
+static FAMILY_WITH_USER: LazyLock<String> = LazyLock::new(|| {
+    format!(
         "SELECT f.id AS f_id, f.expires_at AS f_expires_at, f.revoked_at, f.password_at AS f_password_at, f.auth_at AS f_auth_at, {USER_COLUMNS} \
          FROM refresh_families f JOIN users u ON u.id = f.user_id WHERE f.id = $1"
-    );
-    let row = readers::fetch_optional(db, &sql, family_id, |row| {
+    )
+});
+
+/// A family and its user, in one query (once per bearer request).
+pub async fn family_with_user(db: &Db, family_id: &str) -> Result<Option<FamilyWithUser>, sqlx::Error> {
+    let row = readers::fetch_optional(db, &FAMILY_WITH_USER, family_id, |row| {
         Ok(FamilyJoin {
             f_id: row.get(0)?,
             f_expires_at: row.get(1)?,
