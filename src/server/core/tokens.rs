@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::{
     collections::HashMap,
-    sync::Arc,
+    sync::{Arc, LazyLock},
     time::{Duration, Instant},
 };
 use tokio::sync::RwLock;
@@ -26,6 +26,17 @@ const ISSUER: &str = "gatehouse";
 const AUDIENCE: &str = "gatehouse-api";
 /// Clock skew tolerated on `exp`, in seconds.
 const LEEWAY: u64 = 2;
+/// What an access token must satisfy besides its signature: the pinned
+/// algorithm, our issuer and audience, the registered claims, not expired.
+/// Built once per process (its sets were rebuilt on every bearer request).
+static VALIDATION: LazyLock<Validation> = LazyLock::new(|| {
+    let mut validation = Validation::new(ALGORITHM);
+    validation.leeway = LEEWAY;
+    validation.set_issuer(&[ISSUER]);
+    validation.set_audience(&[AUDIENCE]);
+    validation.set_required_spec_claims(&["exp", "iat", "sub", "iss", "aud"]);
+    validation
+});
 /// Revoked families are kept this long (so reuse is still recognised), then purged.
 const REVOKED_RETENTION: i64 = 30 * 24 * 3600;
 
@@ -365,12 +376,7 @@ impl Core {
             keys = self.keys(true).await?;
         }
         let key = keys.verifying.get(&kid).ok_or(Error::Unauthenticated)?;
-        let mut validation = Validation::new(ALGORITHM);
-        validation.leeway = LEEWAY;
-        validation.set_issuer(&[ISSUER]);
-        validation.set_audience(&[AUDIENCE]);
-        validation.set_required_spec_claims(&["exp", "iat", "sub", "iss", "aud"]);
-        let claims = decode::<Claims>(token, key, &validation)
+        let claims = decode::<Claims>(token, key, &VALIDATION)
             .map_err(|_| Error::Unauthenticated)?
             .claims;
         let found = q::family_with_user(&self.db, &claims.sid)
