@@ -223,8 +223,8 @@ fn has_cookie(headers: &HeaderMap, name: &str) -> bool {
 }
 
 /// Who the client is (see [`client_ip`]) and its user agent, worked out once
-/// per request (by [`crate::server::http::security::front_door`]).
-pub fn client_of(req: &Request, config: &Config) -> Client {
+/// per request (by [`crate::server::http::security::FrontDoorLayer`]).
+pub fn client_of<B>(req: &axum::http::Request<B>, config: &Config) -> Client {
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()

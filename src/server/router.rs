@@ -127,7 +127,8 @@ pub fn build(state: AppState) -> Router {
         .option_layer(metrics)
         .option_layer(hsts)
         // With the other security headers: one layer, not one per header.
-        .layer(from_fn(http::security::csp_and_cache))
+        .layer(http::security::SecurityHeadersLayer)
+        .layer(MapResponseLayer::new(into_axum_body))
         // Inside the header layers, so even a panic's 500 carries them.
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(MapResponseLayer::new(json_limit_errors))
@@ -135,8 +136,9 @@ pub fn build(state: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
-        .layer(from_fn_with_state(state.clone(), http::security::front_door))
-        .layer(RequestBodyLimitLayer::new(BODY_LIMIT));
+        .layer(MapResponseLayer::new(into_axum_body))
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(http::security::FrontDoorLayer::new(state.clone()));
 
     Router::new()
         .merge(http::health_routes())
@@ -184,6 +186,15 @@ fn json_error(status: StatusCode, message: &str) -> Response<Body> {
     res.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     res
+}
+
+/// Answers of the catch-panic and body-limit layers in axum's body type.
+fn into_axum_body<B>(res: Response<B>) -> Response<Body>
+where
+    B: axum::body::HttpBody<Data = axum::body::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    res.map(Body::new)
 }
 
 /// The body limit and timeout layers answer in plain text; the API's shape is

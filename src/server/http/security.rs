@@ -3,12 +3,16 @@
 
 use crate::server::{auth, AppState};
 use axum::{
-    extract::{Request, State},
-    http::{header, HeaderMap, HeaderValue, Method, StatusCode},
-    middleware::Next,
+    http::{self, header, HeaderMap, HeaderValue, Method, StatusCode},
     response::{IntoResponse, Response},
 };
 use base64::Engine;
+use std::{
+    future::{Future, Ready},
+    pin::Pin,
+    task::{ready, Context, Poll},
+};
+use tower::{Layer, Service};
 
 /// Pages whose address carries a mail link's token: they send no `Referer`
 /// at all, so the token cannot leak to anything the page loads or links to.
@@ -37,25 +41,97 @@ const COMMON_HEADERS: [(header::HeaderName, &str); 6] = [
 #[derive(Clone, Debug)]
 pub struct CspNonce(pub String);
 
-/// Middleware: gives each request a CSP nonce and each response its
+/// Layer: gives each request a CSP nonce and each response its
 /// `Content-Security-Policy` (scripts by nonce, no `unsafe-inline`; nothing may
-/// frame the site) and `Cache-Control`.
-pub async fn csp_and_cache(mut req: Request, next: Next) -> Response {
-    let path = req.uri().path();
-    let is_static = path.starts_with("/pkg/");
-    let is_token_page = TOKEN_PAGES.contains(&path);
-    // Only pages are HTML: the API, server functions, static files and the
-    // probes need no nonce (and a request's worth of randomness each).
-    let may_be_page = !is_static
-        && !["/api/", "/fn/"].iter().any(|p| path.starts_with(p))
-        && !matches!(path, "/health" | "/ready");
-    let nonce = may_be_page.then(|| {
-        let nonce = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>());
-        req.extensions_mut().insert(CspNonce(nonce.clone()));
-        nonce
-    });
-    let mut res = next.run(req).await;
-    let headers = res.headers_mut();
+/// frame the site), the other security headers and `Cache-Control`.
+///
+/// A plain tower layer rather than `axum::middleware::from_fn`: that one
+/// boxes its inner service and its future on every request, and every
+/// request passes here.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SecurityHeadersLayer;
+
+impl<S> Layer<S> for SecurityHeadersLayer {
+    type Service = SecurityHeaders<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        SecurityHeaders { inner }
+    }
+}
+
+/// The service of [`SecurityHeadersLayer`].
+#[derive(Clone, Debug)]
+pub struct SecurityHeaders<S> {
+    inner: S,
+}
+
+/// What the request's path says about the response's headers.
+#[derive(Clone, Copy, Debug)]
+struct PathKind {
+    is_static: bool,
+    is_token_page: bool,
+}
+
+impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for SecurityHeaders<S>
+where
+    S: Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
+{
+    type Response = http::Response<ResBody>;
+    type Error = S::Error;
+    type Future = SecurityHeadersFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: http::Request<ReqBody>) -> Self::Future {
+        let path = req.uri().path();
+        let kind = PathKind {
+            is_static: path.starts_with("/pkg/"),
+            is_token_page: TOKEN_PAGES.contains(&path),
+        };
+        // Only pages are HTML: the API, server functions, static files and the
+        // probes need no nonce (and a request's worth of randomness each).
+        let may_be_page = !kind.is_static
+            && !["/api/", "/fn/"].iter().any(|p| path.starts_with(p))
+            && !matches!(path, "/health" | "/ready");
+        let nonce = may_be_page.then(|| {
+            let nonce = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>());
+            req.extensions_mut().insert(CspNonce(nonce.clone()));
+            nonce
+        });
+        SecurityHeadersFuture {
+            inner: self.inner.call(req),
+            kind,
+            nonce,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response future of [`SecurityHeaders`].
+    pub struct SecurityHeadersFuture<F> {
+        #[pin]
+        inner: F,
+        kind: PathKind,
+        nonce: Option<String>,
+    }
+}
+
+impl<F, ResBody, E> Future for SecurityHeadersFuture<F>
+where
+    F: Future<Output = Result<http::Response<ResBody>, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut res = ready!(this.inner.poll(cx))?;
+        set_security_headers(res.headers_mut(), *this.kind, this.nonce.take());
+        Poll::Ready(Ok(res))
+    }
+}
+
+fn set_security_headers(headers: &mut HeaderMap, kind: PathKind, nonce: Option<String>) {
     let is_html = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -79,32 +155,102 @@ pub async fn csp_and_cache(mut req: Request, next: Next) -> Response {
             headers.insert(name, HeaderValue::from_static(value));
         }
     }
-    if is_token_page {
+    if kind.is_token_page {
         headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     }
     if !headers.contains_key(header::CACHE_CONTROL) {
         // Pages and API answers are personal: never stored. Static files are
         // revalidated (they are not content-hashed).
-        let value = if is_static { "no-cache" } else { "no-store" };
+        let value = if kind.is_static { "no-cache" } else { "no-store" };
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
     }
-    res
 }
 
-/// Middleware: what every request passes before anything else, in one
-/// layer (each layer is a boxed service cloned per request): the host check
+/// Layer: what every request passes before anything else: the host check
 /// ([`refuse_unknown_host`]), who the client is ([`auth::client_of`]), and
-/// the cross-origin write check ([`refuse_cross_origin_write`]).
-pub async fn front_door(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    if let Some(refusal) = refuse_unknown_host(&req, &state) {
-        return refusal;
+/// the cross-origin write check ([`refuse_cross_origin_write`]). A refusal
+/// is answered here; the rest goes on with the client in its extensions.
+/// A plain tower layer for the reason given at [`SecurityHeadersLayer`].
+#[derive(Clone)]
+pub struct FrontDoorLayer {
+    state: AppState,
+}
+
+impl FrontDoorLayer {
+    pub fn new(state: AppState) -> Self {
+        Self { state }
     }
-    let client = auth::client_of(&req, &state.config);
-    req.extensions_mut().insert(client);
-    if let Some(refusal) = refuse_cross_origin_write(&req, &state) {
-        return refusal;
+}
+
+impl<S> Layer<S> for FrontDoorLayer {
+    type Service = FrontDoor<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        FrontDoor {
+            inner,
+            state: self.state.clone(),
+        }
     }
-    next.run(req).await
+}
+
+/// The service of [`FrontDoorLayer`].
+#[derive(Clone)]
+pub struct FrontDoor<S> {
+    inner: S,
+    state: AppState,
+}
+
+impl<S, ReqBody> Service<http::Request<ReqBody>> for FrontDoor<S>
+where
+    S: Service<http::Request<ReqBody>, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = FrontDoorFuture<S::Future, S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: http::Request<ReqBody>) -> Self::Future {
+        if let Some(refusal) = refuse_unknown_host(&req, &self.state) {
+            return FrontDoorFuture::Refused {
+                refusal: std::future::ready(Ok(refusal)),
+            };
+        }
+        let client = auth::client_of(&req, &self.state.config);
+        req.extensions_mut().insert(client);
+        if let Some(refusal) = refuse_cross_origin_write(&req, &self.state) {
+            return FrontDoorFuture::Refused {
+                refusal: std::future::ready(Ok(refusal)),
+            };
+        }
+        FrontDoorFuture::Admitted {
+            inner: self.inner.call(req),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response future of [`FrontDoor`]: a refusal, or the app's answer.
+    #[project = FrontDoorProj]
+    pub enum FrontDoorFuture<F, E> {
+        Refused { refusal: Ready<Result<Response, E>> },
+        Admitted { #[pin] inner: F },
+    }
+}
+
+impl<F, E> Future for FrontDoorFuture<F, E>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            FrontDoorProj::Refused { refusal } => Pin::new(refusal).poll(cx),
+            FrontDoorProj::Admitted { inner } => inner.poll(cx),
+        }
+    }
 }
 
 /// 400 for a request for a host this site is not: with
@@ -114,7 +260,7 @@ pub async fn front_door(State(state): State<AppState>, mut req: Request, next: N
 /// fresh instance's `/setup` through a visitor's browser, and links and
 /// cookies are never made for a forged `Host`. `/health` and `/ready` answer
 /// any host (load balancers probe by address).
-fn refuse_unknown_host(req: &Request, state: &AppState) -> Option<Response> {
+fn refuse_unknown_host<B>(req: &http::Request<B>, state: &AppState) -> Option<Response> {
     let path = req.uri().path();
     if path == "/health" || path == "/ready" {
         return None;
@@ -178,7 +324,7 @@ pub fn host_allowed(host: &str, public_origin: Option<&str>) -> bool {
 /// origin: `Sec-Fetch-Site` when present, else `Origin`, else `Referer`.
 /// Requests without any of them (curl, mobile apps) pass: they cannot carry a
 /// victim's cookies by accident.
-fn refuse_cross_origin_write(req: &Request, state: &AppState) -> Option<Response> {
+fn refuse_cross_origin_write<B>(req: &http::Request<B>, state: &AppState) -> Option<Response> {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return None;
     }
