@@ -212,22 +212,26 @@ where
     }
 
     fn call(&mut self, mut req: http::Request<ReqBody>) -> Self::Future {
-        if let Some(refusal) = refuse_unknown_host(&req, &self.state) {
-            return FrontDoorFuture::Refused {
+        match admit(&mut req, &self.state) {
+            Some(refusal) => FrontDoorFuture::Refused {
                 refusal: std::future::ready(Ok(refusal)),
-            };
-        }
-        let client = auth::client_of(&req, &self.state.config);
-        req.extensions_mut().insert(client);
-        if let Some(refusal) = refuse_cross_origin_write(&req, &self.state) {
-            return FrontDoorFuture::Refused {
-                refusal: std::future::ready(Ok(refusal)),
-            };
-        }
-        FrontDoorFuture::Admitted {
-            inner: self.inner.call(req),
+            },
+            None => FrontDoorFuture::Admitted {
+                inner: self.inner.call(req),
+            },
         }
     }
+}
+
+/// The front door's checks, in order: a refusal, or `None` with the client
+/// recorded in the request's extensions.
+fn admit<B>(req: &mut http::Request<B>, state: &AppState) -> Option<Response> {
+    if let Some(refusal) = refuse_unknown_host(req, state) {
+        return Some(refusal);
+    }
+    let client = auth::client_of(req, &state.config);
+    req.extensions_mut().insert(client);
+    refuse_cross_origin_write(req, state)
 }
 
 pin_project_lite::pin_project! {
