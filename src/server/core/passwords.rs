@@ -198,11 +198,15 @@ impl Hasher {
 /// no CPU and logins would time out, and `SCHED_IDLE` showed no better p99
 /// for the session check during a flood (3.9 ms against 4.4 ms, within noise).
 fn yield_to_requests() {
+    /// The lowest priority; `sched_setattr` below sets it again with the
+    /// slice (where that call is refused, `setpriority` has set it).
+    #[cfg(target_os = "linux")]
+    const HASH_NICE: i32 = 19;
     #[cfg(target_os = "linux")]
     // SAFETY: setpriority only changes the calling thread's nice value (on
     // Linux, PRIO_PROCESS with 0 names the calling thread).
     unsafe {
-        libc::setpriority(libc::PRIO_PROCESS, 0, 19);
+        libc::setpriority(libc::PRIO_PROCESS, 0, HASH_NICE);
     }
     #[cfg(target_os = "linux")]
     {
@@ -214,7 +218,7 @@ fn yield_to_requests() {
             size: std::mem::size_of::<libc::sched_attr>() as u32,
             sched_policy: libc::SCHED_OTHER as u32,
             sched_flags: 0,
-            sched_nice: 19,
+            sched_nice: HASH_NICE,
             sched_priority: 0,
             sched_runtime: 100_000,
             sched_deadline: 0,
