@@ -23,7 +23,7 @@ use std::{
 use time::OffsetDateTime;
 use tower_sessions::{Expiry, Session};
 
-const SESSION_KEY: &str = "sid";
+use super::db::SESSION_KEY;
 /// The token of a sign-in waiting for its second factor, in the browser's
 /// (server-side) session: it is bound to this browser.
 const PENDING_KEY: &str = "mfa_pending";
@@ -48,6 +48,11 @@ pub struct AuthUnavailable;
 /// Makes `new` this browser's session: a fresh session id (so a planted id is
 /// never kept), the core session's id inside, and a cookie lifetime only with
 /// "remember me". Ends the session the browser had before, if any.
+///
+/// The record is stored when the response leaves (tower-sessions saves a
+/// changed session then), under a new random id, and the store binds the
+/// core session to it in the same write (see
+/// [`crate::server::db::SessionStoreAny`]).
 pub async fn establish(
     core: &Core,
     session: &Session,
@@ -58,7 +63,12 @@ pub async fn establish(
             let _ = core.end_session(&old).await;
         }
     }
-    session.cycle_id().await?;
+    // A browser that brought a stored record gets a new id for it (the old
+    // one is deleted); one without (or with an id the store does not know)
+    // has no id yet, and its record gets a fresh one when it is stored.
+    if session.id().is_some() {
+        session.cycle_id().await?;
+    }
     let _ = session.remove_value(PENDING_KEY).await?;
     session.insert(SESSION_KEY, &new.id).await?;
     let expiry = if new.remember {
@@ -69,20 +79,6 @@ pub async fn establish(
         Expiry::OnSessionEnd
     };
     session.set_expiry(Some(expiry));
-    bind_record(core, session, &new.id).await
-}
-
-/// Saves the browser's record now (it gets its id) and binds the core
-/// session `sid` to it, so later requests find the session from the cookie
-/// in one query. Should the binding fail, the session still works: the
-/// check falls back to the record.
-async fn bind_record(
-    core: &Core,
-    session: &Session,
-    sid: &str,
-) -> Result<(), tower_sessions::session::Error> {
-    session.save().await?;
-    bind_saved_record(core, session, sid).await;
     Ok(())
 }
 
@@ -109,13 +105,10 @@ pub async fn pending(session: &Session) -> Option<String> {
 }
 
 /// Gives the browser a new session id for the same signed-in session (after a
-/// password change).
-pub async fn rotate(core: &Core, session: &Session) -> Result<(), tower_sessions::session::Error> {
-    session.cycle_id().await?;
-    match session.get::<String>(SESSION_KEY).await? {
-        Some(sid) => bind_record(core, session, &sid).await,
-        None => Ok(()),
-    }
+/// password change). The record is stored under it when the response leaves,
+/// and the store binds the session to it again.
+pub async fn rotate(session: &Session) -> Result<(), tower_sessions::session::Error> {
+    session.cycle_id().await
 }
 
 /// Ends the browser's session: the core row and the stored record go, and the

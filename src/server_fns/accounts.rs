@@ -169,7 +169,7 @@ pub async fn change_password(
         .await
         .map_err(fail)?;
     let session = session().await?;
-    crate::server::auth::rotate(&state.core, &session)
+    crate::server::auth::rotate(&session)
         .await
         .map_err(|e| fail(crate::server::core::Error::from(e)))?;
     leptos_axum::redirect("/account?changed=password");

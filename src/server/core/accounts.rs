@@ -237,8 +237,7 @@ impl Core {
         let user = row.map(User::try_from).transpose()?;
         match user {
             Some(user) if matches && !user.disabled => {
-                self.attempt_succeeded(client).await?;
-                self.clear_failures(&lock_key).await?;
+                self.guess_succeeded(client, &lock_key).await?;
                 if self.config.email_verification == EmailVerification::Required
                     && user.email.is_some()
                     && !user.email_verified
@@ -339,8 +338,7 @@ impl Core {
                 message: "current password is incorrect".into(),
             });
         }
-        self.attempt_succeeded(client).await?;
-        self.clear_failures(&lock_key).await?;
+        self.guess_succeeded(client, &lock_key).await?;
         Ok(())
     }
 

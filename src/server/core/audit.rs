@@ -2,7 +2,10 @@
 //! with who, from where, and a short detail. Never a password or a token.
 
 use super::{Client, Core, Result};
-use crate::server::db::audit::{self as q, AuditRow, NewAuditRow};
+use crate::server::db::{
+    audit::{self as q, AuditRow, NewAuditRow},
+    Batch,
+};
 
 /// What happened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -160,6 +163,22 @@ impl From<AuditRow> for AuditEntry {
     }
 }
 
+fn audit_row<'a>(
+    event: Event,
+    user_id: Option<&'a str>,
+    client: &'a Client,
+    detail: Option<&'a str>,
+) -> NewAuditRow<'a> {
+    NewAuditRow {
+        at: super::now(),
+        event: event.as_str(),
+        user_id,
+        ip: client.ip.map(|ip| ip.to_string()),
+        user_agent: client.user_agent.as_deref(),
+        detail,
+    }
+}
+
 /// Keeps a free-text detail short and on one line.
 fn clip(detail: &str) -> String {
     detail
@@ -174,17 +193,24 @@ impl Core {
     /// action it describes still happens.
     pub async fn audit(&self, event: Event, user_id: Option<&str>, client: &Client, detail: Option<&str>) {
         let detail = detail.map(clip);
-        let row = NewAuditRow {
-            at: super::now(),
-            event: event.as_str(),
-            user_id,
-            ip: client.ip.map(|ip| ip.to_string()),
-            user_agent: client.user_agent.as_deref(),
-            detail: detail.as_deref(),
-        };
+        let row = audit_row(event, user_id, client, detail.as_deref());
         if let Err(e) = q::insert(&self.db, &row).await {
             tracing::error!(error = %e, event = event.as_str(), "could not write the audit log");
         }
+    }
+
+    /// Records `event` as part of `batch`: it is written with the change it
+    /// describes, or neither is.
+    pub(crate) fn audit_in(
+        &self,
+        batch: &mut Batch,
+        event: Event,
+        user_id: Option<&str>,
+        client: &Client,
+        detail: Option<&str>,
+    ) {
+        let detail = detail.map(clip);
+        q::insert_in(batch, &audit_row(event, user_id, client, detail.as_deref()));
     }
 
     /// Newest first; `before` is the id of the last row of the previous page.

@@ -5,7 +5,7 @@
 //! database, so every instance sees the same numbers.
 
 use super::{audit::Event, validate, Client, Core, Error, Result};
-use crate::server::db::limits as q;
+use crate::server::db::{limits as q, Batch};
 use std::net::IpAddr;
 
 /// The longest a lock can get by doubling.
@@ -125,6 +125,15 @@ impl Core {
                 .await;
         }
         Ok(())
+    }
+
+    /// A right guess of `key`'s password from `client`: the attempt is taken
+    /// back ([`Core::attempt_succeeded`]) and `key`'s failures are forgotten
+    /// ([`Core::clear_failures`]), in one write.
+    pub(crate) async fn guess_succeeded(&self, client: &Client, key: &str) -> Result<()> {
+        let mut batch = Batch::default();
+        q::forget_success(&mut batch, &self.client_key(client), key);
+        Ok(batch.run(&self.db).await?)
     }
 
     /// Forgets `key`'s failures (after a success). Returns whether it was locked.

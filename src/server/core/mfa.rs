@@ -461,8 +461,7 @@ impl Core {
                 .await;
             return Err(wrong_code());
         }
-        self.attempt_succeeded(client).await?;
-        self.clear_failures(&lock_key).await?;
+        self.guess_succeeded(client, &lock_key).await?;
         if matches!(proof, Proof::RecoveryCode(_)) {
             let left = q::recovery_codes_left(&self.db, &user.id).await?;
             let detail = format!("a recovery code was used; {left} left");

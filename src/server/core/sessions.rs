@@ -2,7 +2,10 @@
 //! The cookie and its store belong to the adapters; this module owns the rules.
 
 use super::{audit::Event, Client, Core, Result, User};
-use crate::server::db::sessions::{self as q, SessionRow};
+use crate::server::db::{
+    sessions::{self as q, SessionRow},
+    users, Batch,
+};
 
 /// Seconds between two writes of `last_seen_at` for one session: idle time is
 /// measured to this precision, and most requests do not write.
@@ -89,14 +92,14 @@ impl Core {
         if let Some(pending) = self.pend_sign_in(&user, remember, "password").await? {
             return Ok(LoginOutcome::SecondFactor(pending));
         }
-        let session = self.start_session(&user, remember, client).await?;
         let detail = if remember {
             "session (remember me)"
         } else {
             "session"
         };
-        self.audit(Event::LoginSucceeded, Some(&user.id), client, Some(detail))
-            .await;
+        let session = self
+            .open_session(&user, remember, client, Some((Event::LoginSucceeded, detail)))
+            .await?;
         Ok(LoginOutcome::SignedIn(user, session))
     }
 
@@ -104,6 +107,20 @@ impl Core {
     /// `GATEHOUSE_SESSION_HOURS` long, or `GATEHOUSE_REMEMBER_DAYS` with
     /// "remember me".
     pub async fn start_session(&self, user: &User, remember: bool, client: &Client) -> Result<NewSession> {
+        self.open_session(user, remember, client, None).await
+    }
+
+    /// [`Core::start_session`], with the audit record of the sign-in
+    /// (`noted`) in the same write: the session row, the last login and the
+    /// record are one transaction (one hand-off to SQLite's worker thread;
+    /// see [`Batch`]).
+    async fn open_session(
+        &self,
+        user: &User,
+        remember: bool,
+        client: &Client,
+        noted: Option<(Event, &str)>,
+    ) -> Result<NewSession> {
         let now = super::now();
         let lifetime = if remember {
             self.config.remember_lifetime
@@ -125,8 +142,13 @@ impl Core {
             password_at: user.password_changed_at,
             auth_at: now,
         };
-        q::insert(&self.db, &row).await?;
-        crate::server::db::users::record_login(&self.db, &user.id, now).await?;
+        let mut batch = Batch::default();
+        q::insert_in(&mut batch, &row);
+        users::record_login_in(&mut batch, &user.id, now);
+        if let Some((event, detail)) = noted {
+            self.audit_in(&mut batch, event, Some(&user.id), client, Some(detail));
+        }
+        batch.run(&self.db).await?;
         Ok(NewSession {
             id: row.id,
             expires_at: row.expires_at,

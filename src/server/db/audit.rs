@@ -1,6 +1,9 @@
 //! Queries on `audit_log`.
 
-use super::{on_pool, Db};
+use super::{on_pool, Batch, Db};
+
+const INSERT: &str =
+    "INSERT INTO audit_log (at, event, user_id, ip, user_agent, detail) VALUES ($1, $2, $3, $4, $5, $6)";
 
 #[derive(sqlx::FromRow, Clone, Debug)]
 pub struct AuditRow {
@@ -23,9 +26,7 @@ pub struct NewAuditRow<'a> {
 }
 
 pub async fn insert(db: &Db, row: &NewAuditRow<'_>) -> Result<(), sqlx::Error> {
-    on_pool!(db, pool => sqlx::query(
-        "INSERT INTO audit_log (at, event, user_id, ip, user_agent, detail) VALUES ($1, $2, $3, $4, $5, $6)",
-    )
+    on_pool!(db, pool => sqlx::query(INSERT)
     .bind(row.at)
     .bind(row.event)
     .bind(row.user_id)
@@ -35,6 +36,21 @@ pub async fn insert(db: &Db, row: &NewAuditRow<'_>) -> Result<(), sqlx::Error> {
     .execute(pool)
     .await
     .map(|_| ()))
+}
+
+/// [`insert`], in `batch`.
+pub fn insert_in(batch: &mut Batch, row: &NewAuditRow<'_>) {
+    batch.push(
+        INSERT,
+        vec![
+            row.at.into(),
+            row.event.into(),
+            row.user_id.into(),
+            row.ip.as_deref().into(),
+            row.user_agent.into(),
+            row.detail.into(),
+        ],
+    );
 }
 
 /// Newest first, optionally of one user and/or one event, before row `before`

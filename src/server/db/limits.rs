@@ -1,6 +1,9 @@
 //! Queries on `login_failures`, `lockouts` and `rate_limits`.
 
-use super::{on_pool, Db};
+use super::{on_pool, Batch, Db};
+
+const UNCOUNT_ATTEMPT: &str = "UPDATE login_failures SET count = count - 1 WHERE key = $1 AND count > 0";
+const CLEAR: &str = "DELETE FROM lockouts WHERE key = $1";
 
 /// Counts one login attempt against `key` in a window of `window` seconds that
 /// starts at the first attempt, atomically. Returns the count and the window's
@@ -22,7 +25,7 @@ pub async fn count_attempt(db: &Db, key: &str, now: i64, window: i64) -> Result<
 
 /// Takes back one attempt (it succeeded, so it was not a failure).
 pub async fn uncount_attempt(db: &Db, key: &str) -> Result<(), sqlx::Error> {
-    on_pool!(db, pool => sqlx::query("UPDATE login_failures SET count = count - 1 WHERE key = $1 AND count > 0")
+    on_pool!(db, pool => sqlx::query(UNCOUNT_ATTEMPT)
         .bind(key)
         .execute(pool)
         .await
@@ -78,6 +81,14 @@ pub async fn lock_count(db: &Db, key: &str) -> Result<i64, sqlx::Error> {
         .fetch_optional(pool)
         .await)?;
     Ok(n.unwrap_or(0))
+}
+
+/// After a right password, in `batch`: takes back the attempt counted
+/// against `client_key` ([`uncount_attempt`]) and forgets `lock_key`'s
+/// failures ([`clear`]).
+pub fn forget_success(batch: &mut Batch, client_key: &str, lock_key: &str) {
+    batch.push(UNCOUNT_ATTEMPT, vec![client_key.into()]);
+    batch.push(CLEAR, vec![lock_key.into()]);
 }
 
 /// Forgets `key`'s failures and locks (after a success, or an unlock).

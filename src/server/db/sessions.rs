@@ -3,7 +3,7 @@
 use super::{
     on_pool, readers,
     users::{UserRow, USER_COLUMNS},
-    Db,
+    Batch, Db,
 };
 use std::sync::LazyLock;
 
@@ -65,24 +65,26 @@ impl From<JoinedRow> for SessionWithUser {
     }
 }
 
-pub async fn insert(db: &Db, s: &SessionRow) -> Result<(), sqlx::Error> {
-    on_pool!(db, pool => sqlx::query(
-        "INSERT INTO user_sessions (id, user_id, created_at, last_seen_at, expires_at, remember, user_agent, ip, \
-         password_at, auth_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $3)",
-    )
-    .bind(&s.id)
-    .bind(&s.user_id)
-    .bind(s.created_at)
-    .bind(s.last_seen_at)
-    .bind(s.expires_at)
-    .bind(s.remember)
-    .bind(&s.user_agent)
-    .bind(&s.ip)
-    .bind(s.password_at)
-    .execute(pool)
-    .await
-    .map(|r| r.rows_affected()))?;
-    Ok(())
+const INSERT: &str =
+    "INSERT INTO user_sessions (id, user_id, created_at, last_seen_at, expires_at, remember, \
+     user_agent, ip, password_at, auth_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $3)";
+
+/// Inserts session `s`, in `batch`.
+pub fn insert_in(batch: &mut Batch, s: &SessionRow) {
+    batch.push(
+        INSERT,
+        vec![
+            s.id.as_str().into(),
+            s.user_id.as_str().into(),
+            s.created_at.into(),
+            s.last_seen_at.into(),
+            s.expires_at.into(),
+            s.remember.into(),
+            s.user_agent.as_deref().into(),
+            s.ip.as_deref().into(),
+            s.password_at.into(),
+        ],
+    );
 }
 
 /// The session `id` and its user, whatever their state; the caller judges.

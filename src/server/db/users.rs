@@ -1,6 +1,6 @@
 //! Queries on `users`, `user_identifiers` and `instance`.
 
-use super::{is_unique_violation, on_pool, on_tx, Db, Tx};
+use super::{is_unique_violation, on_pool, on_tx, Batch, Db, Tx};
 
 #[derive(sqlx::FromRow, Clone, Debug)]
 pub struct UserRow {
@@ -164,8 +164,15 @@ pub async fn find_by_id(db: &Db, id: &str) -> Result<Option<UserRow>, sqlx::Erro
     on_pool!(db, pool => sqlx::query_as::<_, UserRow>(&sql).bind(id).fetch_optional(pool).await)
 }
 
+const RECORD_LOGIN: &str = "UPDATE users SET last_login_at = $1 WHERE id = $2";
+
+/// [`record_login`], in `batch`.
+pub fn record_login_in(batch: &mut Batch, id: &str, now: i64) {
+    batch.push(RECORD_LOGIN, vec![now.into(), id.into()]);
+}
+
 pub async fn record_login(db: &Db, id: &str, now: i64) -> Result<(), sqlx::Error> {
-    on_pool!(db, pool => sqlx::query("UPDATE users SET last_login_at = $1 WHERE id = $2")
+    on_pool!(db, pool => sqlx::query(RECORD_LOGIN)
         .bind(now)
         .bind(id)
         .execute(pool)
