@@ -83,14 +83,20 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const MI_OPTION_ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 const MI_OPTION_ALLOW_THP: libmimalloc_sys::mi_option_t = 44;
+/// Milliseconds between freeing memory and giving it back to the system.
+const PURGE_DELAY_MS: std::ffi::c_long = 10;
 
-/// Memory goes back to the system when it is freed: mimalloc would otherwise
-/// purge only on a later allocation, so an idle server kept a login flood's
-/// hashing memory (87 MiB instead of 31 three seconds after a flood). No
-/// transparent huge pages and no eagerly committed arenas: each huge page
-/// makes a touched 4 KiB a resident 2 MiB (+10 MiB at rest). Runs as a
-/// constructor, before Rust's runtime makes its first allocation (which
-/// creates mimalloc's first arena) and before any thread exists.
+/// Freed memory goes back to the system [`PURGE_DELAY_MS`] after it is
+/// freed, in batches, not page by page at once: each purge is an `madvise`
+/// and a TLB shootdown across the cores, which at once cost the
+/// server-rendered pages 11 % and `/health` 8 % of their throughput. The big
+/// memory, the password hashing workers' argon2 blocks, does not come from
+/// here: the workers map and unmap it themselves, so a login flood's memory
+/// goes back the moment they let it go. No transparent huge pages and no
+/// eagerly committed arenas: each huge page makes a touched 4 KiB a resident
+/// 2 MiB (+10 MiB at rest). Runs as a constructor, before Rust's runtime
+/// makes its first allocation (which creates mimalloc's first arena) and
+/// before any thread exists.
 #[used]
 #[link_section = ".init_array"]
 static TUNE_ALLOCATOR: extern "C" fn() = tune_allocator;
@@ -100,7 +106,7 @@ extern "C" fn tune_allocator() {
     // process has a single thread (mimalloc's options are not thread safe).
     unsafe {
         libmimalloc_sys::mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, 0);
-        libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0);
+        libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS);
         libmimalloc_sys::mi_option_set(MI_OPTION_ALLOW_THP, 0);
         libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
     }

@@ -51,8 +51,9 @@ pub enum Error {
     /// verification is required.
     #[error("email not verified")]
     EmailNotVerified,
-    /// The database did not answer (restarting, unreachable, a full disk):
-    /// the answer is unknown, not "no". Try again in a moment.
+    /// The database did not answer (restarting, unreachable, a full disk),
+    /// or the system had no memory for a password hash: the answer is
+    /// unknown, not "no". Try again in a moment.
     #[error("the service is unavailable for a moment; try again shortly")]
     Unavailable(String),
     /// Something broke that the caller could not have prevented.

@@ -235,16 +235,73 @@ fn yield_to_requests() {
 /// How long a worker keeps its memory block without a job.
 pub const IDLE_RELEASE: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// A worker's argon2 memory block, mapped from the system for it alone and
+/// unmapped when dropped: given back the moment the worker lets it go,
+/// whatever the allocator does with the memory it frees (it keeps freed
+/// pages for a moment, which makes the many small allocations of requests
+/// cheaper; see `src/main.rs`).
+struct HashMemory {
+    blocks: std::ptr::NonNull<Block>,
+    count: usize,
+}
+
+impl HashMemory {
+    /// `count` zeroed blocks; `None` when the system has no memory for them.
+    fn map(count: usize) -> Option<HashMemory> {
+        let bytes = count.checked_mul(std::mem::size_of::<Block>())?;
+        // SAFETY: a new private anonymous mapping, at an address the kernel
+        // chooses; nothing else refers to it.
+        let at = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                bytes,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if at == libc::MAP_FAILED {
+            return None;
+        }
+        // A mapping is page aligned (more than a block's 64 bytes).
+        Some(HashMemory {
+            blocks: std::ptr::NonNull::new(at.cast::<Block>())?,
+            count,
+        })
+    }
+
+    fn blocks(&mut self) -> &mut [Block] {
+        // SAFETY: the mapping holds `count` blocks, zeroed by the kernel (all
+        // zeros is a valid block: plain integers), aligned, and borrowed
+        // only through `&mut self`.
+        unsafe { std::slice::from_raw_parts_mut(self.blocks.as_ptr(), self.count) }
+    }
+}
+
+impl Drop for HashMemory {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping `map` made; no borrow of it
+        // outlives `self`.
+        unsafe {
+            libc::munmap(
+                self.blocks.as_ptr().cast(),
+                self.count * std::mem::size_of::<Block>(),
+            );
+        }
+    }
+}
+
 /// The next job: while the worker holds a block, waits at most
 /// [`IDLE_RELEASE`] and then gives the block back before waiting on.
 /// `None` when the queue is closed (every `Hasher` is gone).
-fn next_job(jobs: &flume::Receiver<Job>, memory: &mut Vec<Block>, stats: &Stats) -> Option<Job> {
-    if !memory.is_empty() {
+fn next_job(jobs: &flume::Receiver<Job>, memory: &mut Option<HashMemory>, stats: &Stats) -> Option<Job> {
+    if memory.is_some() {
         match jobs.recv_timeout(IDLE_RELEASE) {
             Ok(job) => return Some(job),
             Err(flume::RecvTimeoutError::Disconnected) => return None,
             Err(flume::RecvTimeoutError::Timeout) => {
-                *memory = Vec::new();
+                *memory = None;
                 stats.blocks.fetch_sub(1, Ordering::SeqCst);
             }
         }
@@ -254,7 +311,7 @@ fn next_job(jobs: &flume::Receiver<Job>, memory: &mut Vec<Block>, stats: &Stats)
 
 /// A worker: takes jobs until the queue closes.
 fn work(jobs: &flume::Receiver<Job>, stats: &Stats) {
-    let mut memory: Vec<Block> = Vec::new();
+    let mut memory: Option<HashMemory> = None;
     loop {
         let Some(job) = next_job(jobs, &mut memory, stats) else {
             return;
@@ -272,18 +329,28 @@ fn work(jobs: &flume::Receiver<Job>, stats: &Stats) {
         if gone {
             continue;
         }
-        if memory.is_empty() {
-            memory = vec![Block::default(); params().block_count()];
-            stats.blocks.fetch_add(1, Ordering::SeqCst);
+        if memory.is_none() {
+            memory = HashMemory::map(params().block_count());
+            if memory.is_some() {
+                stats.blocks.fetch_add(1, Ordering::SeqCst);
+            }
         }
+        let Some(blocks) = memory.as_mut().map(HashMemory::blocks) else {
+            let no_memory = || Error::Unavailable("no memory for password hashing".into());
+            match job.task {
+                Task::Hash(reply) => drop(reply.send(Err(no_memory()))),
+                Task::Verify(_, reply) => drop(reply.send(Err(no_memory()))),
+            }
+            continue;
+        };
         let now = stats.active.fetch_add(1, Ordering::SeqCst) + 1;
         stats.peak.fetch_max(now, Ordering::SeqCst);
         match job.task {
             Task::Hash(reply) => {
-                let _ = reply.send(hash_with(&job.password, &mut memory));
+                let _ = reply.send(hash_with(&job.password, blocks));
             }
             Task::Verify(phc, reply) => {
-                let _ = reply.send(verify_with(&job.password, &phc, &mut memory));
+                let _ = reply.send(verify_with(&job.password, &phc, blocks));
             }
         }
         stats.active.fetch_sub(1, Ordering::SeqCst);
