@@ -8,6 +8,7 @@
 use super::{
     config::Config,
     core::{sessions::Authenticated, sessions::NewSession, Client, Core},
+    db::SESSION_KEY,
     AppState,
 };
 use axum::{
@@ -23,7 +24,6 @@ use std::{
 use time::OffsetDateTime;
 use tower_sessions::{Expiry, Session};
 
-use super::db::SESSION_KEY;
 /// The token of a sign-in waiting for its second factor, in the browser's
 /// (server-side) session: it is bound to this browser.
 const PENDING_KEY: &str = "mfa_pending";

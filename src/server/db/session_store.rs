@@ -25,10 +25,11 @@ pub enum SessionStoreAny {
     Postgres(PostgresStore, PgPool),
 }
 
-/// Inserts `record` unless its id is taken, and binds the core session it
-/// holds (if any) to it. Whether it was inserted.
+/// Inserts a record unless its id is taken; a row comes back when it was
+/// inserted.
 const SQLITE_CREATE: &str = "INSERT INTO tower_sessions (id, data, expiry_date) VALUES ($1, $2, $3) \
      ON CONFLICT (id) DO NOTHING RETURNING id";
+/// The same, and binds the core session the record holds to it.
 /// `changes()` is the count of the insert just before: a record id that was
 /// taken binds nothing.
 const SQLITE_CREATE_AND_BIND: &str =
