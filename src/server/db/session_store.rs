@@ -8,6 +8,7 @@
 //! where the store's own `create` (a transaction) and a separate binding took
 //! four.
 
+use super::sessions::SET_RECORD_ID;
 use async_trait::async_trait;
 use sqlx::{PgPool, SqlitePool};
 use tower_sessions::{
@@ -36,7 +37,6 @@ const SQLITE_CREATE_AND_BIND: &str =
     "INSERT INTO tower_sessions (id, data, expiry_date) VALUES ($1, $2, $3) \
      ON CONFLICT (id) DO NOTHING RETURNING id; \
      UPDATE user_sessions SET record_id = $1 WHERE id = $4 AND changes() = 1";
-const BIND: &str = "UPDATE user_sessions SET record_id = $1 WHERE id = $2";
 
 fn backend(e: sqlx::Error) -> session_store::Error {
     session_store::Error::Backend(e.to_string())
@@ -77,7 +77,7 @@ impl SessionStore for SessionStoreAny {
             SessionStoreAny::Postgres(s, pool) => {
                 s.create(record).await?;
                 if let Some(sid) = bound_session(record) {
-                    sqlx::query(BIND)
+                    sqlx::query(SET_RECORD_ID)
                         .bind(record.id.to_string())
                         .bind(sid)
                         .execute(pool)

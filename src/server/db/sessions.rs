@@ -135,10 +135,13 @@ async fn find_joined(db: &Db, sql: &str, value: &str) -> Result<Option<SessionWi
     Ok(row.map(SessionWithUser::from))
 }
 
+/// Binds session `$2` to browser record `$1` (see [`set_record_id`]).
+pub(super) const SET_RECORD_ID: &str = "UPDATE user_sessions SET record_id = $1 WHERE id = $2";
+
 /// Records which browser record session `id` lives in (a new one after
 /// every id change: record ids are random and never reused).
 pub async fn set_record_id(db: &Db, id: &str, record_id: &str) -> Result<(), sqlx::Error> {
-    on_pool!(db, pool => sqlx::query("UPDATE user_sessions SET record_id = $1 WHERE id = $2")
+    on_pool!(db, pool => sqlx::query(SET_RECORD_ID)
         .bind(record_id)
         .bind(id)
         .execute(pool)
