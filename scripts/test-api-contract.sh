@@ -18,6 +18,29 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
 cd "$GATEHOUSE_ROOT"
 
+# Prints the ERROR records of a JSON log (GATEHOUSE_LOG_FORMAT=json, one
+# object per line); fails when a line is not such a record, so a log in
+# another format can never pass for one without errors.
+log_errors() {
+  python3 - "$1" <<'PY'
+import json, sys
+bad = 0
+for n, line in enumerate(open(sys.argv[1], encoding="utf-8", errors="replace"), 1):
+    if not line.strip():
+        continue
+    try:
+        record = json.loads(line)
+        level = record["level"]
+    except (ValueError, KeyError, TypeError):
+        print(f"line {n} is not a JSON log record: {line[:200]!r}", file=sys.stderr)
+        bad += 1
+        continue
+    if level == "ERROR":
+        print(line.rstrip())
+sys.exit(1 if bad else 0)
+PY
+}
+
 root="$(mktemp -d /tmp/gatehouse-contract.XXXXXX)"
 server=""
 cleanup() {
@@ -46,6 +69,7 @@ env \
   GATEHOUSE_LOGIN_ATTEMPTS=1000000 \
   GATEHOUSE_LOCKOUT_THRESHOLD=1000000 \
   GATEHOUSE_SIGNUP_LIMIT=1000000 \
+  GATEHOUSE_LOG_FORMAT=json \
   RUST_LOG=warn \
   target/release/gatehouse serve > "$root/server.log" 2>&1 &
 server=$!
@@ -54,6 +78,14 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 curl -fs -o /dev/null "$base/health" || { cat "$root/server.log" >&2; echo "the server did not start" >&2; exit 1; }
+
+# The check below must be able to fire: a planted error record is found, and
+# a log line that is not JSON is not taken for a clean log.
+printf '%s\n' '{"timestamp":"t","level":"INFO","fields":{"message":"fine"}}' \
+  '{"timestamp":"t","level":"ERROR","fields":{"message":"planted"}}' > "$root/planted.log"
+log_errors "$root/planted.log" | grep -q planted || { echo "the error check missed a planted error" >&2; exit 1; }
+printf '%s\n' '2026-01-01T00:00:00Z ERROR planted' > "$root/plain.log"
+if log_errors "$root/plain.log" >/dev/null 2>&1; then echo "the error check read a non-JSON log as clean" >&2; exit 1; fi
 
 say "API contract: setting up an admin and signing in (session cookie and bearer token)"
 password="a contract test passphrase"
@@ -88,9 +120,14 @@ if [ "$status" -ne 0 ]; then
   tail -n 50 "$root/server.log" >&2
   exit "$status"
 fi
-if grep -q ' ERROR ' "$root/server.log"; then
+if ! log_errors "$root/server.log" > "$root/errors.log"; then
+  echo "the server's log could not be read as JSON lines:" >&2
+  head -n 5 "$root/server.log" >&2
+  exit 1
+fi
+if [ -s "$root/errors.log" ]; then
   echo "the server logged errors during the run:" >&2
-  grep ' ERROR ' "$root/server.log" | head -n 20 >&2
+  head -n 20 "$root/errors.log" >&2
   exit 1
 fi
 say "API contract holds"

@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { createUser, uniqueUser } from "./helpers";
+import { ADMIN, createUser, uniqueUser } from "./helpers";
 import { foreignSpaPort, spaPort } from "../playwright.config";
 
 // The seeds' pattern: a single-page app on another origin signs in against
@@ -59,17 +59,56 @@ test("an app on an allowed origin signs in, refreshes transparently once, and si
 
 test("the same app on an origin that is not allowed cannot sign in", async ({ page }) => {
   const user = uniqueUser("spaforeign");
-  await createUser(page, user);
-  const answers: number[] = [];
-  page.on("response", (res) => {
-    if (res.url().endsWith("/api/v1/auth/token")) answers.push(res.status());
+  const created = await page.request.post("/api/v1/auth/signup", {
+    data: { email: user.email, username: user.username, password: user.password },
   });
+  expect(created.status()).toBe(201);
+  const userId = (await created.json()).user.id as string;
+  const sent: string[] = [];
+  const failed: string[] = [];
+  const answered: number[] = [];
+  const isToken = (url: string) => url.endsWith("/api/v1/auth/token");
+  page.on("request", (req) => isToken(req.url()) && sent.push(req.method()));
+  page.on("requestfailed", (req) => isToken(req.url()) && failed.push(req.failure()?.errorText ?? "failed"));
+  page.on("response", (res) => isToken(res.url()) && answered.push(res.status()));
   await page.goto(`http://localhost:${foreignSpaPort}/`);
   await page.getByLabel("Username or email").fill(user.username);
   await page.getByLabel("Password").fill(user.password);
   await page.getByRole("button", { name: "Sign in" }).click();
   await expect(page.getByTestId("error")).not.toBeEmpty();
   await expect(page.getByTestId("who")).not.toContainText(user.username);
-  // Gatehouse refused the write (403), and the browser hid the answer.
-  expect(answers.every((s) => s === 403)).toBe(true);
+  // The app tried; the browser stopped the request at its CORS preflight, so
+  // no answer reached the page.
+  expect(sent).toEqual(["POST"]);
+  expect(failed).toHaveLength(1);
+  expect(answered).toEqual([]);
+
+  // The preflight itself, as the browser sent it: no CORS grant for this origin.
+  const preflight = await page.request.fetch("/api/v1/auth/token", {
+    method: "OPTIONS",
+    headers: {
+      Origin: `http://localhost:${foreignSpaPort}`,
+      "Access-Control-Request-Method": "POST",
+      "Access-Control-Request-Headers": "content-type",
+    },
+  });
+  expect(preflight.headers()["access-control-allow-origin"]).toBeUndefined();
+  expect(preflight.headers()["access-control-allow-credentials"]).toBeUndefined();
+  // And had the page skipped the preflight, the write itself is refused.
+  const write = await page.request.post("/api/v1/auth/token", {
+    headers: { Origin: `http://localhost:${foreignSpaPort}` },
+    data: { username: user.username, password: user.password },
+  });
+  expect(write.status()).toBe(403);
+
+  // No sign-in reached the server: the user's audit log has no token and no login.
+  const admin = await page.request.post("/api/v1/auth/login", {
+    data: { username: ADMIN.username, password: ADMIN.password },
+  });
+  expect(admin.status()).toBe(200);
+  const rows = await (await page.request.get(`/api/v1/admin/audit?user_id=${userId}&limit=100`)).json();
+  const events = (rows as { event: string }[]).map((r) => r.event);
+  expect(events).toContain("signup");
+  expect(events).not.toContain("token_issued");
+  expect(events).not.toContain("login_succeeded");
 });

@@ -149,21 +149,23 @@ async fn the_healthcheck_command_asks_the_running_server() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("/health"));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_only_the_backup_command_points_to_pg_dump() {
+    require_engine(Engine::Postgres);
+    let app = TestApp::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("copy.db");
+    let out = gatehouse(
+        &[("DATABASE_URL", app.database_url.as_str())],
+        &["backup", target.to_str().unwrap()],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("pg_dump"));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_backup_taken_under_load_opens_and_is_whole() {
-    if std::env::var("GATEHOUSE_TEST_POSTGRES").is_ok() {
-        // PostgreSQL: the command says to use pg_dump.
-        let app = TestApp::spawn().await;
-        let dir = tempfile::tempdir().unwrap();
-        let target = dir.path().join("copy.db");
-        let out = gatehouse(
-            &[("DATABASE_URL", app.database_url.as_str())],
-            &["backup", target.to_str().unwrap()],
-        );
-        assert!(!out.status.success());
-        assert!(String::from_utf8_lossy(&out.stderr).contains("pg_dump"));
-        return;
-    }
+async fn sqlite_only_a_backup_taken_under_load_opens_and_is_whole() {
+    require_engine(Engine::Sqlite);
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("live.db");
     let app = TestApp::spawn_on(&db, &[("GATEHOUSE_SIGNUP_LIMIT", "100000")]).await;
@@ -347,10 +349,9 @@ async fn signed_in_both_ways(app: &TestApp) -> (reqwest::Client, String) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn while_postgresql_is_away_answers_are_503_and_nobody_is_signed_out() {
-    let Ok(admin_url) = std::env::var("GATEHOUSE_TEST_POSTGRES") else {
-        return; // the SQLite run has its own test below
-    };
+async fn postgres_only_while_postgresql_is_away_answers_are_503_and_nobody_is_signed_out() {
+    require_engine(Engine::Postgres);
+    let admin_url = postgres_server();
     // The app reaches PostgreSQL through a proxy the test can cut: the
     // database "restarts" for everyone on the other side.
     let mut proxy = crate::common::proxy::TcpProxy::to_postgres(&admin_url).await;
@@ -377,10 +378,8 @@ async fn while_postgresql_is_away_answers_are_503_and_nobody_is_signed_out() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn while_sqlite_cannot_be_written_logins_answer_503() {
-    if std::env::var("GATEHOUSE_TEST_POSTGRES").is_ok() {
-        return;
-    }
+async fn sqlite_only_while_sqlite_cannot_be_written_logins_answer_503() {
+    require_engine(Engine::Sqlite);
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("busy.db");
     let app = TestApp::spawn_on(&db, &[]).await;

@@ -1,10 +1,20 @@
 //! `TestApp`: the real router on a free port with a fresh database.
 //!
-//! The database is a temporary SQLite file, or, when `GATEHOUSE_TEST_POSTGRES`
-//! names a PostgreSQL server (`postgres://user@host:port/postgres`), a fresh
-//! database created on it for each app, so the same tests prove both engines.
+//! The engine is chosen by `GATEHOUSE_TEST_ENGINE` alone: `sqlite` (the
+//! default) gives each app a temporary SQLite file; `postgres` a fresh
+//! database on the server `GATEHOUSE_TEST_POSTGRES` names
+//! (`postgres://user@host:port/postgres`), which it then must name. So the
+//! same tests prove both engines, and a server named in the environment
+//! never turns the SQLite pass into a second PostgreSQL one.
+//!
+//! A test that needs one engine says so in its name (`sqlite_only_...`,
+//! `postgres_only_...`, which each pass of the test command skips for the
+//! other) and calls [`require_engine`], which fails it elsewhere: it never
+//! passes having checked nothing.
 #![allow(dead_code)]
 
+pub mod factors;
+pub mod passkeys;
 pub mod proxy;
 pub mod smtp;
 
@@ -28,6 +38,39 @@ macro_rules! with_pool {
     }};
 }
 
+/// A database engine the tests run on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// The engine of this run (`GATEHOUSE_TEST_ENGINE`, default `sqlite`).
+pub fn engine() -> Engine {
+    match std::env::var("GATEHOUSE_TEST_ENGINE").as_deref() {
+        Err(_) | Ok("") | Ok("sqlite") => Engine::Sqlite,
+        Ok("postgres") => Engine::Postgres,
+        Ok(other) => panic!("GATEHOUSE_TEST_ENGINE={other:?}: use sqlite or postgres"),
+    }
+}
+
+/// The PostgreSQL server the `postgres` pass creates its databases on.
+pub fn postgres_server() -> String {
+    std::env::var("GATEHOUSE_TEST_POSTGRES").expect(
+        "GATEHOUSE_TEST_ENGINE=postgres needs GATEHOUSE_TEST_POSTGRES (a server to create databases on)",
+    )
+}
+
+/// Fails the test unless this run is on `needed`: a test of one engine
+/// never passes having checked nothing on the other.
+pub fn require_engine(needed: Engine) {
+    assert_eq!(
+        engine(),
+        needed,
+        "this test needs {needed:?} (GATEHOUSE_TEST_ENGINE); the other pass skips it by its name"
+    );
+}
+
 pub struct TestApp {
     pub addr: SocketAddr,
     pub state: AppState,
@@ -35,6 +78,11 @@ pub struct TestApp {
     pub vars: Vec<(String, String)>,
     /// Where `/metrics` answers, when `GATEHOUSE_METRICS_ADDR` was given.
     pub metrics_addr: Option<SocketAddr>,
+    /// The host requests are sent to: `127.0.0.1`, or `localhost` when the
+    /// public URL is `{local_origin}` (passkeys need a host name).
+    pub host: String,
+    /// `GATEHOUSE_PUBLIC_URL`, resolved.
+    pub public_url: Option<String>,
     server: tokio::task::JoinHandle<()>,
     _jobs: gatehouse::server::jobs::Jobs,
     _dir: Option<tempfile::TempDir>,
@@ -77,8 +125,8 @@ impl TestApp {
 
     /// A fresh app whose configuration is the defaults overridden by `vars`.
     pub async fn spawn_with(vars: &[(&str, &str)]) -> TestApp {
-        if let Ok(admin_url) = std::env::var("GATEHOUSE_TEST_POSTGRES") {
-            let url = fresh_postgres_database(&admin_url).await;
+        if engine() == Engine::Postgres {
+            let url = fresh_postgres_database(&postgres_server()).await;
             return TestApp::start(url, vars).await;
         }
         let dir = tempfile::tempdir().expect("temp dir");
@@ -106,21 +154,52 @@ impl TestApp {
         TestApp::start(self.database_url.clone(), &vars).await
     }
 
+    /// Another server on the same database with `vars` added to (or
+    /// overriding) this one's configuration.
+    pub async fn restart_with(&self, vars: &[(&str, &str)]) -> TestApp {
+        let mut all: Vec<(&str, &str)> = self
+            .vars
+            .iter()
+            .filter(|(k, _)| !vars.iter().any(|(name, _)| name == k))
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        all.extend_from_slice(vars);
+        TestApp::start(self.database_url.clone(), &all).await
+    }
+
     /// An app on the SQLite database at `db_path` (which the caller owns).
     pub async fn spawn_on(db_path: &std::path::Path, vars: &[(&str, &str)]) -> TestApp {
         TestApp::start(format!("sqlite://{}?mode=rwc", db_path.display()), vars).await
     }
 
     /// Starts the app. In `vars`, `{origin}` stands for the app's own
-    /// `http://127.0.0.1:PORT` (known once its port is bound).
+    /// `http://127.0.0.1:PORT` (known once its port is bound), and
+    /// `{local_origin}` for `http://localhost:PORT` (a host name, for
+    /// passkeys; the test clients then send every request to `localhost`).
     async fn start(database_url: String, vars: &[(&str, &str)]) -> TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let origin = format!("http://{addr}");
+        let local_origin = format!("http://localhost:{}", addr.port());
+        let host = if vars.iter().any(|(_, v)| v.contains("{local_origin}")) {
+            "localhost".to_string()
+        } else {
+            "127.0.0.1".to_string()
+        };
         let resolved: Vec<(&str, String)> = vars
             .iter()
-            .map(|(k, v)| (*k, v.replace("{origin}", &origin)))
+            .map(|(k, v)| {
+                (
+                    *k,
+                    v.replace("{origin}", &origin)
+                        .replace("{local_origin}", &local_origin),
+                )
+            })
             .collect();
+        let public_url = resolved
+            .iter()
+            .find(|(k, _)| *k == "GATEHOUSE_PUBLIC_URL")
+            .map(|(_, v)| v.clone());
         let mut map: HashMap<&str, &str> = resolved.iter().map(|(k, v)| (*k, v.as_str())).collect();
         map.insert("DATABASE_URL", &database_url);
         let config = Config::from_map(&map).expect("valid test configuration");
@@ -145,6 +224,8 @@ impl TestApp {
             database_url,
             vars: vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             metrics_addr,
+            host,
+            public_url,
             server,
             _jobs: jobs,
             _dir: None,
@@ -155,18 +236,21 @@ impl TestApp {
     /// `GATEHOUSE_PUBLIC_URL`, plus `vars`.
     pub async fn spawn_with_mail(sink: &smtp::SmtpSink, vars: &[(&str, &str)]) -> TestApp {
         let url = sink.url();
-        let mut all: Vec<(&str, &str)> = vec![
+        let mut all: Vec<(&str, &str)> = [
             ("GATEHOUSE_SMTP_URL", url.as_str()),
             ("GATEHOUSE_PUBLIC_URL", "{origin}"),
             ("GATEHOUSE_MAIL_FROM", "Gatehouse Test <no-reply@gatehouse.test>"),
-        ];
+        ]
+        .into_iter()
+        .filter(|(k, _)| !vars.iter().any(|(name, _)| name == k))
+        .collect();
         all.extend_from_slice(vars);
         TestApp::spawn_with(&all).await
     }
 
-    /// This app's origin, `http://127.0.0.1:PORT`.
+    /// This app's origin, `http://127.0.0.1:PORT` (or `http://localhost:PORT`).
     pub fn origin(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}:{}", self.host, self.addr.port())
     }
 
     pub fn db(&self) -> &Db {
@@ -174,7 +258,7 @@ impl TestApp {
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
+        format!("{}{}", self.origin(), path)
     }
 
     /// A browser-like client with its own cookie jar that does not follow redirects.
@@ -182,6 +266,7 @@ impl TestApp {
         Client::builder()
             .cookie_store(true)
             .redirect(Policy::none())
+            .resolve("localhost", self.addr)
             .build()
             .expect("client")
     }
@@ -190,6 +275,7 @@ impl TestApp {
     pub fn bare_client(&self) -> Client {
         Client::builder()
             .redirect(Policy::none())
+            .resolve("localhost", self.addr)
             .build()
             .expect("client")
     }
