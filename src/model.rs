@@ -166,6 +166,8 @@ pub struct SecurityView {
     pub recovery_codes_left: u32,
     /// Whether this site can use passkeys (it has a host name).
     pub passkeys_available: bool,
+    /// The password was reset since the owner last confirmed these factors.
+    pub review_after_reset: bool,
 }
 
 /// What the admin page shows: the users, and a page of the audit log.

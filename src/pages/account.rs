@@ -60,6 +60,8 @@ fn Notice() -> impl IntoView {
             Some("passkey_added") => "The passkey was added.",
             Some("passkey_renamed") => "The passkey was renamed.",
             Some("passkey_deleted") => "The passkey was removed.",
+            Some("factors_removed") => "Every second factor was removed. Set up your own again below.",
+            Some("factors_kept") => "Thanks: your second factors stay as they are.",
             _ => return None,
         };
         Some(view! { <div class="notice" role="status">{text}</div> })

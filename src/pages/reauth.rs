@@ -1,6 +1,7 @@
 //! `/reauth?return=…`: sensitive changes (the password, the email, second
 //! factors, admin writes) need a recent sign-in; this page asks for the
-//! password, a code or a passkey, then goes back.
+//! password (and, for an account with a second factor, a code too) or a
+//! passkey, then goes back.
 
 use crate::{
     components::{
@@ -30,7 +31,7 @@ pub fn ReauthPage() -> impl IntoView {
                     <input type="hidden" name="return_to" prop:value=return_to value=return_to/>
                     <Field label="Password" name="password" kind="password" autocomplete="current-password" autofocus=true error=error/>
                     {site.mfa_enabled.then(|| view! {
-                        <Field label="Or a code from your app (or a recovery code)" name="code" autocomplete="one-time-code" max_length=32 error=error/>
+                        <Field label="And a code from your app (or a recovery code)" name="code" autocomplete="one-time-code" max_length=32 error=error/>
                     })}
                     <Submit label="Continue" busy_label="Checking…" pending=action.pending()/>
                 </ActionForm>

@@ -6,8 +6,8 @@ use crate::{
     components::form::{last_error, Field, FormAlert, Submit},
     model::{short_time, PasskeyItem, SecurityView},
     server_fns::{
-        my_security, ConfirmTotp, DeletePasskey, DisableTotp, RegenerateRecoveryCodes, RenamePasskey,
-        SiteInfo, StartTotp,
+        my_security, ConfirmTotp, DeletePasskey, DisableTotp, KeepFactors, RegenerateRecoveryCodes,
+        RemoveAllFactors, RenamePasskey, SiteInfo, StartTotp,
     },
 };
 use leptos::prelude::*;
@@ -41,7 +41,10 @@ fn SecurityPanels(view: SecurityView) -> impl IntoView {
         passkeys,
         recovery_codes_left,
         passkeys_available,
+        review_after_reset,
     } = view;
+    // The last second factor is removed only with the password.
+    let last_factor = !totp && passkeys.len() == 1;
     let app = match (totp, totp_setup) {
         (true, _) => view! { <TotpOn left=recovery_codes_left/> }.into_any(),
         (false, Some(setup)) => {
@@ -82,8 +85,38 @@ fn SecurityPanels(view: SecurityView) -> impl IntoView {
         }
     };
     view! {
+        {review_after_reset.then(|| view! { <ReviewAfterReset/> })}
         {app}
-        {passkeys_available.then(|| view! { <Passkeys passkeys=passkeys/> })}
+        {passkeys_available.then(|| view! { <Passkeys passkeys=passkeys last_factor=last_factor/> })}
+    }
+}
+
+/// After a password reset: the owner checks the factors below (an intruder
+/// who had the old password may have added one), and keeps them or removes
+/// them all in one step.
+#[component]
+fn ReviewAfterReset() -> impl IntoView {
+    let keep = ServerAction::<KeepFactors>::new();
+    let remove = ServerAction::<RemoveAllFactors>::new();
+    let (keep_error, remove_error) = (last_error(keep), last_error(remove));
+    view! {
+        <div class="review" role="region" aria-labelledby="review-title" data-testid="factors-review">
+            <p id="review-title"><strong>"Your password was reset."</strong></p>
+            <p>"Check the second factors below. Someone who had your old password may have added one to get back in: remove any you do not recognise, or every one of them at once and set up your own again."</p>
+            <div class="factor-forms">
+                <ActionForm action=keep attr:class="form narrow-form">
+                    <FormAlert error=keep_error/>
+                    <button type="submit" class="btn btn-ghost" disabled=move || keep.pending().get()>"They are all mine"</button>
+                </ActionForm>
+                <ActionForm action=remove attr:class="form narrow-form" attr:novalidate=true>
+                    <FormAlert error=remove_error/>
+                    <Field label="Password, to remove every second factor" name="factors_password" kind="password" autocomplete="current-password" required=true error=remove_error/>
+                    <button type="submit" class="btn btn-danger" disabled=move || remove.pending().get()>
+                        {move || if remove.pending().get() { "Removing…" } else { "Remove every second factor" }}
+                    </button>
+                </ActionForm>
+            </div>
+        </div>
     }
 }
 
@@ -114,7 +147,7 @@ fn TotpOn(left: u32) -> impl IntoView {
 }
 
 #[component]
-fn Passkeys(passkeys: Vec<PasskeyItem>) -> impl IntoView {
+fn Passkeys(passkeys: Vec<PasskeyItem>, last_factor: bool) -> impl IntoView {
     let rename = ServerAction::<RenamePasskey>::new();
     let delete = ServerAction::<DeletePasskey>::new();
     let (rename_error, delete_error) = (last_error(rename), last_error(delete));
@@ -128,7 +161,7 @@ fn Passkeys(passkeys: Vec<PasskeyItem>) -> impl IntoView {
             <FormAlert error=rename_error/>
             <FormAlert error=delete_error/>
             <ul class="passkeys" data-testid="passkeys">
-                {passkeys.into_iter().map(|p| view! { <PasskeyRow passkey=p rename=rename delete=delete/> }).collect_view()}
+                {passkeys.into_iter().map(|p| view! { <PasskeyRow passkey=p rename=rename delete=delete last_factor=last_factor/> }).collect_view()}
             </ul>
             <div class="add-passkey needs-js">
                 <label for="passkey_name">"Name for a new passkey"</label>
@@ -148,6 +181,8 @@ fn PasskeyRow(
     passkey: PasskeyItem,
     rename: ServerAction<RenamePasskey>,
     delete: ServerAction<DeletePasskey>,
+    /// It is the account's last second factor: removing it asks the password.
+    last_factor: bool,
 ) -> impl IntoView {
     let used = passkey
         .last_used_at
@@ -162,6 +197,7 @@ fn PasskeyRow(
     let remove_label = format!("Remove the passkey {name}");
     let added = format!("added {} · {used}", short_time(&created_at));
     let (id2, name2, name3) = (id.clone(), name.clone(), name.clone());
+    let password_id = format!("passkey-password-{id}");
     view! {
         <li class="passkey" data-testid="passkey" data-name=name>
             <div class="session-main">
@@ -177,6 +213,11 @@ fn PasskeyRow(
                 </ActionForm>
                 <ActionForm action=delete attr:class="inline-form">
                     <input type="hidden" name="id" value=id2/>
+                    {last_factor.then(|| view! {
+                        <label class="visually-hidden" for=password_id.clone()>"Password, to remove your last second factor"</label>
+                        <input id=password_id.clone() name="passkey_password" type="password" autocomplete="current-password"
+                            placeholder="Password" required=true class="compact-input"/>
+                    })}
                     <button type="submit" class="btn btn-ghost btn-compact btn-danger" aria-label=remove_label>"Remove"</button>
                 </ActionForm>
             </div>

@@ -103,6 +103,36 @@ pub struct MailConfig {
     pub max_attempts: u32,
 }
 
+/// `GATEHOUSE_KEY_ENCRYPTION_KEY`: the key secrets at rest are sealed with
+/// (see `core::sealing`). Its `Debug` shows nothing.
+#[derive(Clone, PartialEq, Eq)]
+pub struct KeyEncryptionKey(pub [u8; 32]);
+
+impl fmt::Debug for KeyEncryptionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("KeyEncryptionKey([redacted])")
+    }
+}
+
+/// Parses `GATEHOUSE_KEY_ENCRYPTION_KEY`: 32 bytes as base64 (standard or
+/// URL-safe, padded or not) or as 64 hex digits.
+fn parse_key(text: &str) -> Option<[u8; 32]> {
+    use base64::Engine;
+    let text = text.trim();
+    let bytes = if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        hex::decode(text).ok()?
+    } else {
+        let engines = [
+            &base64::engine::general_purpose::STANDARD,
+            &base64::engine::general_purpose::STANDARD_NO_PAD,
+            &base64::engine::general_purpose::URL_SAFE,
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        ];
+        engines.iter().find_map(|e| e.decode(text).ok())?
+    };
+    bytes.try_into().ok()
+}
+
 #[derive(Clone, Debug)]
 pub struct Config {
     pub database_url: String,
@@ -151,6 +181,8 @@ pub struct Config {
     pub header_timeout: Duration,
     /// Where Prometheus metrics are served (`GATEHOUSE_METRICS_ADDR`); `None`: off.
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Seals secrets at rest (`GATEHOUSE_KEY_ENCRYPTION_KEY`); `None`: stored as they are.
+    pub key_encryption_key: Option<KeyEncryptionKey>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -392,6 +424,20 @@ impl Config {
                 .collect::<Result<Vec<_>, _>>()?,
         };
 
+        let key_encryption_key = match lookup("GATEHOUSE_KEY_ENCRYPTION_KEY").filter(|v| !v.trim().is_empty())
+        {
+            None => None,
+            Some(raw) => Some(KeyEncryptionKey(parse_key(&raw).ok_or_else(|| {
+                ConfigError {
+                    variable: "GATEHOUSE_KEY_ENCRYPTION_KEY",
+                    // Never the value: it is a secret.
+                    message:
+                        "must be 32 random bytes, as base64 (e.g. `openssl rand -base64 32`) or 64 hex digits"
+                            .into(),
+                }
+            })?)),
+        };
+
         let secs = Duration::from_secs;
         Ok(Config {
             database_url,
@@ -425,6 +471,7 @@ impl Config {
             allowed_origins,
             header_timeout: secs(num("GATEHOUSE_HEADER_TIMEOUT_SECONDS", 10, 1, 3600)?),
             metrics_addr,
+            key_encryption_key,
         })
     }
 
@@ -591,6 +638,38 @@ fn parse_cidrs(raw: &str) -> Result<Vec<IpNet>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_are_32_bytes_of_base64_or_hex() {
+        let hex_key = "00".repeat(32);
+        assert_eq!(parse_key(&hex_key), Some([0u8; 32]));
+        assert_eq!(
+            parse_key("q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA="),
+            parse_key("q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA")
+        );
+        assert!(parse_key("q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=").is_some());
+        assert_eq!(parse_key("too short"), None);
+        assert_eq!(parse_key(&"00".repeat(16)), None, "16 bytes is not enough");
+    }
+
+    #[test]
+    fn a_bad_key_encryption_key_is_named_and_never_shown() {
+        let err = Config::from_map(
+            &[("GATEHOUSE_KEY_ENCRYPTION_KEY", "hunter2")]
+                .into_iter()
+                .collect(),
+        )
+        .unwrap_err();
+        assert_eq!(err.variable, "GATEHOUSE_KEY_ENCRYPTION_KEY");
+        assert!(!err.to_string().contains("hunter2"));
+        let ok = Config::from_map(
+            &[("GATEHOUSE_KEY_ENCRYPTION_KEY", &*"ab".repeat(32))]
+                .into_iter()
+                .collect(),
+        )
+        .unwrap();
+        assert!(!format!("{ok:?}").contains("abab"));
+    }
 
     fn with(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
         Config::from_map(&pairs.iter().copied().collect())

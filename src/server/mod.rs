@@ -54,6 +54,8 @@ impl AppState {
             .map_err(|e| format!("cannot migrate the database: {e}"))?;
         let config = Arc::new(config);
         let core = core::Core::new(db, config.clone());
+        core.check_key_encryption().await?;
+        core.warn_about_factors().await;
         core.load_signing_keys()
             .await
             .map_err(|e| format!("cannot load the token signing keys: {e}"))?;

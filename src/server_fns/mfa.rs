@@ -114,6 +114,7 @@ pub async fn my_security() -> Result<SecurityView, AppError> {
             .collect(),
         recovery_codes_left: status.recovery_codes_left,
         passkeys_available: state.config.relying_party.is_some(),
+        review_after_reset: status.review_after_reset,
     })
 }
 
@@ -204,18 +205,50 @@ pub async fn rename_passkey(
     Ok(())
 }
 
-/// Deletes one of the signed-in user's passkeys.
+/// Deletes one of the signed-in user's passkeys (the last second factor
+/// only with the password).
 #[server(prefix = "/fn", endpoint = "delete_passkey")]
-pub async fn delete_passkey(#[server(default)] id: String) -> Result<(), AppError> {
+pub async fn delete_passkey(
+    #[server(default)] id: String,
+    #[server(default)] passkey_password: Option<String>,
+) -> Result<(), AppError> {
+    use super::ssr::*;
+    let state = state()?;
+    let auth = require_auth()?;
+    let password = passkey_password.filter(|p| !p.is_empty());
+    state
+        .core
+        .delete_passkey(&auth, &id, password.as_deref(), &client())
+        .await
+        .map_err(fail)?;
+    leptos_axum::redirect("/account?changed=passkey_deleted#security");
+    Ok(())
+}
+
+/// Removes every second factor of the signed-in user (after a reset: what
+/// an intruder may have added); the password is asked again.
+#[server(prefix = "/fn", endpoint = "remove_all_factors")]
+pub async fn remove_all_factors(#[server(default)] factors_password: String) -> Result<(), AppError> {
     use super::ssr::*;
     let state = state()?;
     let auth = require_auth()?;
     state
         .core
-        .delete_passkey(&auth, &id, &client())
+        .remove_all_factors(&auth, &factors_password, &client())
         .await
         .map_err(fail)?;
-    leptos_axum::redirect("/account?changed=passkey_deleted#security");
+    leptos_axum::redirect("/account?changed=factors_removed#security");
+    Ok(())
+}
+
+/// The owner checked their factors after a reset and keeps them.
+#[server(prefix = "/fn", endpoint = "keep_factors")]
+pub async fn keep_factors() -> Result<(), AppError> {
+    use super::ssr::*;
+    let state = state()?;
+    let auth = require_auth()?;
+    state.core.keep_factors(&auth).await.map_err(fail)?;
+    leptos_axum::redirect("/account?changed=factors_kept#security");
     Ok(())
 }
 
@@ -231,17 +264,8 @@ pub async fn reauthenticate(
     use super::ssr::*;
     let state = state()?;
     let auth = require_enrolling()?;
-    let (password, proof) = match (password.is_empty(), code.trim().is_empty()) {
-        (false, _) => (Some(password.as_str()), None),
-        (true, false) => (None, Some(proof_from(&code))),
-        (true, true) => {
-            return Err(reject(AppError::for_field(
-                400,
-                "password",
-                "Enter your password or a code.",
-            )))
-        }
-    };
+    let password = Some(password.as_str()).filter(|p| !p.is_empty());
+    let proof = Some(code.trim()).filter(|c| !c.is_empty()).map(proof_from);
     state
         .core
         .reauthenticate(&auth, password, proof, &client())

@@ -13,6 +13,7 @@ mod common;
 
 mod account_api;
 mod admin_api;
+mod attacks;
 mod auth_api;
 mod cli;
 mod cors;

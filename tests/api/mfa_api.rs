@@ -3,99 +3,9 @@
 //! sign-in (session and token endpoint), re-authentication, the policy,
 //! admin reset, and passkeys with a software authenticator.
 
-use crate::common::*;
-use hmac::{Hmac, Mac};
+use crate::common::{factors::*, *};
 use reqwest::{header, StatusCode};
 use serde_json::{json, Value};
-
-/// RFC 6238 (SHA-1, 6 digits, 30 s) from the base32 secret, written here
-/// rather than borrowed from the server.
-fn totp(secret_b32: &str, offset_steps: i64) -> String {
-    let key = data_encoding::BASE32_NOPAD
-        .decode(secret_b32.as_bytes())
-        .expect("base32");
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let step = (now / 30 + offset_steps) as u64;
-    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(&key).unwrap();
-    mac.update(&step.to_be_bytes());
-    let d = mac.finalize().into_bytes();
-    let o = (d[19] & 0x0f) as usize;
-    let n = u32::from_be_bytes([d[o] & 0x7f, d[o + 1], d[o + 2], d[o + 3]]) % 1_000_000;
-    format!("{n:06}")
-}
-
-/// Seconds left in the current 30-second step; waits for a fresh step when
-/// fewer than `margin` remain, so a test's codes do not straddle a boundary.
-async fn settle_step(margin: i64) {
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let left = 30 - now % 30;
-    if left < margin {
-        tokio::time::sleep(std::time::Duration::from_secs(left as u64 + 1)).await;
-    }
-}
-
-/// Turns on TOTP for the signed-in `client`; returns the secret and the
-/// recovery codes.
-async fn enable_totp(app: &TestApp, client: &reqwest::Client) -> (String, Vec<String>) {
-    let res = app
-        .post_json(client, "/api/v1/users/me/mfa/totp", &json!({}))
-        .await;
-    assert_eq!(res.status(), StatusCode::OK);
-    let body = json_of(res).await;
-    let secret = body["secret"].as_str().unwrap().to_string();
-    let uri = body["otpauth_uri"].as_str().unwrap();
-    assert!(
-        uri.starts_with("otpauth://totp/Gatehouse:") && uri.contains(&format!("secret={secret}")),
-        "{uri}"
-    );
-    assert!(body["qr_code"]
-        .as_str()
-        .unwrap()
-        .starts_with("data:image/svg+xml;base64,"));
-    assert_eq!(
-        data_encoding::BASE32_NOPAD
-            .decode(secret.as_bytes())
-            .unwrap()
-            .len(),
-        20,
-        "160 bits"
-    );
-    // A wrong code does not confirm it.
-    let res = app
-        .post_json(
-            client,
-            "/api/v1/users/me/mfa/totp/confirm",
-            &json!({ "code": "000000" }),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    let res = app
-        .post_json(
-            client,
-            "/api/v1/users/me/mfa/totp/confirm",
-            &json!({ "code": totp(&secret, 0) }),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::OK);
-    let codes: Vec<String> = serde_json::from_value(json_of(res).await["recovery_codes"].clone()).unwrap();
-    assert_eq!(codes.len(), 10);
-    (secret, codes)
-}
-
-/// The password step; returns the client (holding the pending sign-in) and the answer.
-async fn password_step(app: &TestApp, identifier: &str, password: &str) -> (reqwest::Client, Value) {
-    let client = app.client();
-    let res = app
-        .post_json(
-            &client,
-            "/api/v1/auth/login",
-            &json!({ "username": identifier, "password": password }),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::OK);
-    let body = json_of(res).await;
-    (client, body)
-}
 
 async fn verify(app: &TestApp, client: &reqwest::Client, body: Value) -> reqwest::Response {
     app.post_json(client, "/api/v1/auth/mfa/verify", &body).await
@@ -112,7 +22,7 @@ async fn totp_protects_the_sign_in_and_each_code_works_once() {
     let status = json_of(app.get(&tia, "/api/v1/users/me/mfa").await).await;
     assert_eq!(
         status,
-        json!({ "totp": true, "passkeys": 0, "recovery_codes_left": 10 })
+        json!({ "totp": true, "passkeys": 0, "recovery_codes_left": 10, "review_after_reset": false })
     );
 
     // The password alone reaches nothing.
@@ -248,7 +158,7 @@ async fn recovery_codes_are_single_use_and_can_be_regenerated() {
     let status = json_of(app.get(&rex, "/api/v1/users/me/mfa").await).await;
     assert_eq!(
         status,
-        json!({ "totp": false, "passkeys": 0, "recovery_codes_left": 0 })
+        json!({ "totp": false, "passkeys": 0, "recovery_codes_left": 0, "review_after_reset": false })
     );
     let (_, body) = password_step(&app, "rex", PASSWORD).await;
     assert_eq!(body["ok"], json!(true), "no second step any more");
@@ -625,54 +535,10 @@ async fn with_javascript_off_the_second_step_is_a_page_and_a_form() {
 
 mod passkeys {
     use super::*;
+    use crate::common::passkeys::{origin, register};
     use base64::Engine;
     use webauthn_authenticator_rs::{softpasskey::SoftPasskey, WebauthnAuthenticator};
-    use webauthn_rs_proto::{CreationChallengeResponse, RequestChallengeResponse};
-
-    fn origin() -> url::Url {
-        url::Url::parse("http://localhost").unwrap()
-    }
-
-    /// Registers a passkey on the soft authenticator for the signed-in client.
-    async fn register(app: &TestApp, client: &reqwest::Client, authr: &mut SoftPasskey, name: &str) -> Value {
-        let start = json_of(
-            app.post_json(client, "/api/v1/users/me/passkeys/register/start", &json!({}))
-                .await,
-        )
-        .await;
-        let ceremony = start["ceremony"].as_str().unwrap().to_string();
-        assert_eq!(
-            start["publicKey"]["authenticatorSelection"]["residentKey"],
-            json!("required"),
-            "a discoverable credential"
-        );
-        assert_eq!(
-            start["publicKey"]["authenticatorSelection"]["userVerification"],
-            json!("required")
-        );
-        let ccr: CreationChallengeResponse =
-            serde_json::from_value(json!({ "publicKey": start["publicKey"] })).unwrap();
-        let credential = authr.do_registration(origin(), ccr).expect("registration");
-        let res = app
-            .post_json(
-                client,
-                "/api/v1/users/me/passkeys/register/finish",
-                &json!({ "ceremony": ceremony, "credential": credential, "name": name }),
-            )
-            .await;
-        assert_eq!(res.status(), StatusCode::CREATED);
-        let created = json_of(res).await;
-        // The ceremony is single use.
-        let again = app
-            .post_json(
-                client,
-                "/api/v1/users/me/passkeys/register/finish",
-                &json!({ "ceremony": ceremony, "credential": credential, "name": name }),
-            )
-            .await;
-        assert_eq!(again.status(), StatusCode::BAD_REQUEST);
-        created
-    }
+    use webauthn_rs_proto::RequestChallengeResponse;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn register_sign_in_without_a_password_rename_and_delete() {
@@ -749,8 +615,10 @@ mod passkeys {
             .await
             .unwrap();
         assert_eq!(res.status(), StatusCode::NOT_FOUND, "not theirs");
+        // Pia's last second factor: it goes with her password.
         let res = pia
             .delete(app.url(&format!("/api/v1/users/me/passkeys/{passkey_id}")))
+            .json(&json!({ "password": PASSWORD }))
             .send()
             .await
             .unwrap();

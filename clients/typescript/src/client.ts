@@ -14,12 +14,6 @@ export interface ClientOptions {
   fetch?: typeof fetch;
   /** Sent with every request; `"include"` so the refresh cookie travels cross-origin. */
   credentials?: RequestCredentials;
-  /**
-   * Also keep the refresh token in memory and send it in the body. For apps on
-   * another site, where the SameSite=Strict cookie never arrives. The token is
-   * lost on reload, so the user signs in again; it is never written to storage.
-   */
-  storeRefreshToken?: boolean;
 }
 
 export interface GatehouseClient {
@@ -28,8 +22,8 @@ export interface GatehouseClient {
   /** Completes a sign-in that answered `mfa-required`. Throws `GatehouseError` on a non-2xx answer. */
   completeMfa(mfaToken: string, proof: MfaProof): Promise<SignInResult>;
   /**
-   * Revokes the token family (cookie, and the body token when it holds one)
-   * and forgets the tokens. Does not call `onSignedOut`.
+   * Revokes the token family (through the refresh cookie) and forgets the
+   * access token. Does not call `onSignedOut`.
    */
   signOut(): Promise<void>;
   /**
@@ -74,16 +68,15 @@ export function createClient(options: ClientOptions): GatehouseClient {
   const base = options.baseUrl.replace(/\/+$/, "");
   const baseOrigin = new URL(base).origin;
   const credentials = options.credentials ?? "include";
-  const storeRefreshToken = options.storeRefreshToken ?? false;
   // Looked up at call time, and called through globalThis: browsers refuse a
   // detached `fetch` ("Illegal invocation").
   const raw: typeof fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
 
   // Everything the client knows lives in these variables, never in storage:
   // a script injected into the page cannot read what was never written down.
+  // The refresh token is not even here: Gatehouse gives a browser it only as
+  // an HttpOnly cookie, which no script can read.
   let access: { token: string; expiresAt: number } | null = null;
-  /** Only in `storeRefreshToken` mode; otherwise the HttpOnly cookie holds it. */
-  let refreshToken: string | null = null;
   /** Whether losing the session now is news for `onSignedOut`. */
   let signedIn = false;
   /** Bumped on every change of tokens, so a late 401 can tell it is stale. */
@@ -109,14 +102,12 @@ export function createClient(options: ClientOptions): GatehouseClient {
   function keep(pair: TokenPair): void {
     const life = pair.expires_in * 1000;
     access = { token: pair.access_token, expiresAt: Date.now() + life - Math.min(EXPIRY_MARGIN_MS, life / 4) };
-    refreshToken = storeRefreshToken ? pair.refresh_token : null;
     signedIn = true;
     generation++;
   }
 
   function forget(): void {
     access = null;
-    refreshToken = null;
     signedIn = false;
     generation++;
   }
@@ -128,10 +119,6 @@ export function createClient(options: ClientOptions): GatehouseClient {
       body: JSON.stringify(body),
       credentials,
     });
-  }
-
-  function refreshBody(): { refresh_token?: string } {
-    return refreshToken ? { refresh_token: refreshToken } : {};
   }
 
   /** Starts a refresh, or joins the one in flight. */
@@ -146,17 +133,17 @@ export function createClient(options: ClientOptions): GatehouseClient {
    * Tabs of one browser share the refresh cookie, and the server revokes the
    * whole family when a spent token comes back: two tabs refreshing at once
    * would sign each other out. The Web Locks API, where there is one, makes
-   * them take turns. In `storeRefreshToken` mode each tab has its own family.
+   * them take turns.
    */
   function underLock(run: () => Promise<RefreshOutcome>): Promise<RefreshOutcome> {
     const locks = (globalThis as { navigator?: { locks?: Locks } }).navigator?.locks;
-    if (storeRefreshToken || typeof locks?.request !== "function") return run();
+    if (typeof locks?.request !== "function") return run();
     return locks.request(`gatehouse-refresh ${baseOrigin}`, run);
   }
 
   async function runRefresh(): Promise<RefreshOutcome> {
     const started = generation;
-    const res = await postJson("/api/v1/auth/refresh", refreshBody());
+    const res = await postJson("/api/v1/auth/refresh", {});
     if (generation !== started) {
       // Signed in or out while this was under way: that is the newer truth.
       return access ? "refreshed" : "signed-out";
@@ -287,11 +274,10 @@ export function createClient(options: ClientOptions): GatehouseClient {
 
     async signOut() {
       // Let a refresh under way land first, so the revoke presents the
-      // newest refresh token rather than the one it just spent.
+      // newest refresh cookie rather than the one it just spent.
       if (inflight) await inflight.catch(() => undefined);
-      const body = refreshBody();
       forget();
-      const res = await postJson("/api/v1/auth/revoke", body);
+      const res = await postJson("/api/v1/auth/revoke", {});
       if (!res.ok) throw await GatehouseError.from(res);
     },
 

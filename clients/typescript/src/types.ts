@@ -31,8 +31,12 @@ export interface TokenPair {
   token_type: "Bearer";
   /** Seconds until the access token expires. */
   expires_in: number;
-  /** Opaque and single-use; also set as the HttpOnly refresh cookie. */
-  refresh_token: string;
+  /**
+   * Opaque and single-use. Browsers never get it here: Gatehouse sets it as
+   * the HttpOnly refresh cookie only, out of every script's reach (clients
+   * that are not browsers get it in the body too).
+   */
+  refresh_token?: string;
 }
 
 /**

@@ -104,6 +104,19 @@ impl Core {
             role,
             email_verified,
         } = spec;
+        // A username that is an email address must be this account's own:
+        // otherwise anyone could squat someone else's address as a username
+        // (its owner's signup and invitations would then meet "taken", and
+        // forgot-password would find the squatter's account by it).
+        let own_address = email.as_deref().map(validate::identifier_key);
+        if validate::email(&username).is_ok()
+            && own_address.as_deref() != Some(&*validate::identifier_key(&username))
+        {
+            return Err(Error::invalid(
+                "username",
+                "A username that is an email address must be this account's own email address.",
+            ));
+        }
         self.check_new_password("password", password, &username, email.as_deref(), client)
             .await?;
         let hash = self.hasher.hash(password).await?;
@@ -287,6 +300,8 @@ impl Core {
         let hash = self.hasher.hash(new).await?;
         let mut tx = self.db.begin().await?;
         let changed_at = users::set_password_hash(&mut tx, &user.id, &hash, super::now()).await?;
+        // A pending email change (or reset link) someone else started ends here.
+        self.cancel_pending_links_in(&mut tx, &user.id).await?;
         let mailed = self.queue_password_notice(&mut tx, user, false).await?;
         tx.commit().await?;
         if mailed {

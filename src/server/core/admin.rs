@@ -199,6 +199,7 @@ impl Core {
         }
         match change.disabled {
             Some(true) if !target.disabled => {
+                self.cancel_pending_links(id).await?;
                 let sessions = self.end_other_sessions(id, None).await?;
                 let families = self.revoke_token_families(id, None, "account disabled").await?;
                 let detail = format!(
@@ -222,7 +223,9 @@ impl Core {
     pub async fn unlock_user(&self, actor: &Authenticated, id: &str, client: &Client) -> Result<ManagedUser> {
         self.require_recent_auth(actor)?;
         let target = self.managed_user(actor, id).await?;
-        let was_locked = self.clear_failures(&limits::account_key(Some(id), "")).await?;
+        let password_lock = self.clear_failures(&limits::account_key(Some(id), "")).await?;
+        let code_lock = self.clear_failures(&limits::second_factor_key(id)).await?;
+        let was_locked = password_lock || code_lock;
         let detail = format!(
             "{} unlocked by {}{}",
             target.user.username,
@@ -238,6 +241,7 @@ impl Core {
     pub async fn sign_out_user(&self, actor: &Authenticated, id: &str, client: &Client) -> Result<u64> {
         self.require_recent_auth(actor)?;
         let target = self.managed_user(actor, id).await?;
+        self.cancel_pending_links(id).await?;
         let sessions = self.end_other_sessions(id, None).await?;
         let families = self
             .revoke_token_families(id, None, "revoked by an admin")

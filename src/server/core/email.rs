@@ -8,6 +8,7 @@ use super::{
     audit::Event,
     limits,
     mail::{human_duration, Action},
+    mfa::FactorChange,
     sessions::Authenticated,
     tokens::{hash_token, random_token},
     validate, Client, Core, Error, Result, User,
@@ -16,6 +17,7 @@ use crate::server::{
     config::EmailVerification,
     db::{
         email_tokens::{self as q, NewToken, Purpose},
+        factors,
         users::{self, EmailChangeError},
         Tx,
     },
@@ -103,8 +105,15 @@ impl Core {
     /// verification is required: send a new link, at most one per five minutes.
     pub(crate) async fn remind_to_verify(&self, user: &User, client: &Client) -> Result<()> {
         let newest = q::newest(&self.db, &user.id, Purpose::VerifyEmail).await?;
+        let Some(email) = user.email.as_deref() else {
+            return Ok(());
+        };
         let detail = if newest.is_some_and(|at| super::now() - at < REMIND_EVERY) {
             "email not verified (a link was sent less than 5 minutes ago)"
+        } else if self.throttle_address(email).await.is_err() {
+            // A reminder is mail to the address like any other: it counts
+            // against the address's hourly limit, and past it none goes.
+            "email not verified (no new link: the address's mail limit for this hour is reached)"
         } else {
             let mut tx = self.db.begin().await?;
             self.queue_verification(&mut tx, user).await?;
@@ -117,6 +126,23 @@ impl Core {
         Ok(())
     }
 
+    /// What can sign in to `user_id` besides the password, in words ("an
+    /// authenticator app", "the passkey \"Laptop\""...), for the notices.
+    async fn factor_words(&self, user_id: &str) -> Result<Vec<String>> {
+        let mut words = Vec::new();
+        let status = self.mfa_status(user_id).await?;
+        if status.totp {
+            words.push("an authenticator app".to_string());
+        }
+        for passkey in factors::passkeys_of(&self.db, user_id).await? {
+            words.push(format!("the passkey \"{}\"", passkey.name));
+        }
+        if status.recovery_codes_left > 0 {
+            words.push(format!("{} unused recovery codes", status.recovery_codes_left));
+        }
+        Ok(words)
+    }
+
     /// "Your password was changed", to the account's address.
     pub(crate) async fn queue_password_notice(&self, tx: &mut Tx, user: &User, reset: bool) -> Result<bool> {
         let Some(email) = user.email.as_deref() else {
@@ -126,6 +152,11 @@ impl Core {
             return Ok(false);
         }
         let mut letter = self.letter("Your password was changed", format!("Hello {},", user.username));
+        let factors = if reset {
+            self.factor_words(&user.id).await?
+        } else {
+            Vec::new()
+        };
         letter.paragraphs.push(if reset {
             format!(
                 "The password of your Gatehouse account was reset on {}. Every device that was signed in has been signed out.",
@@ -137,6 +168,12 @@ impl Core {
                 super::rfc3339(super::now())
             )
         });
+        if !factors.is_empty() {
+            letter.paragraphs.push(format!(
+                "Besides the password, these can sign in to your account: {}. If one is not yours, someone who had your password added it: sign in and remove it on your account page, which lists them.",
+                factors.join(", ")
+            ));
+        }
         letter.action = Some(Action {
             label: "Go to your account".into(),
             url: format!("{}/account", self.public_url()),
@@ -149,6 +186,94 @@ impl Core {
         Ok(true)
     }
 
+    /// "A passkey was added to your account" and the like: every change of
+    /// a user's second factors is mailed to the account's address, so the
+    /// owner hears of a factor an intruder adds. Returns whether a mail was
+    /// queued (in `tx`).
+    pub(crate) async fn queue_factor_notice(
+        &self,
+        tx: &mut Tx,
+        user: &User,
+        change: FactorChange<'_>,
+    ) -> Result<bool> {
+        let Some(email) = user.email.as_deref() else {
+            return Ok(false);
+        };
+        if !self.mail_enabled() {
+            return Ok(false);
+        }
+        let (subject, what) = match change {
+            FactorChange::TotpAdded => (
+                "An authenticator app was added to your account".to_string(),
+                "An authenticator app was set up as a second factor of your Gatehouse account".to_string(),
+            ),
+            FactorChange::TotpRemoved => (
+                "The authenticator app was removed from your account".to_string(),
+                "The authenticator app was turned off for your Gatehouse account".to_string(),
+            ),
+            FactorChange::RecoveryCodes => (
+                "New recovery codes were made for your account".to_string(),
+                "New recovery codes were made for your Gatehouse account (the old ones no longer work)".to_string(),
+            ),
+            FactorChange::PasskeyAdded(name) => (
+                "A passkey was added to your account".to_string(),
+                format!("The passkey \"{name}\" was added to your Gatehouse account. It signs in without a password"),
+            ),
+            FactorChange::PasskeyRemoved(name) => (
+                "A passkey was removed from your account".to_string(),
+                format!("The passkey \"{name}\" was removed from your Gatehouse account"),
+            ),
+            FactorChange::AllRemoved => (
+                "Every second factor was removed from your account".to_string(),
+                "Every second factor (authenticator app, recovery codes and passkeys) was removed from your Gatehouse account".to_string(),
+            ),
+            FactorChange::ResetByAdmin => (
+                "An administrator removed your second factors".to_string(),
+                "An administrator removed every second factor of your Gatehouse account; you were signed out everywhere".to_string(),
+            ),
+        };
+        let mut letter = self.letter(subject, format!("Hello {},", user.username));
+        letter
+            .paragraphs
+            .push(format!("{what} on {}.", super::rfc3339(super::now())));
+        letter.action = Some(Action {
+            label: "Review your sign-in methods".into(),
+            url: format!("{}/account", self.public_url()),
+        });
+        letter.not_you = format!(
+            "If this was not you, someone else can sign in to your account: remove what you do not recognise at {}/account, change your password, and tell your administrator.",
+            self.public_url()
+        );
+        self.queue_mail(tx, "factor_changed", email, &letter).await?;
+        Ok(true)
+    }
+
+    /// Wakes the sender when something was queued.
+    pub(crate) fn wake_mailer_if(&self, queued: bool) {
+        if queued {
+            self.wake_mailer();
+        }
+    }
+
+    /// Ends the links of `user_id` that could still change the account: a
+    /// pending email change (an intruder's would hand them the account) and
+    /// reset links. Every "end everything" (reset, password change, sign-out
+    /// everywhere, disabling, an admin's reset of factors) runs this.
+    pub(crate) async fn cancel_pending_links(&self, user_id: &str) -> Result<()> {
+        let mut tx = self.db.begin().await?;
+        self.cancel_pending_links_in(&mut tx, user_id).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// [`Core::cancel_pending_links`] in `tx`.
+    pub(crate) async fn cancel_pending_links_in(&self, tx: &mut Tx, user_id: &str) -> Result<()> {
+        let now = super::now();
+        q::spend_all(tx, user_id, Purpose::ConfirmEmail, now).await?;
+        q::spend_all(tx, user_id, Purpose::ResetPassword, now).await?;
+        Ok(())
+    }
+
     /// Counts one mail to `address` (any address, with an account or not,
     /// so the limit reveals nothing): 429 past [`MAIL_PER_ADDRESS_PER_HOUR`].
     async fn throttle_address(&self, address: &str) -> Result<()> {
@@ -157,20 +282,38 @@ impl Core {
     }
 
     /// "Forgot password": mails a reset link when `email` is an account's
-    /// address. The caller answers the same whether or not it is: the work
-    /// done is the same (limits counted, audit written, nothing sent inline).
+    /// address. The answer is the same whether or not it is, and so is the
+    /// time it takes: the limits are counted here, and everything that
+    /// depends on the address (the lookup, the link, the mail, the audit
+    /// record) runs after the answer, off the request's path.
     pub async fn forgot_password(&self, email: &str, client: &Client) -> Result<()> {
         self.require_mail()?;
         let key = format!("forgot:{}", self.client_key(client));
         self.throttle(&key, self.config.signup_limit, 3600).await?;
         let email = validate::email(email)?;
         self.throttle_address(&email).await?;
-        let email_key = validate::identifier_key(&email);
+        let (core, client) = (self.clone(), client.clone());
+        tokio::spawn(async move {
+            if let Err(e) = core.mail_reset_link(&email, &client).await {
+                tracing::warn!(error = %e, "a password reset request could not be handled");
+            }
+        });
+        Ok(())
+    }
+
+    /// The part of [`Core::forgot_password`] that depends on the address.
+    /// The link goes to the address the account has stored, never to the
+    /// one typed (which may differ in case or form, and name another mailbox).
+    async fn mail_reset_link(&self, typed: &str, client: &Client) -> Result<()> {
+        let email_key = validate::identifier_key(typed);
         let row = users::find_by_key(&self.db, &email_key).await?;
         let user = row.map(User::try_from).transpose()?.filter(|u| {
             u.email.as_deref().map(validate::identifier_key).as_deref() == Some(email_key.as_str())
         });
-        let Some(user) = user.filter(|u| !u.disabled) else {
+        let Some((user, email)) = user
+            .filter(|u| !u.disabled)
+            .and_then(|u| u.email.clone().map(|e| (u, e)))
+        else {
             self.audit(
                 Event::PasswordResetRequested,
                 None,
@@ -255,8 +398,14 @@ impl Core {
         {
             return Err(Error::InvalidLink);
         }
-        q::spend_all(&mut tx, &user.id, Purpose::ResetPassword, now).await?;
+        self.cancel_pending_links_in(&mut tx, &user.id).await?;
         users::set_password_hash(&mut tx, &user.id, &password_hash, now).await?;
+        // Its factors stay (a reset proves only the mailbox: removing them
+        // would let whoever reads the mail make the account one-factor), but
+        // the owner is asked to check them: an intruder may have added one.
+        if user.mfa_enabled {
+            factors::set_factors_review(&mut tx, &user.id, true).await?;
+        }
         self.queue_password_notice(&mut tx, &user, true).await?;
         tx.commit().await?;
         self.wake_mailer();
@@ -352,6 +501,9 @@ impl Core {
         if user.email.as_deref().map(validate::identifier_key).as_deref() == Some(new_key.as_str()) {
             return Err(Error::invalid("new_email", "That is already your email address."));
         }
+        // Whether an address is taken is what signup's 409 tells too: the
+        // same per-client budget, counted before the answer.
+        self.throttle_signup(client).await?;
         if users::key_taken(&self.db, &new_key, &user.id).await? {
             return Err(Error::conflict(
                 "new_email",

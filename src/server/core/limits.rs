@@ -19,6 +19,13 @@ pub fn account_key(user_id: Option<&str>, identifier: &str) -> String {
     }
 }
 
+/// The key wrong second factors (TOTP and recovery codes) of an account are
+/// counted under: apart from its password's, so a right password never
+/// clears them. Cleared when a sign-in completes.
+pub fn second_factor_key(user_id: &str) -> String {
+    format!("mfa:user:{user_id}")
+}
+
 /// The key a client's limits are counted under: its IPv4 address (also when
 /// seen as IPv4-mapped IPv6), or its IPv6 network of `ipv6_prefix` bits (a
 /// /64 is what one subscriber gets, so counting single addresses would give
@@ -48,7 +55,7 @@ impl Core {
 
     /// Counts a login attempt from `client`; refuses it (429) past
     /// `GATEHOUSE_LOGIN_ATTEMPTS` in the window. A success is taken back with
-    /// [`Core::attempt_succeeded`], so only failures use up the allowance.
+    /// [`Core::guess_succeeded`], so only failures use up the allowance.
     pub(crate) async fn admit_attempt(&self, client: &Client) -> Result<()> {
         let now = super::now();
         let window = self.config.login_window.as_secs() as i64;
@@ -70,10 +77,6 @@ impl Core {
             });
         }
         Ok(())
-    }
-
-    pub(crate) async fn attempt_succeeded(&self, client: &Client) -> Result<()> {
-        Ok(q::uncount_attempt(&self.db, &self.client_key(client)).await?)
     }
 
     /// Before checking a password of the account (or identifier) `key`:
@@ -127,9 +130,8 @@ impl Core {
         Ok(())
     }
 
-    /// A right guess of `key`'s password from `client`: the attempt is taken
-    /// back ([`Core::attempt_succeeded`]) and `key`'s failures are forgotten
-    /// ([`Core::clear_failures`]), in one write.
+    /// A right guess of `key`'s password (or code) from `client`: the attempt
+    /// is taken back and `key`'s failures are forgotten, in one write.
     pub(crate) async fn guess_succeeded(&self, client: &Client, key: &str) -> Result<()> {
         let mut batch = Batch::default();
         q::forget_success(&mut batch, &self.client_key(client), key);
@@ -208,5 +210,7 @@ mod tests {
     fn keys_separate_accounts_from_unknown_identifiers() {
         assert_eq!(account_key(Some("u1"), "alice"), "user:u1");
         assert_eq!(account_key(None, " Alice "), "ident:alice");
+        assert_eq!(second_factor_key("u1"), "mfa:user:u1");
+        assert_ne!(second_factor_key("u1"), account_key(Some("u1"), ""));
     }
 }

@@ -11,7 +11,7 @@
 use super::{
     admin::require_admin,
     audit::Event,
-    limits,
+    limits, sealing,
     sessions::{Authenticated, Credential},
     tokens::{hash_token, random_token},
     totp, validate, Client, Core, Error, Result, User,
@@ -71,7 +71,28 @@ pub struct MfaStatus {
     pub totp: bool,
     pub passkeys: usize,
     pub recovery_codes_left: u32,
+    /// The password was reset since the owner last looked at these: an
+    /// intruder who had the password may have added one.
+    pub review_after_reset: bool,
 }
+
+/// A change of a user's second factors, as the notice mailed about it says.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum FactorChange<'a> {
+    TotpAdded,
+    TotpRemoved,
+    RecoveryCodes,
+    PasskeyAdded(&'a str),
+    PasskeyRemoved(&'a str),
+    /// The owner removed every factor at once.
+    AllRemoved,
+    /// An admin reset them.
+    ResetByAdmin,
+}
+
+/// Passkey ceremonies one client may start per minute: each stores its
+/// state until it ends or expires.
+const CEREMONIES_PER_MINUTE: u32 = 100;
 
 /// A TOTP enrolment to confirm: what authenticator apps need.
 #[derive(Clone)]
@@ -166,6 +187,54 @@ fn credential_key(raw_id: &[u8]) -> String {
     base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, raw_id)
 }
 
+/// How a recovery code is stored: `s1:` and a random 128-bit salt, then the
+/// SHA-256 of salt and code (both hex). Salted per code, so no one table of
+/// the 2^50 codes cracks every account's at once.
+fn recovery_hash(code: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut salt = [0u8; 16];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut salt);
+    let digest = Sha256::new()
+        .chain_update(salt)
+        .chain_update(normalize_recovery_code(code).as_bytes())
+        .finalize();
+    format!("s1:{}:{}", hex::encode(salt), hex::encode(digest))
+}
+
+/// Whether `stored` (see [`recovery_hash`]; a bare SHA-256 for codes made
+/// before salting) is the hash of the normalised code `typed`.
+fn recovery_code_matches(stored: &str, typed: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    let expected = match stored.strip_prefix("s1:").and_then(|rest| rest.split_once(':')) {
+        Some((salt, digest)) => {
+            let Ok(salt) = hex::decode(salt) else {
+                return false;
+            };
+            let computed = Sha256::new()
+                .chain_update(&salt)
+                .chain_update(typed.as_bytes())
+                .finalize();
+            return constant_time_eq(hex::encode(computed).as_bytes(), digest.as_bytes());
+        }
+        None => hash_token(typed),
+    };
+    constant_time_eq(expected.as_bytes(), stored.as_bytes())
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The signature counter a stored passkey has seen (0: it keeps none).
+fn stored_counter(passkey_json: &str) -> Result<u32> {
+    let value: serde_json::Value =
+        serde_json::from_str(passkey_json).map_err(|e| Error::internal("stored passkey", e))?;
+    Ok(value["cred"]["counter"]
+        .as_u64()
+        .unwrap_or(0)
+        .min(u64::from(u32::MAX)) as u32)
+}
+
 /// A recovery code as typed: case, spaces and dashes do not matter.
 fn normalize_recovery_code(code: &str) -> String {
     code.chars()
@@ -181,6 +250,12 @@ fn new_recovery_code() -> String {
     format!("{}-{}", &text[..5], &text[5..10])
 }
 
+/// The associated data a TOTP secret is sealed with: it opens in its own
+/// user's row only.
+pub(crate) fn totp_context(user_id: &str) -> String {
+    format!("totp:{user_id}")
+}
+
 fn wrong_code() -> Error {
     Error::WrongPassword {
         field: "code",
@@ -189,10 +264,41 @@ fn wrong_code() -> Error {
 }
 
 impl Core {
+    fn seal(&self, plain: &str, context: &str) -> Result<String> {
+        sealing::seal(self.sealer.as_ref(), plain, context).map_err(|e| Error::internal("sealing", e))
+    }
+
+    fn unseal(&self, stored: &str, context: &str) -> Result<String> {
+        sealing::open(self.sealer.as_ref(), stored, context)
+            .map_err(|e| Error::internal("a sealed secret", e))
+    }
+
     fn webauthn(&self) -> Result<&Webauthn> {
         self.webauthn
             .as_deref()
             .ok_or_else(|| Error::Forbidden("passkeys need a host name: set GATEHOUSE_PUBLIC_URL".into()))
+    }
+
+    /// Warns at start-up about second factors that cannot work here: a policy
+    /// that requires one where passkeys are off leaves only the app, and
+    /// accounts whose only factor is a passkey cannot sign in at all.
+    pub async fn warn_about_factors(&self) {
+        if self.webauthn.is_some() {
+            return;
+        }
+        if self.config.mfa != MfaPolicy::Optional {
+            tracing::warn!(
+                "GATEHOUSE_MFA requires a second factor, and passkeys cannot work at this address (GATEHOUSE_PUBLIC_URL must name a host, not an IP address): an authenticator app is the only factor users can set up"
+            );
+        }
+        match q::passkey_only_accounts(&self.db).await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(
+                accounts = n,
+                "accounts whose only second factor is a passkey cannot sign in here: passkeys do not work at this address (GATEHOUSE_PUBLIC_URL must name a host, not an IP address)"
+            ),
+            Err(e) => tracing::warn!(error = %e, "could not count the accounts that have only passkeys"),
+        }
     }
 
     /// Whether the policy (`GATEHOUSE_MFA`) requires a second factor of `user`.
@@ -226,7 +332,9 @@ impl Core {
             .is_some_and(|t| t.confirmed_at.is_some());
         let passkeys = q::passkeys_of(&self.db, user_id).await?.len();
         let left = q::recovery_codes_left(&self.db, user_id).await?;
+        let review = q::factors_review(&self.db, user_id).await?;
         Ok(MfaStatus {
+            review_after_reset: review && (totp || passkeys > 0 || left > 0),
             totp,
             passkeys,
             recovery_codes_left: left.clamp(0, i64::from(u32::MAX)) as u32,
@@ -264,9 +372,22 @@ impl Core {
         proof: Option<Proof>,
         client: &Client,
     ) -> Result<()> {
-        match (password, proof) {
-            (Some(password), _) => self
-                .check_current_password(&auth.user, password, client)
+        // An account with a second factor proves both again (or signs in
+        // with a passkey, which is both): a stolen session and a password
+        // seen over someone's shoulder are not enough.
+        let both = auth.user.mfa_enabled;
+        match (password, &proof) {
+            (None, _) => return Err(Error::invalid("password", "Enter your password.")),
+            (Some(_), None) if both => {
+                return Err(Error::invalid(
+                    "code",
+                    "Enter a code from your app (or a recovery code) too.",
+                ))
+            }
+            _ => {}
+        }
+        if let Some(password) = password {
+            self.check_current_password(&auth.user, password, client)
                 .await
                 .map_err(|e| match e {
                     Error::WrongPassword { message, .. } => Error::WrongPassword {
@@ -274,9 +395,10 @@ impl Core {
                         message,
                     },
                     other => other,
-                })?,
-            (None, Some(proof)) => self.check_second_factor(&auth.user, &proof, client).await?,
-            (None, None) => return Err(Error::invalid("password", "Enter your password or a code.")),
+                })?;
+        }
+        if let Some(proof) = proof.filter(|_| both) {
+            self.check_second_factor(&auth.user, &proof, client).await?;
         }
         self.mark_authenticated(auth).await?;
         self.audit(Event::Reauthenticated, Some(&auth.user.id), client, None)
@@ -290,7 +412,8 @@ impl Core {
     pub async fn start_totp(&self, auth: &Authenticated) -> Result<TotpEnrolment> {
         self.require_recent_auth(auth)?;
         let secret = totp::new_secret();
-        if !q::start_totp(&self.db, &auth.user.id, &secret, super::now()).await? {
+        let stored = self.seal(&secret, &totp_context(&auth.user.id))?;
+        if !q::start_totp(&self.db, &auth.user.id, &stored, super::now()).await? {
             return Err(Error::StateConflict(
                 "an authenticator app is set up already: turn it off first to set up another".into(),
             ));
@@ -317,11 +440,12 @@ impl Core {
         else {
             return Ok(None);
         };
+        let secret = self.unseal(&row.secret, &totp_context(&user.id))?;
         let account = user.email.clone().unwrap_or_else(|| user.username.clone());
-        let otpauth_uri = totp::otpauth_uri(ISSUER, &account, &row.secret);
+        let otpauth_uri = totp::otpauth_uri(ISSUER, &account, &secret);
         Ok(Some(TotpEnrolment {
             qr_code: totp::qr_data_url(&otpauth_uri).unwrap_or_default(),
-            secret: row.secret,
+            secret,
             otpauth_uri,
         }))
     }
@@ -340,14 +464,12 @@ impl Core {
             .await?
             .filter(|t| t.confirmed_at.is_none())
             .ok_or_else(|| Error::StateConflict("start setting up an authenticator app first".into()))?;
-        let Some(step) = totp::matching_step(&row.secret, code, super::now()) else {
+        let secret = self.unseal(&row.secret, &totp_context(user_id))?;
+        let Some(step) = totp::matching_step(&secret, code, super::now()) else {
             return Err(wrong_code());
         };
         let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| new_recovery_code()).collect();
-        let hashes: Vec<String> = codes
-            .iter()
-            .map(|c| hash_token(&normalize_recovery_code(c)))
-            .collect();
+        let hashes: Vec<String> = codes.iter().map(|c| recovery_hash(c)).collect();
         let now = super::now();
         let mut tx = self.db.begin().await?;
         if !q::confirm_totp(&mut tx, user_id, step, now).await? {
@@ -357,7 +479,11 @@ impl Core {
         }
         q::replace_recovery_codes(&mut tx, user_id, &hashes, now).await?;
         q::refresh_mfa_flag(&mut tx, user_id).await?;
+        let mailed = self
+            .queue_factor_notice(&mut tx, &auth.user, FactorChange::TotpAdded)
+            .await?;
         tx.commit().await?;
+        self.wake_mailer_if(mailed);
         self.audit(
             Event::MfaEnabled,
             Some(user_id),
@@ -381,7 +507,11 @@ impl Core {
         if !q::refresh_mfa_flag(&mut tx, user_id).await? {
             q::delete_recovery_codes(&mut tx, user_id).await?;
         }
+        let mailed = self
+            .queue_factor_notice(&mut tx, &auth.user, FactorChange::TotpRemoved)
+            .await?;
         tx.commit().await?;
+        self.wake_mailer_if(mailed);
         self.audit(
             Event::MfaDisabled,
             Some(user_id),
@@ -407,13 +537,14 @@ impl Core {
             ));
         }
         let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| new_recovery_code()).collect();
-        let hashes: Vec<String> = codes
-            .iter()
-            .map(|c| hash_token(&normalize_recovery_code(c)))
-            .collect();
+        let hashes: Vec<String> = codes.iter().map(|c| recovery_hash(c)).collect();
         let mut tx = self.db.begin().await?;
         q::replace_recovery_codes(&mut tx, &auth.user.id, &hashes, super::now()).await?;
+        let mailed = self
+            .queue_factor_notice(&mut tx, &auth.user, FactorChange::RecoveryCodes)
+            .await?;
         tx.commit().await?;
+        self.wake_mailer_if(mailed);
         self.audit(Event::RecoveryCodesRegenerated, Some(&auth.user.id), client, None)
             .await;
         Ok(codes)
@@ -429,7 +560,9 @@ impl Core {
         client: &Client,
     ) -> Result<()> {
         self.admit_attempt(client).await?;
-        let lock_key = limits::account_key(Some(&user.id), "");
+        // Counted on a key of their own: a right password never clears
+        // wrong codes, so "password, a few codes" again and again locks too.
+        let lock_key = limits::second_factor_key(&user.id);
         let reservation = self.reserve_guess(&lock_key).await?;
         let (ok, method) = match proof {
             Proof::Code(code) => {
@@ -437,20 +570,19 @@ impl Core {
                     .await?
                     .filter(|t| t.confirmed_at.is_some())
                 {
-                    Some(row) => match totp::matching_step(&row.secret, code, super::now()) {
-                        // Once per step, on every instance: a replayed code fails here.
-                        Some(step) => q::accept_step(&self.db, &user.id, step).await?,
-                        None => false,
-                    },
+                    Some(row) => {
+                        let secret = self.unseal(&row.secret, &totp_context(&user.id))?;
+                        match totp::matching_step(&secret, code, super::now()) {
+                            // Once per step, on every instance: a replayed code fails here.
+                            Some(step) => q::accept_step(&self.db, &user.id, step).await?,
+                            None => false,
+                        }
+                    }
                     None => false,
                 };
                 (accepted, "authenticator code")
             }
-            Proof::RecoveryCode(code) => {
-                let hash = hash_token(&normalize_recovery_code(code));
-                let used = q::use_recovery_code(&self.db, &user.id, &hash, super::now()).await?;
-                (used, "recovery code")
-            }
+            Proof::RecoveryCode(code) => (self.use_recovery_code(&user.id, code).await?, "recovery code"),
         };
         if !ok {
             metrics::counter!("gatehouse_logins_total", "outcome" => "second_factor_failure").increment(1);
@@ -471,6 +603,20 @@ impl Core {
         Ok(())
     }
 
+    /// Uses up the unused recovery code of `user_id` that `typed` is, if any.
+    async fn use_recovery_code(&self, user_id: &str, typed: &str) -> Result<bool> {
+        let typed = normalize_recovery_code(typed);
+        if typed.is_empty() {
+            return Ok(false);
+        }
+        for stored in q::unused_recovery_codes(&self.db, user_id).await? {
+            if recovery_code_matches(&stored, &typed) {
+                return Ok(q::use_recovery_code(&self.db, user_id, &stored, super::now()).await?);
+            }
+        }
+        Ok(false)
+    }
+
     // ---- The sign-in that waits for a second factor ----
 
     /// After the password step of a user with a second factor: a pending
@@ -486,7 +632,11 @@ impl Core {
         }
         let methods = self.methods_of(&user.id).await?;
         if methods.is_empty() {
-            return Ok(None);
+            // Its only factor is a passkey, and passkeys cannot work at this
+            // server's address: never the password alone instead.
+            return Err(Error::Forbidden(
+                "this account's second factor is a passkey, and passkeys do not work at this server's address; ask your administrator".into(),
+            ));
         }
         metrics::counter!("gatehouse_logins_total", "outcome" => "second_factor_required").increment(1);
         let token = random_token(32);
@@ -715,7 +865,11 @@ impl Core {
             Err(e) => return Err(e.into()),
         }
         q::refresh_mfa_flag(&mut tx, &auth.user.id).await?;
+        let mailed = self
+            .queue_factor_notice(&mut tx, &auth.user, FactorChange::PasskeyAdded(&row.name))
+            .await?;
         tx.commit().await?;
+        self.wake_mailer_if(mailed);
         let detail = format!("passkey {:?} added", row.name);
         self.audit(Event::MfaEnabled, Some(&auth.user.id), client, Some(&detail))
             .await;
@@ -743,26 +897,94 @@ impl Core {
         Ok(())
     }
 
-    pub async fn delete_passkey(&self, auth: &Authenticated, id: &str, client: &Client) -> Result<()> {
+    /// Removes one of the user's passkeys. When it is their last second
+    /// factor, the password is asked again (as turning the app off asks it):
+    /// a stolen session alone cannot make the account a one-factor one.
+    pub async fn delete_passkey(
+        &self,
+        auth: &Authenticated,
+        id: &str,
+        password: Option<&str>,
+        client: &Client,
+    ) -> Result<()> {
         self.require_recent_auth(auth)?;
+        let not_found = || Error::NotFound("no such passkey".into());
         if !validate::is_record_id(id) {
-            return Err(Error::NotFound("no such passkey".into()));
+            return Err(not_found());
+        }
+        let passkeys = q::passkeys_of(&self.db, &auth.user.id).await?;
+        let row = passkeys.iter().find(|p| p.id == id).ok_or_else(not_found)?;
+        let status = self.mfa_status(&auth.user.id).await?;
+        if !status.totp && passkeys.len() == 1 {
+            let Some(password) = password.filter(|p| !p.is_empty()) else {
+                return Err(Error::WrongPassword {
+                    field: "password",
+                    message: "enter your password to remove your last second factor".into(),
+                });
+            };
+            self.check_current_password(&auth.user, password, client).await?;
         }
         let mut tx = self.db.begin().await?;
         if !q::delete_passkey(&mut tx, &auth.user.id, id).await? {
-            return Err(Error::NotFound("no such passkey".into()));
+            return Err(not_found());
         }
         if !q::refresh_mfa_flag(&mut tx, &auth.user.id).await? {
             q::delete_recovery_codes(&mut tx, &auth.user.id).await?;
         }
+        let mailed = self
+            .queue_factor_notice(&mut tx, &auth.user, FactorChange::PasskeyRemoved(&row.name))
+            .await?;
         tx.commit().await?;
+        self.wake_mailer_if(mailed);
         self.audit(
             Event::MfaDisabled,
             Some(&auth.user.id),
             client,
-            Some("a passkey was removed"),
+            Some(&format!("passkey {:?} removed", row.name)),
         )
         .await;
+        Ok(())
+    }
+
+    /// Removes every second factor of the signed-in user at once (after a
+    /// reset, what an intruder may have added; the password is asked again).
+    pub async fn remove_all_factors(
+        &self,
+        auth: &Authenticated,
+        password: &str,
+        client: &Client,
+    ) -> Result<()> {
+        self.require_recent_auth(auth)?;
+        self.check_current_password(&auth.user, password, client).await?;
+        let user_id = &auth.user.id;
+        let mut tx = self.db.begin().await?;
+        let totp = q::delete_totp(&mut tx, user_id).await?;
+        q::delete_recovery_codes(&mut tx, user_id).await?;
+        let passkeys = q::delete_passkeys(&mut tx, user_id).await?;
+        q::refresh_mfa_flag(&mut tx, user_id).await?;
+        q::set_factors_review(&mut tx, user_id, false).await?;
+        let mailed = if totp || passkeys > 0 {
+            self.queue_factor_notice(&mut tx, &auth.user, FactorChange::AllRemoved)
+                .await?
+        } else {
+            false
+        };
+        tx.commit().await?;
+        self.wake_mailer_if(mailed);
+        let detail = format!(
+            "every second factor removed by the owner ({}{passkeys} passkeys)",
+            if totp { "an authenticator app, " } else { "" }
+        );
+        self.audit(Event::MfaDisabled, Some(user_id), client, Some(&detail))
+            .await;
+        Ok(())
+    }
+
+    /// The owner looked at their factors after a reset and keeps them.
+    pub async fn keep_factors(&self, auth: &Authenticated) -> Result<()> {
+        let mut tx = self.db.begin().await?;
+        q::set_factors_review(&mut tx, &auth.user.id, false).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -774,8 +996,12 @@ impl Core {
         &self,
         pending: Option<&str>,
         reauth: Option<&Authenticated>,
+        client: &Client,
     ) -> Result<Ceremony> {
         let webauthn = self.webauthn()?;
+        // Each ceremony stores its state: a client gets a budget of them.
+        let key = format!("passkey:{}", self.client_key(client));
+        self.throttle(&key, CEREMONIES_PER_MINUTE, 60).await?;
         if let Some(auth) = reauth {
             let keys: Vec<Passkey> = self
                 .stored_passkeys(&auth.user.id)
@@ -882,13 +1108,12 @@ impl Core {
                 if row.user_id != auth.user.id {
                     return Err(failed("the credential is not the user's").await);
                 }
-                if webauthn
-                    .finish_passkey_authentication(&credential, &state)
-                    .is_err()
-                {
+                let Ok(result) = webauthn.finish_passkey_authentication(&credential, &state) else {
                     return Err(failed("the signature did not verify").await);
+                };
+                if !self.record_passkey_use(&row, key, &result).await? {
+                    return Err(failed("its signature counter went back").await);
                 }
-                q::passkey_used(&self.db, &row.id, None, super::now()).await?;
                 self.mark_authenticated(auth).await?;
                 self.audit(
                     Event::Reauthenticated,
@@ -906,13 +1131,9 @@ impl Core {
         if !result.user_verified() {
             return Err(failed("the user was not verified").await);
         }
-        // The counter and backup flags move on.
-        let mut key = key;
-        let updated = key
-            .update_credential(&result)
-            .filter(|changed| *changed)
-            .and_then(|_| serde_json::to_string(&key).ok());
-        q::passkey_used(&self.db, &row.id, updated.as_deref(), super::now()).await?;
+        if !self.record_passkey_use(&row, key, &result).await? {
+            return Err(failed("its signature counter went back").await);
+        }
         let user = self.user(&row.user_id).await?;
         if user.disabled {
             return Err(failed("account disabled").await);
@@ -929,11 +1150,39 @@ impl Core {
             remember = state.remember;
             detail = format!("{} + passkey {:?}", state.first, row.name);
         }
-        self.attempt_succeeded(client).await?;
+        // A completed sign-in: the client's attempt is given back, and wrong
+        // codes counted against the account are forgotten.
+        self.guess_succeeded(client, &limits::second_factor_key(&user.id))
+            .await?;
         metrics::counter!("gatehouse_logins_total", "outcome" => "passkey").increment(1);
         self.audit(Event::LoginSucceeded, Some(&user.id), client, Some(&detail))
             .await;
         Ok(PasskeyOutcome::SignedIn { user, remember })
+    }
+
+    /// Records a verified use of passkey `row`: its counter and backup flags
+    /// move on, compared with what is stored now (not with the ceremony's
+    /// copy, which another ceremony of the same credential may have
+    /// overtaken) and written only over that same stored value. Returns
+    /// false when the counter did not move forward (a cloned authenticator,
+    /// or two ceremonies racing): the use is refused.
+    async fn record_passkey_use(
+        &self,
+        row: &q::PasskeyRow,
+        mut key: Passkey,
+        result: &webauthn_rs::prelude::AuthenticationResult,
+    ) -> Result<bool> {
+        let stored = stored_counter(&row.passkey)?;
+        if (result.counter() != 0 || stored != 0) && result.counter() <= stored {
+            return Ok(false);
+        }
+        let updated = key
+            .update_credential(result)
+            .filter(|changed| *changed)
+            .map(|_| serde_json::to_string(&key))
+            .transpose()
+            .map_err(|e| Error::internal("passkey", e))?;
+        Ok(q::passkey_used(&self.db, &row.id, &row.passkey, updated.as_deref(), super::now()).await?)
     }
 
     // ---- Admin ----
@@ -949,7 +1198,13 @@ impl Core {
         q::delete_recovery_codes(&mut tx, id).await?;
         let passkeys = q::delete_passkeys(&mut tx, id).await?;
         q::refresh_mfa_flag(&mut tx, id).await?;
+        q::set_factors_review(&mut tx, id, false).await?;
+        let mailed = self
+            .queue_factor_notice(&mut tx, &target.user, FactorChange::ResetByAdmin)
+            .await?;
         tx.commit().await?;
+        self.wake_mailer_if(mailed);
+        self.cancel_pending_links(id).await?;
         let sessions = self.end_other_sessions(id, None).await?;
         let families = self
             .revoke_token_families(id, None, "second factors reset by an admin")

@@ -12,6 +12,7 @@ pub mod limits;
 pub mod mail;
 pub mod mfa;
 pub mod passwords;
+pub mod sealing;
 pub mod sessions;
 pub mod tokens;
 pub mod totp;
@@ -123,6 +124,8 @@ pub struct Core {
     breach: Option<crate::server::breach::BreachCheck>,
     /// The WebAuthn relying party (`None`: passkeys are not possible here).
     webauthn: Option<Arc<webauthn_rs::prelude::Webauthn>>,
+    /// Seals secrets at rest (`GATEHOUSE_KEY_ENCRYPTION_KEY`).
+    sealer: Option<sealing::Sealer>,
 }
 
 impl Core {
@@ -137,6 +140,10 @@ impl Core {
                 .ok()
         });
         Core {
+            sealer: config
+                .key_encryption_key
+                .as_ref()
+                .map(|k| sealing::Sealer::new(&k.0)),
             webauthn: mfa::webauthn(&config),
             breach,
             db,
@@ -160,6 +167,49 @@ impl Core {
             self.setup_done.store(true, Ordering::Release);
         }
         Ok(!done)
+    }
+
+    /// Checks, at start-up, that this instance can read the secrets the
+    /// database holds sealed: the first start with
+    /// `GATEHOUSE_KEY_ENCRYPTION_KEY` stores a sealed check value (and seals
+    /// the secrets stored in the clear so far); every later start must open
+    /// it. Another key, or none, is an error naming the variable, never a
+    /// failure later, at someone's sign-in.
+    pub async fn check_key_encryption(&self) -> std::result::Result<(), String> {
+        use crate::server::db::{factors, settings};
+        const NAME: &str = "key_check";
+        const CHECK: &str = "gatehouse key check";
+        let db_error = |e: sqlx::Error| format!("cannot read the settings: {e}");
+        let stored = settings::get(&self.db, NAME).await.map_err(db_error)?;
+        let Some(sealer) = &self.sealer else {
+            return match stored {
+                None => Ok(()),
+                Some(_) => Err("GATEHOUSE_KEY_ENCRYPTION_KEY is not set, and this database's secrets are sealed with one: set it to that key".into()),
+            };
+        };
+        let stored = match stored {
+            Some(value) => value,
+            None => {
+                let sealed = sealer.seal(CHECK, NAME).map_err(|e| e.to_string())?;
+                settings::set_once(&self.db, NAME, &sealed)
+                    .await
+                    .map_err(db_error)?
+            }
+        };
+        if sealing::open(Some(sealer), &stored, NAME).ok().as_deref() != Some(CHECK) {
+            return Err(
+                "GATEHOUSE_KEY_ENCRYPTION_KEY is not the key this database's secrets were sealed with".into(),
+            );
+        }
+        for (user_id, plain) in factors::unsealed_totp_secrets(&self.db).await.map_err(db_error)? {
+            let sealed = sealer
+                .seal(&plain, &mfa::totp_context(&user_id))
+                .map_err(|e| e.to_string())?;
+            factors::reseal_totp_secret(&self.db, &user_id, &plain, &sealed)
+                .await
+                .map_err(db_error)?;
+        }
+        Ok(())
     }
 
     fn mark_setup_done(&self) {

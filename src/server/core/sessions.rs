@@ -272,6 +272,7 @@ impl Core {
     /// of the signed-in user ends.
     pub async fn sign_out_elsewhere(&self, auth: &Authenticated, client: &Client) -> Result<u64> {
         let user_id = &auth.user.id;
+        self.cancel_pending_links(user_id).await?;
         let sessions = self.end_other_sessions(user_id, auth.session_id()).await?;
         let families = self
             .revoke_token_families(user_id, auth.token_family(), "signed out everywhere else")

@@ -29,6 +29,32 @@ pub async fn totp(db: &Db, user_id: &str) -> Result<Option<TotpRow>, sqlx::Error
     .await)
 }
 
+/// The TOTP secrets stored in the clear (before a key encryption key was
+/// set): `(user_id, secret)`.
+pub async fn unsealed_totp_secrets(db: &Db) -> Result<Vec<(String, String)>, sqlx::Error> {
+    on_pool!(db, pool => sqlx::query_as::<_, (String, String)>(
+        "SELECT user_id, secret FROM totp_secrets WHERE secret NOT LIKE 'sealed:%'",
+    )
+    .fetch_all(pool)
+    .await)
+}
+
+/// Replaces a secret stored in the clear with its sealed form.
+pub async fn reseal_totp_secret(
+    db: &Db,
+    user_id: &str,
+    plain: &str,
+    sealed: &str,
+) -> Result<(), sqlx::Error> {
+    on_pool!(db, pool => sqlx::query("UPDATE totp_secrets SET secret = $1 WHERE user_id = $2 AND secret = $3")
+        .bind(sealed)
+        .bind(user_id)
+        .bind(plain)
+        .execute(pool)
+        .await
+        .map(|_| ()))
+}
+
 /// Starts (or restarts) an unconfirmed enrolment; a confirmed secret stays.
 /// Returns whether the secret was stored.
 pub async fn start_totp(db: &Db, user_id: &str, secret: &str, now: i64) -> Result<bool, sqlx::Error> {
@@ -111,6 +137,16 @@ pub async fn delete_recovery_codes(tx: &mut Tx, user_id: &str) -> Result<(), sql
         .map(|_| ()))
 }
 
+/// The stored hashes of a user's unused recovery codes.
+pub async fn unused_recovery_codes(db: &Db, user_id: &str) -> Result<Vec<String>, sqlx::Error> {
+    on_pool!(db, pool => sqlx::query_scalar(
+        "SELECT code_hash FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL",
+    )
+    .bind(user_id)
+    .fetch_all(pool)
+    .await)
+}
+
 /// Uses a recovery code up, in one statement. Returns whether it was unused.
 pub async fn use_recovery_code(db: &Db, user_id: &str, hash: &str, now: i64) -> Result<bool, sqlx::Error> {
     on_pool!(db, pool => sqlx::query(
@@ -172,17 +208,26 @@ pub async fn passkey_by_credential(db: &Db, credential_id: &str) -> Result<Optio
     on_pool!(db, pool => sqlx::query_as::<_, PasskeyRow>(&sql).bind(credential_id).fetch_optional(pool).await)
 }
 
-/// Records a use (and the credential's new counter and flags).
-pub async fn passkey_used(db: &Db, id: &str, passkey: Option<&str>, now: i64) -> Result<(), sqlx::Error> {
+/// Records a use (and the credential's new counter and flags, `updated`),
+/// only if the stored credential is still `seen`: of two uses checked
+/// against one stored counter, one records. Returns whether it did.
+pub async fn passkey_used(
+    db: &Db,
+    id: &str,
+    seen: &str,
+    updated: Option<&str>,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
     on_pool!(db, pool => sqlx::query(
-        "UPDATE passkeys SET last_used_at = $1, passkey = COALESCE($2, passkey) WHERE id = $3",
+        "UPDATE passkeys SET last_used_at = $1, passkey = COALESCE($2, passkey) WHERE id = $3 AND passkey = $4",
     )
     .bind(now)
-    .bind(passkey)
+    .bind(updated)
     .bind(id)
+    .bind(seen)
     .execute(pool)
     .await
-    .map(|_| ()))
+    .map(|r| r.rows_affected() > 0))
 }
 
 pub async fn rename_passkey(db: &Db, user_id: &str, id: &str, name: &str) -> Result<bool, sqlx::Error> {
@@ -210,6 +255,38 @@ pub async fn delete_passkeys(tx: &mut Tx, user_id: &str) -> Result<u64, sqlx::Er
         .execute(conn)
         .await
         .map(|r| r.rows_affected()))
+}
+
+/// Accounts whose only second factor is a passkey (no app, no unused
+/// recovery code).
+pub async fn passkey_only_accounts(db: &Db) -> Result<i64, sqlx::Error> {
+    on_pool!(db, pool => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM users u WHERE u.mfa_enabled \
+           AND NOT EXISTS (SELECT 1 FROM totp_secrets t WHERE t.user_id = u.id AND t.confirmed_at IS NOT NULL) \
+           AND NOT EXISTS (SELECT 1 FROM recovery_codes r WHERE r.user_id = u.id AND r.used_at IS NULL)",
+    )
+    .fetch_one(pool)
+    .await)
+}
+
+/// Whether the owner is asked to check their factors (after a reset).
+pub async fn factors_review(db: &Db, user_id: &str) -> Result<bool, sqlx::Error> {
+    let found: Option<bool> = on_pool!(db, pool => sqlx::query_scalar(
+        "SELECT factors_review FROM users WHERE id = $1",
+    )
+    .bind(user_id)
+    .fetch_optional(pool)
+    .await)?;
+    Ok(found.unwrap_or(false))
+}
+
+pub async fn set_factors_review(tx: &mut Tx, user_id: &str, review: bool) -> Result<(), sqlx::Error> {
+    on_tx!(tx, conn => sqlx::query("UPDATE users SET factors_review = $1 WHERE id = $2")
+        .bind(review)
+        .bind(user_id)
+        .execute(conn)
+        .await
+        .map(|_| ()))
 }
 
 /// Sets `users.mfa_enabled` from the factors the user has now.

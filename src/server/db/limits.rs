@@ -23,15 +23,6 @@ pub async fn count_attempt(db: &Db, key: &str, now: i64, window: i64) -> Result<
     .await)
 }
 
-/// Takes back one attempt (it succeeded, so it was not a failure).
-pub async fn uncount_attempt(db: &Db, key: &str) -> Result<(), sqlx::Error> {
-    on_pool!(db, pool => sqlx::query(UNCOUNT_ATTEMPT)
-        .bind(key)
-        .execute(pool)
-        .await
-        .map(|_| ()))
-}
-
 /// Counts a failure of `key` in advance, before a password is checked (a
 /// guess in flight is a failure until it proves otherwise), unless `key` is
 /// locked. Atomic, so however many guesses race, each gets its own number.
@@ -83,9 +74,9 @@ pub async fn lock_count(db: &Db, key: &str) -> Result<i64, sqlx::Error> {
     Ok(n.unwrap_or(0))
 }
 
-/// After a right password, in `batch`: takes back the attempt counted
-/// against `client_key` ([`uncount_attempt`]) and forgets `lock_key`'s
-/// failures ([`clear`]).
+/// After a right password or code, in `batch`: takes back the attempt
+/// counted against `client_key` (it succeeded, so it was not a failure) and
+/// forgets `lock_key`'s failures ([`clear`]).
 pub fn forget_success(batch: &mut Batch, client_key: &str, lock_key: &str) {
     batch.push(UNCOUNT_ATTEMPT, vec![client_key.into()]);
     batch.push(CLEAR, vec![lock_key.into()]);

@@ -12,10 +12,11 @@ pub mod outbox;
 pub mod readers;
 mod session_store;
 pub mod sessions;
+pub mod settings;
 pub mod tokens;
 pub mod users;
 
-pub use session_store::{SessionStoreAny, SESSION_KEY};
+pub use session_store::{record_key, SessionStoreAny, SESSION_KEY};
 
 use sqlx::{
     postgres::{PgConnectOptions, PgPoolOptions},
@@ -224,7 +225,12 @@ impl Db {
     /// Opens a pool for `url` (`sqlite:...` or `postgres://...`). Does not migrate.
     pub async fn connect(url: &str) -> Result<Db, sqlx::Error> {
         if url.starts_with("sqlite:") {
-            let options = SqliteConnectOptions::from_str(url)?
+            let options = SqliteConnectOptions::from_str(url)?;
+            // An in-memory database (`sqlite::memory:`) has no file to make.
+            if !url.contains(":memory:") {
+                create_private(options.get_filename()).map_err(sqlx::Error::Io)?;
+            }
+            let options = options
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
@@ -266,6 +272,9 @@ impl Db {
                     .await?;
             }
         }
+        session_store::rehash_legacy_records(&self.session_store())
+            .await
+            .map_err(sqlx::Error::Protocol)?;
         Ok(())
     }
 
@@ -300,11 +309,20 @@ impl Db {
         let target = path
             .to_str()
             .ok_or_else(|| format!("{} is not a UTF-8 path", path.display()))?;
-        sqlx::query("VACUUM INTO $1")
-            .bind(target)
-            .execute(pool)
-            .await
-            .map_err(|e| format!("the backup failed: {e}"))?;
+        // The copy holds what the database holds: readable by its owner
+        // only, from the moment it exists (VACUUM INTO writes into an empty
+        // file made here).
+        let made = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode_private()
+            .open(path)
+            .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+        drop(made);
+        if let Err(e) = sqlx::query("VACUUM INTO $1").bind(target).execute(pool).await {
+            let _ = std::fs::remove_file(path);
+            return Err(format!("the backup failed: {e}"));
+        }
         std::fs::metadata(path)
             .map(|m| m.len())
             .map_err(|e| format!("the backup is not there: {e}"))
@@ -317,6 +335,43 @@ impl Db {
 
     pub async fn close(&self) {
         on_pool!(self, pool => pool.close().await)
+    }
+}
+
+/// Files that hold the database (and its copies) are readable by their
+/// owner only: `0600` on Unix.
+trait PrivateFile {
+    fn mode_private(&mut self) -> &mut Self;
+}
+
+impl PrivateFile for std::fs::OpenOptions {
+    #[cfg(unix)]
+    fn mode_private(&mut self) -> &mut Self {
+        std::os::unix::fs::OpenOptionsExt::mode(self, 0o600)
+    }
+
+    #[cfg(not(unix))]
+    fn mode_private(&mut self) -> &mut Self {
+        self
+    }
+}
+
+/// Creates the SQLite database file `path`, readable by its owner only, if
+/// it does not exist yet (SQLite would make it world-readable, and its
+/// `-wal` and `-shm` files take the database file's mode).
+fn create_private(path: &std::path::Path) -> std::io::Result<()> {
+    if path.as_os_str().is_empty() || path.exists() {
+        return Ok(());
+    }
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode_private()
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
     }
 }
 

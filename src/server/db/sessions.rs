@@ -98,7 +98,7 @@ pub async fn find_with_user_by_record(
     db: &Db,
     record_id: &str,
 ) -> Result<Option<SessionWithUser>, sqlx::Error> {
-    find_joined(db, &BY_RECORD_ID, record_id).await
+    find_joined(db, &BY_RECORD_ID, &super::record_key(record_id)).await
 }
 
 /// The session and its user by the session's id, and by its browser record
@@ -135,14 +135,15 @@ async fn find_joined(db: &Db, sql: &str, value: &str) -> Result<Option<SessionWi
     Ok(row.map(SessionWithUser::from))
 }
 
-/// Binds session `$2` to browser record `$1` (see [`set_record_id`]).
+/// Binds session `$2` to the browser record whose key (see
+/// [`super::record_key`]) is `$1` (see [`set_record_id`]).
 pub(super) const SET_RECORD_ID: &str = "UPDATE user_sessions SET record_id = $1 WHERE id = $2";
 
 /// Records which browser record session `id` lives in (a new one after
 /// every id change: record ids are random and never reused).
 pub async fn set_record_id(db: &Db, id: &str, record_id: &str) -> Result<(), sqlx::Error> {
     on_pool!(db, pool => sqlx::query(SET_RECORD_ID)
-        .bind(record_id)
+        .bind(super::record_key(record_id))
         .bind(id)
         .execute(pool)
         .await

@@ -316,8 +316,20 @@ pub struct AdminUserRow {
     pub locked_until: Option<i64>,
 }
 
-const ADMIN_COLUMNS: &str = "u.id, u.username, u.email, u.role, u.disabled, u.created_at, u.last_login_at, \
-                             u.email_verified, u.password_changed_at, u.mfa_enabled, l.locked_until";
+/// The account's locks: its password's (`l`) and its second factors' (`m`),
+/// whose keys `core::limits` makes.
+const LOCK_JOIN: &str = "LEFT JOIN lockouts l ON l.key = 'user:' || u.id \
+                         LEFT JOIN lockouts m ON m.key = 'mfa:user:' || u.id";
+/// The later of the two locks.
+const LOCKED_UNTIL: &str = "CASE WHEN COALESCE(m.locked_until, 0) > COALESCE(l.locked_until, 0) \
+                            THEN m.locked_until ELSE l.locked_until END";
+
+static ADMIN_COLUMNS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "u.id, u.username, u.email, u.role, u.disabled, u.created_at, u.last_login_at, \
+         u.email_verified, u.password_changed_at, u.mfa_enabled, {LOCKED_UNTIL} AS locked_until"
+    )
+});
 
 /// Which users a page of the admin list holds. `None` filters nothing.
 #[derive(Clone, Debug, Default)]
@@ -342,26 +354,29 @@ pub struct UserFilter {
 /// takes the keys in the prefix's range of that index (usernames and
 /// emails), so it costs what it finds.
 pub async fn page_for_admin(db: &Db, f: &UserFilter) -> Result<Vec<AdminUserRow>, sqlx::Error> {
-    const CONDITIONS: &str = "n.kind = 'username' AND n.key > $1 \
+    let conditions = format!(
+        "n.kind = 'username' AND n.key > $1 \
          AND ($2 IS NULL OR u.role = $2) \
          AND ($3 IS NULL OR u.disabled = $3) \
-         AND ($4 IS NULL OR (COALESCE(l.locked_until, 0) > $5) = $4) \
-         AND ($6 IS NULL OR (u.email IS NOT NULL AND u.email_verified = $6))";
+         AND ($4 IS NULL OR (COALESCE({LOCKED_UNTIL}, 0) > $5) = $4) \
+         AND ($6 IS NULL OR (u.email IS NOT NULL AND u.email_verified = $6))"
+    );
+    let columns = &*ADMIN_COLUMNS;
     let sql = if f.prefix.is_some() {
         format!(
-            "SELECT {ADMIN_COLUMNS} FROM \
-             (SELECT DISTINCT user_id FROM user_identifiers WHERE key >= $8 AND key < $9) m \
-             JOIN user_identifiers n ON n.user_id = m.user_id \
+            "SELECT {columns} FROM \
+             (SELECT DISTINCT user_id FROM user_identifiers WHERE key >= $8 AND key < $9) p \
+             JOIN user_identifiers n ON n.user_id = p.user_id \
              JOIN users u ON u.id = n.user_id \
-             LEFT JOIN lockouts l ON l.key = 'user:' || u.id \
-             WHERE {CONDITIONS} ORDER BY n.key LIMIT $7"
+             {LOCK_JOIN} \
+             WHERE {conditions} ORDER BY n.key LIMIT $7"
         )
     } else {
         format!(
-            "SELECT {ADMIN_COLUMNS} FROM user_identifiers n \
+            "SELECT {columns} FROM user_identifiers n \
              JOIN users u ON u.id = n.user_id \
-             LEFT JOIN lockouts l ON l.key = 'user:' || u.id \
-             WHERE {CONDITIONS} ORDER BY n.key LIMIT $7"
+             {LOCK_JOIN} \
+             WHERE {conditions} ORDER BY n.key LIMIT $7"
         )
     };
     let prefix = f.prefix.clone().unwrap_or_default();
@@ -405,7 +420,8 @@ pub async fn usernames(db: &Db, ids: &[String]) -> Result<Vec<(String, String)>,
 
 pub async fn find_for_admin(db: &Db, id: &str) -> Result<Option<AdminUserRow>, sqlx::Error> {
     let sql = format!(
-        "SELECT {ADMIN_COLUMNS} FROM users u LEFT JOIN lockouts l ON l.key = 'user:' || u.id WHERE u.id = $1"
+        "SELECT {} FROM users u {LOCK_JOIN} WHERE u.id = $1",
+        &*ADMIN_COLUMNS
     );
     on_pool!(db, pool => sqlx::query_as::<_, AdminUserRow>(&sql).bind(id).fetch_optional(pool).await)
 }

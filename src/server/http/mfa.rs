@@ -69,6 +69,18 @@ pub struct MfaStatusView {
     pub totp: bool,
     pub passkeys: usize,
     pub recovery_codes_left: u32,
+    /// The password was reset since the owner last confirmed these factors:
+    /// an intruder who had it may have added one. `DELETE
+    /// /api/v1/users/me/mfa` removes them all; `POST
+    /// /api/v1/users/me/mfa/reviewed` keeps them.
+    pub review_after_reset: bool,
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+pub struct OptionalPasswordBody {
+    /// Needed when this is the last second factor.
+    #[serde(default)]
+    pub password: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -210,7 +222,47 @@ pub async fn status(
         totp: s.totp,
         passkeys: s.passkeys,
         recovery_codes_left: s.recovery_codes_left,
+        review_after_reset: s.review_after_reset,
     }))
+}
+
+/// Removes every second factor of the signed-in user at once (the
+/// authenticator app, recovery codes and passkeys): after a password reset,
+/// what an intruder may have added. The password is asked again.
+#[utoipa::path(delete, path = "/api/v1/users/me/mfa", tag = "mfa", request_body = PasswordBody,
+    security(("bearer" = []), ("session" = [])),
+    responses(
+        (status = 200, body = Ok),
+        (status = 401, description = "Not signed in, wrong password, or reauthentication required", body = ErrorBody),
+        (status = 429, description = "Too many wrong passwords; see Retry-After", body = ErrorBody),
+    ))]
+pub async fn remove_all_factors(
+    State(state): State<AppState>,
+    CurrentUser(auth): CurrentUser,
+    ClientInfo(client): ClientInfo,
+    ApiJson(body): ApiJson<PasswordBody>,
+) -> ApiResult<Json<Ok>> {
+    state
+        .core
+        .remove_all_factors(&auth, &body.password, &client)
+        .await
+        .map_err(on_password)?;
+    Ok(Ok::json())
+}
+
+/// The owner checked their factors after a password reset and keeps them.
+#[utoipa::path(post, path = "/api/v1/users/me/mfa/reviewed", tag = "mfa",
+    security(("bearer" = []), ("session" = [])),
+    responses(
+        (status = 200, body = Ok),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+    ))]
+pub async fn factors_reviewed(
+    State(state): State<AppState>,
+    CurrentUser(auth): CurrentUser,
+) -> ApiResult<Json<Ok>> {
+    state.core.keep_factors(&auth).await?;
+    Ok(Ok::json())
 }
 
 /// Starts setting up an authenticator app: a new secret to confirm with a code.
@@ -390,22 +442,31 @@ pub async fn rename_passkey(
     Ok(Ok::json())
 }
 
-/// Deletes a passkey.
+/// Deletes a passkey. The last second factor of the account is removed
+/// only with the password.
 #[utoipa::path(delete, path = "/api/v1/users/me/passkeys/{id}", tag = "mfa",
     params(("id" = String, Path, description = "Passkey id")),
+    request_body(content = Option<OptionalPasswordBody>, description = "The password, when this is the last second factor"),
     security(("bearer" = []), ("session" = [])),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "Not signed in, or reauthentication required", body = ErrorBody),
+        (status = 401, description = "Not signed in, reauthentication required, or (the last factor) no or a wrong password", body = ErrorBody),
         (status = 404, description = "No such passkey of yours", body = ErrorBody),
+        (status = 429, description = "Too many wrong passwords; see Retry-After", body = ErrorBody),
     ))]
 pub async fn delete_passkey(
     State(state): State<AppState>,
     CurrentUser(auth): CurrentUser,
     ClientInfo(client): ClientInfo,
     Path(id): Path<String>,
+    OptionalJson(body): OptionalJson<OptionalPasswordBody>,
 ) -> ApiResult<StatusCode> {
-    state.core.delete_passkey(&auth, &id, &client).await?;
+    let password = body.and_then(|b| b.password);
+    state
+        .core
+        .delete_passkey(&auth, &id, password.as_deref(), &client)
+        .await
+        .map_err(on_password)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -420,22 +481,30 @@ pub async fn delete_passkey(
         (status = 409, description = "The account has no passkey", body = ErrorBody),
         (status = 401, description = "reauth while signed out, or the waiting sign-in expired", body = ErrorBody),
         (status = 403, description = "Passkeys need a host name (GATEHOUSE_PUBLIC_URL)", body = ErrorBody),
+        (status = 429, description = "Too many ceremonies from this client; see Retry-After", body = ErrorBody),
     ))]
 pub async fn passkey_start(
     State(state): State<AppState>,
     MaybeUser(auth): MaybeUser,
+    ClientInfo(client): ClientInfo,
     session: Session,
     OptionalJson(body): OptionalJson<PasskeyStartBody>,
 ) -> ApiResult<Json<CeremonyView>> {
     let body = body.unwrap_or_default();
     let ceremony = if body.reauth {
         let auth = auth.ok_or(core::Error::Unauthenticated)?;
-        state.core.start_passkey_sign_in(None, Some(&auth)).await?
+        state
+            .core
+            .start_passkey_sign_in(None, Some(&auth), &client)
+            .await?
     } else if body.second_factor {
         let pending = auth::pending(&session).await.ok_or(core::Error::SignInExpired)?;
-        state.core.start_passkey_sign_in(Some(&pending), None).await?
+        state
+            .core
+            .start_passkey_sign_in(Some(&pending), None, &client)
+            .await?
     } else {
-        state.core.start_passkey_sign_in(None, None).await?
+        state.core.start_passkey_sign_in(None, None, &client).await?
     };
     Ok(Json(ceremony.into()))
 }

@@ -53,7 +53,8 @@ pub fn api_routes(mail: bool, allowed_origins: &[String]) -> Router<AppState> {
         .route("/auth/passkey/start", post(mfa::passkey_start))
         .route("/auth/passkey/finish", post(mfa::passkey_finish))
         .route("/auth/reauthenticate", post(mfa::reauthenticate))
-        .route("/users/me/mfa", get(mfa::status))
+        .route("/users/me/mfa", get(mfa::status).delete(mfa::remove_all_factors))
+        .route("/users/me/mfa/reviewed", post(mfa::factors_reviewed))
         .route(
             "/users/me/mfa/totp",
             post(mfa::start_totp).delete(mfa::disable_totp),

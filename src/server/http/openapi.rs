@@ -62,6 +62,8 @@ use utoipa::{
         mfa::register_finish,
         mfa::passkeys,
         mfa::rename_passkey,
+        mfa::remove_all_factors,
+        mfa::factors_reviewed,
         mfa::delete_passkey,
         mfa::passkey_start,
         mfa::passkey_finish,

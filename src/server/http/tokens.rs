@@ -32,8 +32,12 @@ pub struct TokenResponse {
     pub token_type: &'static str,
     /// Seconds until the access token expires.
     pub expires_in: u64,
-    /// Opaque; spend it at `/api/v1/auth/refresh` for the next pair.
-    pub refresh_token: String,
+    /// Opaque; spend it at `/api/v1/auth/refresh` for the next pair. Only
+    /// for clients that are not browsers: a request that carries an
+    /// `Origin` (or `Sec-Fetch-Site`), and a refresh through the cookie, get
+    /// it in the HttpOnly cookie alone, out of the page's JavaScript's reach.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema, Default)]
@@ -62,24 +66,45 @@ fn refresh_cookie(state: &AppState, value: String, max_age: i64) -> HeaderValue 
     HeaderValue::from_str(&cookie.to_string()).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
-fn token_response(state: &AppState, pair: TokenPair) -> Response {
+/// Whether the request comes from a page in a browser: browsers send
+/// `Origin` with every POST from a script (same-origin too) and
+/// `Sec-Fetch-Site` with every request; other clients send neither.
+fn from_browser(headers: &HeaderMap) -> bool {
+    headers.contains_key(header::ORIGIN) || headers.contains_key("sec-fetch-site")
+}
+
+/// A token pair: the refresh token always as the HttpOnly cookie, and in
+/// the body only for a client that is not a browser (`in_body`).
+fn token_response(state: &AppState, pair: TokenPair, in_body: bool) -> Response {
     let max_age = pair.refresh_expires_at - core::now();
     let cookie = refresh_cookie(state, pair.refresh_token.clone(), max_age);
     let body = TokenResponse {
         access_token: pair.access_token,
         token_type: "Bearer",
         expires_in: pair.expires_in,
-        refresh_token: pair.refresh_token,
+        refresh_token: in_body.then_some(pair.refresh_token),
     };
     let mut res = Json(body).into_response();
     res.headers_mut().append(header::SET_COOKIE, cookie);
     res
 }
 
+/// Where a refresh token came from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Presented {
+    Body,
+    Cookie,
+}
+
 /// The refresh token from the body, else from the cookie.
-fn presented_token(state: &AppState, body: Option<RefreshBody>, headers: &HeaderMap) -> Option<String> {
+fn presented_token(
+    state: &AppState,
+    body: Option<RefreshBody>,
+    headers: &HeaderMap,
+) -> Option<(String, Presented)> {
     body.and_then(|b| b.refresh_token)
         .filter(|t| !t.is_empty())
+        .map(|t| (t, Presented::Body))
         .or_else(|| {
             let name = cookie_name(state);
             headers
@@ -89,7 +114,7 @@ fn presented_token(state: &AppState, body: Option<RefreshBody>, headers: &Header
                 .flat_map(|v| v.split(';'))
                 .filter_map(|pair| pair.trim().split_once('='))
                 .find(|(k, _)| *k == name)
-                .map(|(_, v)| v.to_string())
+                .map(|(_, v)| (v.to_string(), Presented::Cookie))
         })
 }
 
@@ -105,6 +130,7 @@ fn presented_token(state: &AppState, body: Option<RefreshBody>, headers: &Header
 pub async fn token(
     State(state): State<AppState>,
     ClientInfo(client): ClientInfo,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> ApiResult<Response> {
     let identifier = body.identifier()?;
@@ -113,7 +139,7 @@ pub async fn token(
         .issue_tokens(identifier, &body.password, &client)
         .await?
     {
-        TokenOutcome::Issued(_user, pair) => Ok(token_response(&state, pair)),
+        TokenOutcome::Issued(_user, pair) => Ok(token_response(&state, pair, !from_browser(&headers))),
         TokenOutcome::SecondFactor(pending) => Ok(Json(TokenMfaRequired {
             mfa_required: true,
             mfa_token: pending.token,
@@ -163,6 +189,7 @@ pub struct TokenMfaBody {
 pub async fn token_mfa(
     State(state): State<AppState>,
     ClientInfo(client): ClientInfo,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<TokenMfaBody>,
 ) -> ApiResult<Response> {
     let proof = super::mfa::proof(body.code, body.recovery_code)?;
@@ -170,7 +197,7 @@ pub async fn token_mfa(
         .core
         .issue_tokens_mfa(&body.mfa_token, &proof, &client)
         .await?;
-    Ok(token_response(&state, pair))
+    Ok(token_response(&state, pair, !from_browser(&headers)))
 }
 
 /// Spends a refresh token (body or cookie) for the next pair. Presenting a
@@ -186,11 +213,12 @@ pub async fn refresh(
     headers: HeaderMap,
     OptionalJson(body): OptionalJson<RefreshBody>,
 ) -> ApiResult<Response> {
-    let Some(token) = presented_token(&state, body, &headers) else {
+    let Some((token, from)) = presented_token(&state, body, &headers) else {
         return Err(ApiError::new(StatusCode::UNAUTHORIZED, "missing refresh token"));
     };
+    let in_body = from == Presented::Body && !from_browser(&headers);
     match state.core.refresh_tokens(&token, &client).await {
-        Ok((_user, pair)) => Ok(token_response(&state, pair)),
+        Ok((_user, pair)) => Ok(token_response(&state, pair, in_body)),
         Err(core::Error::Unauthenticated) => Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "invalid or expired refresh token",
@@ -207,7 +235,7 @@ pub async fn revoke(
     headers: HeaderMap,
     OptionalJson(body): OptionalJson<RefreshBody>,
 ) -> ApiResult<Response> {
-    if let Some(token) = presented_token(&state, body, &headers) {
+    if let Some((token, _)) = presented_token(&state, body, &headers) {
         state.core.revoke_refresh_token(&token).await?;
     }
     let mut res = Ok::json().into_response();

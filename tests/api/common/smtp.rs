@@ -201,6 +201,31 @@ impl SmtpSink {
         }
     }
 
+    /// The newest mail to `address` with `subject`, waiting up to `within` for it.
+    pub async fn wait_for_subject(&self, address: &str, subject: &str, within: Duration) -> Mail {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let notified = self.arrived.notified();
+            if let Some(mail) = self
+                .mails_to(address)
+                .into_iter()
+                .rev()
+                .find(|m| m.subject() == subject)
+            {
+                return mail;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                panic!(
+                    "expected a mail {subject:?} to {address} within {within:?}; got {:?}",
+                    self.mails_to(address)
+                        .iter()
+                        .map(Mail::subject)
+                        .collect::<Vec<_>>()
+                );
+            }
+        }
+    }
+
     /// The newest mail to `address`, waiting up to five seconds for the first.
     pub async fn last_to(&self, address: &str) -> Mail {
         let mails = self.wait_for(address, 1, Duration::from_secs(10)).await;
