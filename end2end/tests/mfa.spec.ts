@@ -153,6 +153,8 @@ test("passkeys: register one, sign in with it and no password, use it after a pa
   // Delete it: then the password alone signs in again.
   await page.goto("/account");
   await hydrated(page);
+  // The last second factor goes only with the password.
+  await page.getByLabel("Password, to remove your last second factor").fill(user.password);
   await page.getByRole("button", { name: "Remove the passkey Virtual key" }).click();
   await expect(page).toHaveURL(/\/account\?changed=passkey_deleted/);
   await expect(page.getByTestId("passkey")).toHaveCount(0);

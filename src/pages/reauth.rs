@@ -29,9 +29,9 @@ pub fn ReauthPage() -> impl IntoView {
                 <ActionForm action=action attr:class="form" attr:novalidate=true>
                     <FormAlert error=error/>
                     <input type="hidden" name="return_to" prop:value=return_to value=return_to/>
-                    <Field label="Password" name="password" kind="password" autocomplete="current-password" autofocus=true error=error/>
+                    <Field label="Password" name="password" kind="password" autocomplete="current-password" autofocus=true required=true error=error/>
                     {site.mfa_enabled.then(|| view! {
-                        <Field label="And a code from your app (or a recovery code)" name="code" autocomplete="one-time-code" max_length=32 error=error/>
+                        <Field label="Code from your app, or a recovery code" name="code" autocomplete="one-time-code" required=true max_length=32 error=error/>
                     })}
                     <Submit label="Continue" busy_label="Checking…" pending=action.pending()/>
                 </ActionForm>

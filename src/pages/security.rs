@@ -111,7 +111,7 @@ fn ReviewAfterReset() -> impl IntoView {
                 <ActionForm action=remove attr:class="form narrow-form" attr:novalidate=true>
                     <FormAlert error=remove_error/>
                     <Field label="Password, to remove every second factor" name="factors_password" kind="password" autocomplete="current-password" required=true error=remove_error/>
-                    <button type="submit" class="btn btn-danger" disabled=move || remove.pending().get()>
+                    <button type="submit" class="btn btn-ghost btn-danger" disabled=move || remove.pending().get()>
                         {move || if remove.pending().get() { "Removing…" } else { "Remove every second factor" }}
                     </button>
                 </ActionForm>
@@ -203,6 +203,9 @@ fn PasskeyRow(
             <div class="session-main">
                 <p class="session-device">{name2}</p>
                 <p class="session-meta muted">{added}</p>
+                {last_factor.then(|| view! {
+                    <p class="session-meta muted">"Your last second factor: removing it asks for your password."</p>
+                })}
             </div>
             <div class="actions">
                 <ActionForm action=rename attr:class="inline-form">

@@ -724,7 +724,10 @@ async fn a_username_that_is_someone_elses_address_is_refused() {
         )
         .await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
-    let error = json_of(res).await["error"].as_str().unwrap_or_default().to_string();
+    let error = json_of(res).await["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     assert!(error.contains("own email address"), "says why: {error}");
     // One's own address (any case) is fine.
     let res = app

@@ -900,3 +900,49 @@ async fn two_instances_never_send_one_message_twice() {
     assert_eq!(mails.len(), 60, "no message twice");
     assert_eq!(ids.len(), 60);
 }
+
+/// A slow mail server that works (each message takes a second to accept):
+/// two instances still send every message exactly once. Claims and the send
+/// timeout are shortened so the test takes seconds; with a claim of many
+/// messages at once, the end of the batch outlived its claim and the other
+/// instance sent it too (issue 29).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_slow_mail_server_never_makes_two_instances_send_one_message() {
+    let sink = SmtpSink::start().await;
+    let vars = [
+        ("GATEHOUSE_EMAIL_VERIFICATION", "off"),
+        ("GATEHOUSE_SIGNUP_LIMIT", "1000"),
+        ("GATEHOUSE_MAIL_LEASE_SECONDS", "4"),
+        ("GATEHOUSE_MAIL_SEND_TIMEOUT_SECONDS", "2"),
+    ];
+    let first = TestApp::spawn_with_mail(&sink, &vars).await;
+    let second = first.restart().await;
+    first.setup_admin().await;
+    let addresses: Vec<String> = (0..8).map(|i| format!("slow{i}@example.com")).collect();
+    for address in &addresses {
+        first.signup(address, None).await;
+    }
+    sink.slow(Duration::from_millis(1000));
+    for address in &addresses {
+        assert_eq!(forgot(&first, address).await.status(), StatusCode::ACCEPTED);
+    }
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while sink.mails().len() < addresses.len() {
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {} arrived",
+            sink.mails().len(),
+            addresses.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Long enough for any claim to run out and a second copy to arrive.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let mails = sink.mails();
+    let mut ids: Vec<String> = mails.iter().map(|m| m.header("Message-ID").unwrap()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), addresses.len());
+    assert_eq!(mails.len(), addresses.len(), "a message was sent twice");
+    drop(second);
+}

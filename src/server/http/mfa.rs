@@ -56,10 +56,11 @@ pub struct PasswordBody {
 
 #[derive(Deserialize, ToSchema, Default)]
 pub struct ReauthBody {
-    #[serde(default)]
-    pub password: Option<String>,
+    pub password: String,
+    /// For an account with a second factor: a code from the app ...
     #[serde(default)]
     pub code: Option<String>,
+    /// ... or a recovery code.
     #[serde(default)]
     pub recovery_code: Option<String>,
 }
@@ -543,13 +544,14 @@ pub async fn passkey_finish(
     }
 }
 
-/// Proves who the signed-in user is again (password, code or recovery code)
-/// before a sensitive change.
+/// Proves who the signed-in user is again before a sensitive change: the
+/// password, and for an account with a second factor a code or a recovery
+/// code too.
 #[utoipa::path(post, path = "/api/v1/auth/reauthenticate", tag = "mfa", request_body = ReauthBody,
     security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, body = Ok),
-        (status = 400, description = "Nothing to check", body = ErrorBody),
+        (status = 400, description = "Malformed body, or (an account with a second factor) no code", body = ErrorBody),
         (status = 401, description = "Not signed in, or a wrong password or code", body = ErrorBody),
         (status = 429, description = "Too many failures; see Retry-After", body = ErrorBody),
     ))]
@@ -565,7 +567,7 @@ pub async fn reauthenticate(
     };
     state
         .core
-        .reauthenticate(&auth, body.password.as_deref(), proof, &client)
+        .reauthenticate(&auth, Some(&body.password), proof, &client)
         .await?;
     Ok(Ok::json())
 }

@@ -285,9 +285,8 @@ fn body_rules(doc: &mut Value, config: &crate::server::config::Config) {
     // A code or a recovery code, not both.
     schemas["CodeBody"]["oneOf"] = one_of(&["code", "recovery_code"]);
     schemas["TokenMfaBody"]["oneOf"] = one_of(&["code", "recovery_code"]);
-    // Something to check: a password, a code or a recovery code (a code and
-    // a recovery code are one too many).
-    schemas["ReauthBody"]["anyOf"] = one_of(&["password", "code", "recovery_code"]);
+    // The password, and with it at most one of a code and a recovery code
+    // (an account with a second factor needs one of them).
     schemas["ReauthBody"]["not"] = json!({ "required": ["code", "recovery_code"] });
     // The fields that name or prove something are optional, but a null is
     // "not given": the combinators above need one of them to be a string.
@@ -297,7 +296,6 @@ fn body_rules(doc: &mut Value, config: &crate::server::config::Config) {
         ("LoginBody", "username", json!({ "type": "string" })),
         ("LoginBody", "email", json!({ "type": "string" })),
         ("LoginBody", "identifier", json!({ "type": "string" })),
-        ("ReauthBody", "password", json!({ "type": "string" })),
         ("CodeBody", "code", code.clone()),
         ("CodeBody", "recovery_code", code.clone()),
         ("TokenMfaBody", "code", code.clone()),

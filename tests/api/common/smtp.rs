@@ -82,6 +82,8 @@ struct State {
     mails: Vec<Mail>,
     /// Recipients containing this text are refused with this reply.
     refuse: Option<(String, String)>,
+    /// How long each message takes to accept (a slow, working server).
+    delay: Duration,
 }
 
 pub struct SmtpSink {
@@ -161,6 +163,12 @@ impl SmtpSink {
     /// Refuses recipients containing `needle` with `reply` (e.g. `550 5.1.1 no such user`).
     pub fn refuse(&self, needle: &str, reply: &str) {
         self.state.lock().unwrap().refuse = Some((needle.to_string(), reply.to_string()));
+    }
+
+    /// Takes `per_message` to accept each message from now on (it is kept,
+    /// and acknowledged, at the end of that time).
+    pub fn slow(&self, per_message: Duration) {
+        self.state.lock().unwrap().delay = per_message;
     }
 
     pub fn accept_all(&self) {
@@ -298,6 +306,10 @@ async fn session(stream: TcpStream, state: Arc<Mutex<State>>, arrived: Arc<Notif
                     } else {
                         &line[..]
                     });
+                }
+                let delay = state.lock().unwrap().delay;
+                if !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
                 }
                 let raw = String::from_utf8_lossy(&data).into_owned();
                 let mail = Mail {
