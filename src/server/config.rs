@@ -101,6 +101,13 @@ pub struct MailConfig {
     pub from: String,
     /// Attempts before a message is marked failed (`GATEHOUSE_MAIL_MAX_ATTEMPTS`).
     pub max_attempts: u32,
+    /// How long an instance holds a message it claimed before another may
+    /// take it over (`GATEHOUSE_MAIL_LEASE_SECONDS`).
+    pub lease: Duration,
+    /// How long one message may take to hand over
+    /// (`GATEHOUSE_MAIL_SEND_TIMEOUT_SECONDS`); at least 2 s shorter than
+    /// the lease.
+    pub send_timeout: Duration,
 }
 
 /// `GATEHOUSE_KEY_ENCRYPTION_KEY`: the key secrets at rest are sealed with
@@ -341,10 +348,22 @@ impl Config {
                         format!("Gatehouse <no-reply@{host}>")
                     }
                 };
+                let lease = num("GATEHOUSE_MAIL_LEASE_SECONDS", 120, 3, 3600)?;
+                let send_timeout = num("GATEHOUSE_MAIL_SEND_TIMEOUT_SECONDS", 30, 1, 3600)?;
+                if send_timeout + 2 > lease {
+                    return Err(ConfigError {
+                        variable: "GATEHOUSE_MAIL_SEND_TIMEOUT_SECONDS",
+                        message: format!(
+                            "{send_timeout} s leaves too little of GATEHOUSE_MAIL_LEASE_SECONDS ({lease} s): a send must give up at least 2 s before its claim ends"
+                        ),
+                    });
+                }
                 Some(MailConfig {
                     transport,
                     from,
                     max_attempts: num("GATEHOUSE_MAIL_MAX_ATTEMPTS", 20, 1, 1000)? as u32,
+                    lease: Duration::from_secs(lease),
+                    send_timeout: Duration::from_secs(send_timeout),
                 })
             }
         };
@@ -650,6 +669,33 @@ mod tests {
         assert!(parse_key("q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=").is_some());
         assert_eq!(parse_key("too short"), None);
         assert_eq!(parse_key(&"00".repeat(16)), None, "16 bytes is not enough");
+    }
+
+    #[test]
+    fn a_send_must_give_up_before_its_claim_ends() {
+        let mail = [
+            ("GATEHOUSE_SMTP_URL", "file:///tmp/m"),
+            ("GATEHOUSE_PUBLIC_URL", "https://id.example.com"),
+        ];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            Config::from_map(&mail.iter().chain(extra).copied().collect())
+        };
+        let defaults = with(&[]).unwrap().mail.unwrap();
+        assert_eq!(
+            (defaults.lease.as_secs(), defaults.send_timeout.as_secs()),
+            (120, 30)
+        );
+        let err = with(&[
+            ("GATEHOUSE_MAIL_LEASE_SECONDS", "10"),
+            ("GATEHOUSE_MAIL_SEND_TIMEOUT_SECONDS", "9"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.variable, "GATEHOUSE_MAIL_SEND_TIMEOUT_SECONDS");
+        assert!(with(&[
+            ("GATEHOUSE_MAIL_LEASE_SECONDS", "10"),
+            ("GATEHOUSE_MAIL_SEND_TIMEOUT_SECONDS", "8")
+        ])
+        .is_ok());
     }
 
     #[test]

@@ -9,8 +9,6 @@ use super::{
 use std::time::Duration;
 use tokio::{sync::watch, task::JoinHandle};
 
-/// How many messages one round claims.
-const BATCH: i64 = 16;
 /// The longest the sender sleeps without being woken (it also picks up mail
 /// another instance queued and could not send, and retries that fell due).
 const IDLE_POLL: Duration = Duration::from_secs(2);
@@ -60,24 +58,24 @@ async fn send_mail(core: Core, mut sender: Sender, mut stopped: watch::Receiver<
         if *stopped.borrow() {
             break;
         }
-        let batch = match core.claim_mail(BATCH).await {
-            Ok(batch) => batch,
+        // One message at a time, claimed right before its send (see
+        // `Core::claim_mail` for why a claim then cannot run out under it).
+        let claimed = match core.claim_mail().await {
+            Ok(claimed) => claimed,
             Err(e) => {
                 tracing::warn!(error = %e, "could not read the outbox");
-                Vec::new()
+                None
             }
         };
-        for message in &batch {
-            let outcome = sender.send(message).await;
+        if let Some(message) = claimed {
+            let outcome = sender.send(&message).await;
             let sent = matches!(outcome, SendOutcome::Sent);
-            if let Err(e) = core.record_send(message, outcome).await {
+            if let Err(e) = core.record_send(&message, outcome).await {
                 tracing::error!(error = %e, "could not record a send in the outbox");
             }
             if sent {
                 tracing::info!(kind = %message.kind, "mail sent");
             }
-        }
-        if batch.len() as i64 == BATCH {
             continue;
         }
         let wait = match core.next_mail_due().await {

@@ -12,10 +12,6 @@ use lettre::{
 };
 use std::time::Duration;
 
-/// How long one message may take to hand over (lettre's own timeout covers
-/// only connecting).
-const SEND_TIMEOUT: Duration = Duration::from_secs(30);
-
 enum Transport {
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
     File(AsyncFileTransport<Tokio1Executor>),
@@ -66,20 +62,24 @@ impl Sender {
             Err(outcome) => return outcome,
         };
         match &self.transport {
-            Transport::Smtp(smtp) => match tokio::time::timeout(SEND_TIMEOUT, smtp.send(email)).await {
-                Ok(Ok(_)) => SendOutcome::Sent,
-                Ok(Err(e)) if e.is_permanent() => SendOutcome::Permanent(e.to_string()),
-                Ok(Err(e)) => SendOutcome::Transient(e.to_string()),
-                Err(_) => {
-                    // A pooled connection cut off mid-transaction may be out
-                    // of step: start again with a new pool.
-                    match build(&self.config.transport) {
-                        Ok(t) => self.transport = t,
-                        Err(e) => tracing::error!(error = %e, "could not rebuild the mail transport"),
+            // The whole hand-over, connecting included, within the send
+            // timeout (lettre's own covers only connecting).
+            Transport::Smtp(smtp) => {
+                match tokio::time::timeout(self.config.send_timeout, smtp.send(email)).await {
+                    Ok(Ok(_)) => SendOutcome::Sent,
+                    Ok(Err(e)) if e.is_permanent() => SendOutcome::Permanent(e.to_string()),
+                    Ok(Err(e)) => SendOutcome::Transient(e.to_string()),
+                    Err(_) => {
+                        // A pooled connection cut off mid-transaction may be out
+                        // of step: start again with a new pool.
+                        match build(&self.config.transport) {
+                            Ok(t) => self.transport = t,
+                            Err(e) => tracing::error!(error = %e, "could not rebuild the mail transport"),
+                        }
+                        SendOutcome::Transient("timed out talking to the mail server".into())
                     }
-                    SendOutcome::Transient("timed out talking to the mail server".into())
                 }
-            },
+            }
             Transport::File(file) => match file.send(email).await {
                 Ok(_) => SendOutcome::Sent,
                 Err(e) => SendOutcome::Transient(format!("could not write the message: {e:?}")),

@@ -106,10 +106,6 @@ pub fn backoff(attempts: u32) -> i64 {
     (1i64 << attempts.saturating_sub(1).min(6)).min(60)
 }
 
-/// How long one instance may hold a claimed message before another may take
-/// it over (the first one died mid-send).
-pub const LEASE_SECONDS: i64 = 120;
-
 /// "24 hours", "30 minutes", "7 days".
 pub fn human_duration(seconds: u64) -> String {
     let (n, unit) = if seconds.is_multiple_of(86_400) && seconds >= 2 * 86_400 {
@@ -202,22 +198,36 @@ impl Core {
         self.mailer_wake.clone()
     }
 
-    /// Claims up to `limit` due messages for this instance.
-    pub async fn claim_mail(&self, limit: i64) -> Result<Vec<Outgoing>> {
+    /// Claims the next due message for this instance, if any.
+    ///
+    /// The rule that keeps two instances from sending one message: a
+    /// message is claimed right before it is sent, one at a time, for
+    /// `GATEHOUSE_MAIL_LEASE_SECONDS`, and its send gives up after
+    /// `GATEHOUSE_MAIL_SEND_TIMEOUT_SECONDS`, which the configuration keeps
+    /// at least 2 s shorter. So a claim cannot run out while its holder
+    /// works on it, however slow a working mail server is; another instance
+    /// takes a message over only after its holder died or hung past the
+    /// send timeout. (Claiming a batch let the end of the batch outlive its
+    /// claim behind a slow server, and the other instance sent it too.)
+    /// What remains is SMTP's own gap: a server that keeps a message but
+    /// whose reply never arrives gets it again on the retry.
+    pub async fn claim_mail(&self) -> Result<Option<Outgoing>> {
         let now = super::now();
-        let rows = q::claim(&self.db, now, now + LEASE_SECONDS, limit).await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| Outgoing {
-                id: r.id,
-                kind: r.kind,
-                to: r.recipient,
-                subject: r.subject,
-                text: r.text_body,
-                html: r.html_body,
-                attempt: r.attempts.clamp(0, i64::from(u32::MAX)) as u32,
-            })
-            .collect())
+        let lease = self
+            .config
+            .mail
+            .as_ref()
+            .map_or(120, |m| m.lease.as_secs() as i64);
+        let row = q::claim(&self.db, now, now + lease, 1).await?.into_iter().next();
+        Ok(row.map(|r| Outgoing {
+            id: r.id,
+            kind: r.kind,
+            to: r.recipient,
+            subject: r.subject,
+            text: r.text_body,
+            html: r.html_body,
+            attempt: r.attempts.clamp(0, i64::from(u32::MAX)) as u32,
+        }))
     }
 
     /// Records how sending `message` went: sent, tried again after a

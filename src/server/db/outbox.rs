@@ -59,7 +59,7 @@ pub async fn insert(tx: &mut Tx, m: &NewMessage<'_>) -> Result<(), sqlx::Error> 
 
 /// Claims up to `limit` messages that are due (pending and due, or claimed by
 /// an instance whose claim ran out), until `lease_until`, and counts the
-/// attempt. On PostgreSQL rows another instance is claiming are skipped
+/// attempt. The sender claims one at a time (see `Core::claim_mail`). On PostgreSQL rows another instance is claiming are skipped
 /// (`FOR UPDATE SKIP LOCKED`); SQLite runs one writer at a time. Either way a
 /// message is claimed by one instance only.
 pub async fn claim(db: &Db, now: i64, lease_until: i64, limit: i64) -> Result<Vec<Claimed>, sqlx::Error> {
