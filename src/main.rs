@@ -282,6 +282,7 @@ async fn serve(config: Config) -> Result<(), BoxError> {
     leptos_options.site_addr = config.site_addr;
     let addr = config.site_addr;
     let header_timeout = config.header_timeout;
+    let shutdown_grace = config.shutdown_grace;
     let state = AppState::open(config, leptos_options).await?;
     let jobs = state.start_jobs()?;
     if let Some(metrics_addr) = state.config.metrics_addr {
@@ -293,7 +294,7 @@ async fn serve(config: Config) -> Result<(), BoxError> {
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     tracing::info!("listening on http://{addr}");
-    gatehouse::server::serve::serve(listener, app, header_timeout, shutdown_signal()).await;
+    gatehouse::server::serve::serve(listener, app, header_timeout, shutdown_grace, shutdown_signal()).await;
     jobs.stop().await;
     Ok(())
 }

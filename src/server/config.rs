@@ -186,6 +186,9 @@ pub struct Config {
     /// A connection has this long to send a request's headers (and an idle
     /// kept-alive connection this long before its next one).
     pub header_timeout: Duration,
+    /// On a stop, requests in flight get this long to finish
+    /// (`GATEHOUSE_SHUTDOWN_SECONDS`).
+    pub shutdown_grace: Duration,
     /// Where Prometheus metrics are served (`GATEHOUSE_METRICS_ADDR`); `None`: off.
     pub metrics_addr: Option<std::net::SocketAddr>,
     /// Seals secrets at rest (`GATEHOUSE_KEY_ENCRYPTION_KEY`); `None`: stored as they are.
@@ -489,6 +492,7 @@ impl Config {
             relying_party,
             allowed_origins,
             header_timeout: secs(num("GATEHOUSE_HEADER_TIMEOUT_SECONDS", 10, 1, 3600)?),
+            shutdown_grace: secs(num("GATEHOUSE_SHUTDOWN_SECONDS", 30, 0, 3600)?),
             metrics_addr,
             key_encryption_key,
         })

@@ -3,7 +3,10 @@
 //! request and then nothing is closed, and so is one idle longer than that
 //! between kept-alive requests), TCP_NODELAY (a streamed page otherwise
 //! stalls ~40 ms per response on a kept-alive connection), and a graceful
-//! shutdown that lets requests in flight finish.
+//! shutdown: on the signal the listener closes, idle connections (kept
+//! alive, or never used) close at once, and every request whose headers
+//! arrived is read to its end and answered, for up to the grace period
+//! (`GATEHOUSE_SHUTDOWN_SECONDS`); then the server returns.
 
 use axum::Router;
 use hyper::server::conn::http1;
@@ -15,14 +18,13 @@ use hyper_util::{
 use std::{future::Future, net::SocketAddr, time::Duration};
 use tower::Service as _;
 
-/// How long a shutdown waits for requests in flight.
-const DRAIN: Duration = Duration::from_secs(30);
-
-/// Serves `app` on `listener` until `shutdown` completes.
+/// Serves `app` on `listener` until `shutdown` completes, then lets the
+/// requests in flight finish for up to `grace`.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Router,
     header_timeout: Duration,
+    grace: Duration,
     shutdown: impl Future<Output = ()>,
 ) {
     let mut make_service = app.into_make_service_with_connect_info::<SocketAddr>();
@@ -61,8 +63,8 @@ pub async fn serve(
     drop(listener);
     tokio::select! {
         _ = graceful.shutdown() => {}
-        _ = tokio::time::sleep(DRAIN) => {
-            tracing::warn!("requests still running after {} s; stopping anyway", DRAIN.as_secs());
+        _ = tokio::time::sleep(grace) => {
+            tracing::warn!("requests still running after {} s; stopping anyway", grace.as_secs());
         }
     }
 }

@@ -470,3 +470,183 @@ async fn pages_render_while_another_router_is_built_in_the_process() {
     builder.join().expect("the builder thread");
     outcome.expect("every page answers");
 }
+
+/// The release-like binary serving on a free port of 127.0.0.1 with a fresh
+/// SQLite database; stopped with SIGTERM by the tests below.
+struct Served {
+    child: std::process::Child,
+    addr: std::net::SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl Served {
+    async fn start(vars: &[(&str, &str)]) -> Served {
+        let dir = tempfile::tempdir().unwrap();
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("RUST_LOG", "warn")
+            .env("LEPTOS_SITE_ADDR", addr.to_string())
+            .env("LEPTOS_SITE_ROOT", "target/site")
+            .env("LEPTOS_OUTPUT_NAME", "gatehouse")
+            .env(
+                "DATABASE_URL",
+                format!("sqlite://{}?mode=rwc", dir.path().join("g.db").display()),
+            )
+            .stdin(Stdio::null());
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("the gatehouse binary");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(addr).await.is_err() {
+            assert!(Instant::now() < deadline, "the server did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Served {
+            child,
+            addr,
+            _dir: dir,
+        }
+    }
+
+    fn terminate(&self) {
+        let pid = libc::pid_t::try_from(self.child.id()).expect("a pid");
+        // SAFETY: kill(2) with our own child's pid and a valid signal.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    }
+
+    /// Waits for the process to exit (at most `within`); its status and how long it took.
+    async fn exit(mut self, within: Duration) -> (std::process::ExitStatus, Duration) {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (status, started.elapsed());
+            }
+            if started.elapsed() > within {
+                let _ = self.child.kill();
+                panic!("the server was still running {within:?} after SIGTERM");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// Everything an HTTP/1.1 answer on `stream` says, until the server closes
+/// it or a whole answer with its body arrived.
+async fn read_answer(stream: &mut TcpStream) -> String {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf))
+            .await
+            .expect("an answer within 10 s")
+            .unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&got);
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().to_string())
+                })
+                .and_then(|v| v.parse::<usize>().ok());
+            if length.is_some_and(|len| body.len() >= len) {
+                break;
+            }
+        }
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+/// A deploy stops the server while someone's signup is still uploading: the
+/// request whose headers arrived is read to its end and answered, new
+/// connections are refused meanwhile, and the process then exits 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_finishes_an_upload_that_began_before_it() {
+    let served = Served::start(&[("GATEHOUSE_SHUTDOWN_SECONDS", "20")]).await;
+    let body = json!({ "username": ADMIN, "password": ADMIN_PASSWORD }).to_string();
+    let mut stream = TcpStream::connect(served.addr).await.unwrap();
+    let head = format!(
+        "POST /api/v1/auth/setup HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        served.addr,
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&body.as_bytes()[..8]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    served.terminate();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Stopping: nobody new gets in.
+    assert!(
+        TcpStream::connect(served.addr).await.is_err(),
+        "the listener is closed once the stop began"
+    );
+    // The rest of the body, slowly, well after the signal.
+    for chunk in body.as_bytes()[8..].chunks(8) {
+        stream.write_all(chunk).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let answer = read_answer(&mut stream).await;
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    assert!(answer.contains("\"ok\":true"), "{answer}");
+    let (status, _) = served.exit(Duration::from_secs(15)).await;
+    assert!(status.success(), "{status}");
+}
+
+/// Idle connections, kept alive after a request or never used, do not hold
+/// the stop: they are closed at once, long before the grace period.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_connection_does_not_hold_the_stop() {
+    let served = Served::start(&[("GATEHOUSE_SHUTDOWN_SECONDS", "30")]).await;
+    let mut kept = TcpStream::connect(served.addr).await.unwrap();
+    let get = format!("GET /health HTTP/1.1\r\nHost: {}\r\n\r\n", served.addr);
+    kept.write_all(get.as_bytes()).await.unwrap();
+    assert!(read_answer(&mut kept).await.starts_with("HTTP/1.1 200"));
+    let _silent = TcpStream::connect(served.addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    served.terminate();
+    let (status, took) = served.exit(Duration::from_secs(10)).await;
+    assert!(status.success(), "{status}");
+    assert!(
+        took < Duration::from_secs(3),
+        "the stop waited {took:?} for idle connections"
+    );
+    // The kept-alive connection was closed by the server.
+    let mut buf = [0u8; 16];
+    let n = tokio::time::timeout(Duration::from_secs(2), kept.read(&mut buf))
+        .await
+        .expect("closed, not left hanging")
+        .unwrap_or(0);
+    assert_eq!(n, 0);
+}
+
+/// The grace period bounds the stop: a request that is still arriving when
+/// it ends is cut, and the process exits 0 then, not later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_grace_period_bounds_the_stop() {
+    let served = Served::start(&[("GATEHOUSE_SHUTDOWN_SECONDS", "1")]).await;
+    let mut stream = TcpStream::connect(served.addr).await.unwrap();
+    let head = format!(
+        "POST /api/v1/auth/setup HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{",
+        served.addr
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    served.terminate();
+    let (status, took) = served.exit(Duration::from_secs(10)).await;
+    assert!(status.success(), "{status}");
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(4),
+        "stopped after {took:?}, with a grace period of 1 s"
+    );
+}

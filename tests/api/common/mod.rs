@@ -214,9 +214,10 @@ impl TestApp {
             None => None,
         };
         let app = router::build(state.clone());
-        let header_timeout = state.config.header_timeout;
+        let (header_timeout, grace) = (state.config.header_timeout, state.config.shutdown_grace);
         let server = tokio::spawn(async move {
-            gatehouse::server::serve::serve(listener, app, header_timeout, std::future::pending()).await;
+            gatehouse::server::serve::serve(listener, app, header_timeout, grace, std::future::pending())
+                .await;
         });
         TestApp {
             addr,
