@@ -101,7 +101,7 @@ fn argon2_loop(length: Duration, threads: usize) {
 fn seed(url: &str, total: i64) -> Result<(), Box<dyn std::error::Error>> {
     runtime()?.block_on(async {
         let db = Db::connect(url).await?;
-        let hash = passwords::Hasher::new(1).hash(PASSWORD).await?;
+        let hash = gatehouse::server::hashing::Hasher::new(1).hash(PASSWORD).await?;
         let mut n = users::count(&db).await?;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)?

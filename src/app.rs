@@ -9,7 +9,6 @@ use crate::{
         LoginRoute, ReauthRoute, RecoveryCodesRoute, ResetPasswordRoute, SecondFactorRoute, SetupRoute,
         SignupRoute, VerifyEmailRoute,
     },
-    server_fns::{site_state, SiteInfo},
 };
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
@@ -41,16 +40,10 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// The site state (visitor and settings), loaded once per page load. Every
-/// change of who is signed in is a full page load, so it never goes stale.
-#[derive(Clone, Copy)]
-pub struct Site(pub Resource<Result<SiteInfo, crate::model::AppError>>);
-
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    let site = Resource::new(|| (), |_| site_state());
-    provide_context(Site(site));
+    crate::site::provide_site();
 
     // A marker tests wait for: set once the wasm has taken over the page.
     #[cfg(feature = "hydrate")]

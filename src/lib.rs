@@ -8,6 +8,7 @@ pub mod components;
 pub mod model;
 pub mod pages;
 pub mod server_fns;
+pub mod site;
 
 #[cfg(feature = "ssr")]
 pub mod server;

@@ -155,7 +155,7 @@ async fn open_db(config: &Config) -> Result<Db, BoxError> {
 }
 
 async fn migrate(config: Config) -> Result<(), BoxError> {
-    operator_core(config).await?.db.close().await;
+    operator_core(config).await?.close().await;
     println!("migrations applied");
     Ok(())
 }
@@ -184,7 +184,7 @@ fn read_password() -> Result<String, BoxError> {
 
 async fn operator_core(config: Config) -> Result<Core, BoxError> {
     let db = open_db(&config).await?;
-    let core = Core::new(db, Arc::new(config));
+    let (core, _hasher) = gatehouse::server::core_with_machinery(db, Arc::new(config));
     core.backfill_username_skeletons()
         .await
         .map_err(|e| format!("cannot prepare the users table: {e}"))?;
@@ -198,7 +198,7 @@ async fn create_admin(config: Config, username: &str, email: Option<&str>) -> Re
         .create_admin(username, email, &password)
         .await
         .map_err(|e| e.to_string())?;
-    core.db.close().await;
+    core.close().await;
     println!("created admin {} ({})", user.username, user.id);
     Ok(())
 }
@@ -210,7 +210,7 @@ async fn reset_password(config: Config, username: &str) -> Result<(), BoxError> 
         .reset_password(username, &password)
         .await
         .map_err(|e| e.to_string())?;
-    core.db.close().await;
+    core.close().await;
     println!(
         "password of {} reset; its sessions and tokens have ended",
         user.username
@@ -228,7 +228,7 @@ async fn rotate_signing_key(config: Config, retire_previous: bool) -> Result<(),
         .rotate_signing_key(retire_previous, &operator)
         .await
         .map_err(|e| e.to_string())?;
-    core.db.close().await;
+    core.close().await;
     println!(
         "new signing key {}; {} older keys retired",
         rotation.kid, rotation.retired
@@ -286,7 +286,7 @@ async fn serve(config: Config) -> Result<(), BoxError> {
     let state = AppState::open(config, leptos_options).await?;
     let jobs = state.start_jobs()?;
     if let Some(metrics_addr) = state.config.metrics_addr {
-        let bound = gatehouse::server::metrics::start(metrics_addr, state.core.clone()).await?;
+        let bound = gatehouse::server::metrics::start(metrics_addr, state.hasher.clone()).await?;
         tracing::info!("metrics on http://{bound}/metrics");
     }
     let app = router::build(state);

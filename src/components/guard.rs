@@ -2,9 +2,9 @@
 //! anything renders; these cover navigation inside the running app.
 
 use crate::{
-    app::Site,
     model::{login_url_for, UserView},
     server_fns::SiteInfo,
+    site::{loading, with_site},
 };
 use leptos::prelude::*;
 use leptos_router::{components::Redirect, hooks::use_location};
@@ -15,62 +15,36 @@ pub fn signed_in<V>(page: impl Fn(UserView, SiteInfo) -> V + Clone + Send + Sync
 where
     V: IntoView + 'static,
 {
-    let Site(site) = expect_context::<Site>();
     let location = use_location();
-    view! {
-        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {
-                let page = page.clone();
-                move || {
-                    let page = page.clone();
-                    Suspend::new(async move {
-                        match site.await.ok().and_then(|s| Some((s.user.clone()?, s))) {
-                            Some((user, site)) => page(user, site).into_any(),
-                            None => {
-                                let search = location.search.get_untracked();
-                                let mut here = location.pathname.get_untracked();
-                                if !search.is_empty() {
-                                    if !search.starts_with('?') {
-                                        here.push('?');
-                                    }
-                                    here.push_str(&search);
-                                }
-                                view! { <Redirect path=login_url_for(&here)/> }.into_any()
-                            }
-                        }
-                    })
+    with_site(loading, move |site| {
+        match site.ok().and_then(|s| Some((s.user.clone()?, s))) {
+            Some((user, site)) => page(user, site).into_any(),
+            None => {
+                let search = location.search.get_untracked();
+                let mut here = location.pathname.get_untracked();
+                if !search.is_empty() {
+                    if !search.starts_with('?') {
+                        here.push('?');
+                    }
+                    here.push_str(&search);
                 }
+                view! { <Redirect path=login_url_for(&here)/> }.into_any()
             }
-        </Suspense>
-    }
+        }
+    })
 }
 
 /// Renders `page` for visitors who are not signed in; signed-in users go to
 /// the dashboard.
-pub fn signed_out<V>(
-    page: impl Fn(crate::server_fns::SiteInfo) -> V + Clone + Send + Sync + 'static,
-) -> impl IntoView
+pub fn signed_out<V>(page: impl Fn(SiteInfo) -> V + Clone + Send + Sync + 'static) -> impl IntoView
 where
     V: IntoView + 'static,
 {
-    let Site(site) = expect_context::<Site>();
-    view! {
-        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {
-                let page = page.clone();
-                move || {
-                    let page = page.clone();
-                    Suspend::new(async move {
-                        match site.await {
-                            Ok(state) if state.user.is_some() => view! { <Redirect path="/dashboard"/> }.into_any(),
-                            Ok(state) => page(state).into_any(),
-                            Err(e) => view! { <div class="alert" role="alert">{e.message}</div> }.into_any(),
-                        }
-                    })
-                }
-            }
-        </Suspense>
-    }
+    with_site(loading, move |site| match site {
+        Ok(state) if state.user.is_some() => view! { <Redirect path="/dashboard"/> }.into_any(),
+        Ok(state) => page(state).into_any(),
+        Err(e) => view! { <div class="alert" role="alert">{e.message}</div> }.into_any(),
+    })
 }
 
 /// Renders `page` for anyone, signed in or not, once the site state is known.
@@ -78,21 +52,8 @@ pub fn any_visitor<V>(page: impl Fn(SiteInfo) -> V + Clone + Send + Sync + 'stat
 where
     V: IntoView + 'static,
 {
-    let Site(site) = expect_context::<Site>();
-    view! {
-        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {
-                let page = page.clone();
-                move || {
-                    let page = page.clone();
-                    Suspend::new(async move {
-                        match site.await {
-                            Ok(state) => page(state).into_any(),
-                            Err(e) => view! { <div class="alert" role="alert">{e.message}</div> }.into_any(),
-                        }
-                    })
-                }
-            }
-        </Suspense>
-    }
+    with_site(loading, move |site| match site {
+        Ok(state) => page(state).into_any(),
+        Err(e) => view! { <div class="alert" role="alert">{e.message}</div> }.into_any(),
+    })
 }

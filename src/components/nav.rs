@@ -1,11 +1,14 @@
 //! The navigation bar: the site's name, the signed-in user and Logout.
 
-use crate::{app::Site, model::Role, server_fns::Logout};
+use crate::{
+    model::Role,
+    server_fns::Logout,
+    site::{nothing, with_site},
+};
 use leptos::prelude::*;
 
 #[component]
 pub fn NavBar() -> impl IntoView {
-    let Site(site) = expect_context::<Site>();
     let logout = ServerAction::<Logout>::new();
     view! {
         <header class="topbar">
@@ -14,9 +17,8 @@ pub fn NavBar() -> impl IntoView {
                     <span class="brand-mark" aria-hidden="true"></span>
                     "Gatehouse"
                 </a>
-                <Suspense fallback=|| ()>
-                    {move || Suspend::new(async move {
-                        match site.await {
+                {with_site(nothing, move |site| {
+                        match site {
                             Ok(state) => match state.user {
                                 Some(user) => view! {
                                     <ul class="nav-links">
@@ -42,7 +44,6 @@ pub fn NavBar() -> impl IntoView {
                             Err(_) => ().into_any(),
                         }
                     })}
-                </Suspense>
             </nav>
         </header>
     }

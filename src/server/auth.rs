@@ -7,8 +7,11 @@
 
 use super::{
     config::Config,
-    core::{sessions::Authenticated, sessions::NewSession, Client, Core},
-    db::SESSION_KEY,
+    core::{
+        self,
+        sessions::{Authenticated, NewSession, SESSION_KEY},
+        Client, Core, User,
+    },
     AppState,
 };
 use axum::{
@@ -45,6 +48,29 @@ pub struct BearerRejected;
 #[derive(Clone, Copy, Debug)]
 pub struct AuthUnavailable;
 
+/// The session store is the database: its failures are the database's (the
+/// answer is unknown, not "signed out"), and they say nothing about who is
+/// signed in.
+fn store_failed(e: tower_sessions::session::Error) -> core::Error {
+    core::Error::Unavailable(format!("session store: {e}"))
+}
+
+/// Signs `user` in on this browser: a new core session (as long as
+/// "remember me" asks), made this browser's session by [`establish`]. Every
+/// adapter that ends a sign-in (setup, login, second step, passkey,
+/// invitation) comes through here.
+pub async fn sign_in(
+    core: &Core,
+    session: &Session,
+    user: &User,
+    remember: bool,
+    client: &Client,
+) -> core::Result<NewSession> {
+    let new = core.start_session(user, remember, client).await?;
+    establish(core, session, &new).await?;
+    Ok(new)
+}
+
 /// Makes `new` this browser's session: a fresh session id (so a planted id is
 /// never kept), the core session's id inside, and a cookie lifetime only with
 /// "remember me". Ends the session the browser had before, if any.
@@ -53,11 +79,7 @@ pub struct AuthUnavailable;
 /// changed session then), under a new random id, and the store binds the
 /// core session to it in the same write (see
 /// [`crate::server::db::SessionStoreAny`]).
-pub async fn establish(
-    core: &Core,
-    session: &Session,
-    new: &NewSession,
-) -> Result<(), tower_sessions::session::Error> {
+pub async fn establish(core: &Core, session: &Session, new: &NewSession) -> core::Result<()> {
     if let Ok(Some(old)) = session.get::<String>(SESSION_KEY).await {
         if old != new.id {
             let _ = core.end_session(&old).await;
@@ -67,10 +89,10 @@ pub async fn establish(
     // one is deleted); one without (or with an id the store does not know)
     // has no id yet, and its record gets a fresh one when it is stored.
     if session.id().is_some() {
-        session.cycle_id().await?;
+        session.cycle_id().await.map_err(store_failed)?;
     }
-    let _ = session.remove_value(PENDING_KEY).await?;
-    session.insert(SESSION_KEY, &new.id).await?;
+    let _ = session.remove_value(PENDING_KEY).await.map_err(store_failed)?;
+    session.insert(SESSION_KEY, &new.id).await.map_err(store_failed)?;
     let expiry = if new.remember {
         let at =
             OffsetDateTime::from_unix_timestamp(new.expires_at).unwrap_or_else(|_| OffsetDateTime::now_utc());
@@ -94,9 +116,9 @@ async fn bind_saved_record(core: &Core, session: &Session, sid: &str) {
 
 /// Keeps a pending sign-in's token in this browser's session (under a fresh
 /// session id) until its second factor comes.
-pub async fn hold_pending(session: &Session, token: &str) -> Result<(), tower_sessions::session::Error> {
-    session.cycle_id().await?;
-    session.insert(PENDING_KEY, token).await
+pub async fn hold_pending(session: &Session, token: &str) -> core::Result<()> {
+    session.cycle_id().await.map_err(store_failed)?;
+    session.insert(PENDING_KEY, token).await.map_err(store_failed)
 }
 
 /// The token of this browser's pending sign-in, if any.
@@ -107,8 +129,19 @@ pub async fn pending(session: &Session) -> Option<String> {
 /// Gives the browser a new session id for the same signed-in session (after a
 /// password change). The record is stored under it when the response leaves,
 /// and the store binds the session to it again.
-pub async fn rotate(session: &Session) -> Result<(), tower_sessions::session::Error> {
-    session.cycle_id().await
+pub async fn rotate(session: &Session) -> core::Result<()> {
+    session.cycle_id().await.map_err(store_failed)
+}
+
+/// Keeps `value` under `key` in this browser's session (recovery codes to
+/// show once, say).
+pub async fn keep<T: serde::Serialize>(session: &Session, key: &str, value: T) -> core::Result<()> {
+    session.insert(key, value).await.map_err(store_failed)
+}
+
+/// Takes `key`'s value out of this browser's session, if it holds one.
+pub async fn take<T: serde::de::DeserializeOwned>(session: &Session, key: &str) -> core::Result<Option<T>> {
+    session.remove(key).await.map_err(store_failed)
 }
 
 /// Ends the browser's session: the core row and the stored record go, and the

@@ -33,7 +33,7 @@ impl BreachCheck {
 
     /// How many times `password` was seen in breaches (0: never), or why the
     /// service could not say.
-    pub async fn times_breached(&self, password: &str) -> Result<u64, String> {
+    async fn check(&self, password: &str) -> Result<u64, String> {
         let digest = hex::encode_upper(Sha1::digest(password.as_bytes()));
         let (prefix, suffix) = digest.split_at(5);
         let res = self
@@ -62,6 +62,14 @@ impl BreachCheck {
 }
 
 /// The count of `suffix` in a range answer (`SUFFIX:COUNT` lines).
+
+#[async_trait::async_trait]
+impl crate::server::core::passwords::BreachedPasswords for BreachCheck {
+    async fn times_breached(&self, password: &str) -> Result<u64, String> {
+        self.check(password).await
+    }
+}
+
 fn count_in(body: &str, suffix: &str) -> u64 {
     body.lines()
         .filter_map(|line| line.trim().split_once(':'))

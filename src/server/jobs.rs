@@ -96,7 +96,7 @@ async fn send_mail(core: Core, mut sender: Sender, mut stopped: watch::Receiver<
 /// audit rows, spent links, old invitations and delivered mail.
 async fn housekeeping(core: Core, mut stopped: watch::Receiver<bool>) {
     use tower_sessions::ExpiredDeletion;
-    let store = core.db.session_store();
+    let store = core.session_store();
     let mut tick = tokio::time::interval(PURGE_EVERY);
     loop {
         tokio::select! {

@@ -4,7 +4,7 @@
 //! queue, and mail. The core records through the `metrics` facade (a no-op
 //! while no recorder is installed, i.e. with metrics off).
 
-use crate::server::core::Core;
+use crate::server::hashing::Hasher;
 use axum::{
     extract::{MatchedPath, Request},
     middleware::Next,
@@ -136,14 +136,14 @@ fn method_label(method: &axum::http::Method) -> &'static str {
 }
 
 /// Serves `GET /metrics` on `listener` until the process ends.
-pub async fn serve(listener: tokio::net::TcpListener, core: std::sync::Arc<Core>) {
+pub async fn serve(listener: tokio::net::TcpListener, hasher: Hasher) {
     let handle = install();
     let app = Router::new().route(
         "/metrics",
         get(move || {
-            let (handle, core) = (handle.clone(), core.clone());
+            let (handle, hasher) = (handle.clone(), hasher.clone());
             async move {
-                let stats = core.hasher.stats();
+                let stats = hasher.stats();
                 metrics::gauge!("gatehouse_password_hash_queue_depth").set(stats.waiting as f64);
                 metrics::gauge!("gatehouse_password_hash_running").set(stats.running as f64);
                 metrics::gauge!("gatehouse_password_hash_workers").set(stats.workers as f64);
@@ -162,13 +162,13 @@ pub async fn serve(listener: tokio::net::TcpListener, core: std::sync::Arc<Core>
 
 /// Binds `addr` and serves metrics there in the background; returns the
 /// address bound (the port, when `addr` asked for any).
-pub async fn start(addr: SocketAddr, core: std::sync::Arc<Core>) -> Result<SocketAddr, String> {
+pub async fn start(addr: SocketAddr, hasher: Hasher) -> Result<SocketAddr, String> {
     install();
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen for metrics on {addr}: {e}"))?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
-    tokio::spawn(serve(listener, core));
+    tokio::spawn(serve(listener, hasher));
     Ok(bound)
 }
 

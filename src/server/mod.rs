@@ -5,6 +5,7 @@ pub mod breach;
 pub mod config;
 pub mod core;
 pub mod db;
+pub mod hashing;
 pub mod http;
 pub mod jobs;
 pub mod mail;
@@ -25,6 +26,8 @@ pub struct AppState(Arc<Shared>);
 
 pub struct Shared {
     pub core: Arc<core::Core>,
+    /// The password hashing pool the core uses (its queue, for metrics).
+    pub hasher: hashing::Hasher,
     pub config: Arc<config::Config>,
     pub leptos_options: Arc<LeptosOptions>,
 }
@@ -43,6 +46,20 @@ impl FromRef<AppState> for LeptosOptions {
     }
 }
 
+/// The core with the server's machinery: a password hashing worker per
+/// core, and the breached-password check when `GATEHOUSE_HIBP_URL` is set.
+pub fn core_with_machinery(db: db::Db, config: Arc<config::Config>) -> (core::Core, hashing::Hasher) {
+    let hasher = hashing::Hasher::for_this_machine();
+    let breach = config.hibp_url.as_deref().and_then(|url| {
+        breach::BreachCheck::new(url)
+            .inspect_err(|e| tracing::error!(error = %e, "breached passwords will not be checked"))
+            .ok()
+            .map(|b| Arc::new(b) as Arc<dyn core::passwords::BreachedPasswords>)
+    });
+    let core = core::Core::new(db, config, Arc::new(hasher.clone()), breach);
+    (core, hasher)
+}
+
 impl AppState {
     /// Opens the database, applies pending migrations and builds the core.
     pub async fn open(config: config::Config, leptos_options: LeptosOptions) -> Result<AppState, String> {
@@ -53,7 +70,7 @@ impl AppState {
             .await
             .map_err(|e| format!("cannot migrate the database: {e}"))?;
         let config = Arc::new(config);
-        let core = core::Core::new(db, config.clone());
+        let (core, hasher) = core_with_machinery(db, config.clone());
         core.check_key_encryption().await?;
         core.warn_about_factors().await;
         core.load_signing_keys()
@@ -64,6 +81,7 @@ impl AppState {
             .map_err(|e| format!("cannot prepare the users table: {e}"))?;
         Ok(AppState(Arc::new(Shared {
             core: Arc::new(core),
+            hasher,
             config,
             leptos_options: Arc::new(leptos_options),
         })))

@@ -77,7 +77,7 @@ pub fn build(state: AppState) -> Router {
                 .layer(from_fn_with_state(state.clone(), http::guard::guard_pages)),
         );
 
-    let sessions = SessionManagerLayer::new(state.core.db.session_store())
+    let sessions = SessionManagerLayer::new(state.core.session_store())
         .with_name(config.session_cookie_name())
         .with_http_only(true)
         .with_same_site(SameSite::Lax)

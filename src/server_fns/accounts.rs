@@ -28,15 +28,10 @@ pub async fn setup(
         password,
     };
     let user = state.core.setup(input, &client).await.map_err(fail)?;
-    let new = state
-        .core
-        .start_session(&user, false, &client)
+    let session = session().await?;
+    web_auth::sign_in(&state.core, &session, &user, false, &client)
         .await
         .map_err(fail)?;
-    let session = session().await?;
-    web_auth::establish(&state.core, &session, &new)
-        .await
-        .map_err(|e| fail(crate::server::core::Error::from(e)))?;
     leptos_axum::redirect("/dashboard");
     Ok(())
 }
@@ -91,18 +86,17 @@ pub async fn login(
         .await
         .map_err(|e| on_field(fail(e), "identifier", "username"))?;
     let session = session().await?;
-    let session_failed = |e| fail(crate::server::core::Error::from(e));
     match outcome {
         LoginOutcome::SignedIn(_user, new) => {
             web_auth::establish(&state.core, &session, &new)
                 .await
-                .map_err(session_failed)?;
+                .map_err(fail)?;
             leptos_axum::redirect(&crate::model::safe_return(return_to.as_deref()));
         }
         LoginOutcome::SecondFactor(pending) => {
             web_auth::hold_pending(&session, &pending.token)
                 .await
-                .map_err(session_failed)?;
+                .map_err(fail)?;
             let back = crate::model::safe_return(return_to.as_deref());
             leptos_axum::redirect(&format!(
                 "/login/mfa?return={}",
@@ -169,9 +163,7 @@ pub async fn change_password(
         .await
         .map_err(fail)?;
     let session = session().await?;
-    crate::server::auth::rotate(&session)
-        .await
-        .map_err(|e| fail(crate::server::core::Error::from(e)))?;
+    crate::server::auth::rotate(&session).await.map_err(fail)?;
     leptos_axum::redirect("/account?changed=password");
     Ok(())
 }

@@ -32,12 +32,12 @@ pub async fn link_details(
     #[server(default)] token: String,
 ) -> Result<LinkView, AppError> {
     use super::ssr::*;
-    use crate::server::{core::rfc3339, db::email_tokens::Purpose};
+    use crate::server::core::{email::LinkPurpose, rfc3339};
     let state = state()?;
     let purpose = match purpose.as_str() {
-        "reset" => Purpose::ResetPassword,
-        "verify" => Purpose::VerifyEmail,
-        "confirm" => Purpose::ConfirmEmail,
+        "reset" => LinkPurpose::ResetPassword,
+        "verify" => LinkPurpose::VerifyEmail,
+        "confirm" => LinkPurpose::ConfirmEmail,
         _ => return Err(reject(AppError::new(400, "unknown link purpose"))),
     };
     let info = state.core.link_info(purpose, &token).await.map_err(fail)?;
@@ -156,7 +156,7 @@ pub async fn accept_invitation(
 ) -> Result<(), AppError> {
     use self::ssr::*;
     use super::ssr::*;
-    use crate::server::{auth as web_auth, core};
+    use crate::server::auth as web_auth;
     let page = page_with_token("/invite", &token);
     let back = |e: AppError| back_to(e, "/fn/accept_invitation", &page);
     let state = state().map_err(back)?;
@@ -169,15 +169,10 @@ pub async fn accept_invitation(
         .accept_invitation(&token, &password, Some(&username), &client)
         .await
         .map_err(|e| back(fail(e)))?;
-    let new = state
-        .core
-        .start_session(&user, false, &client)
+    let session = session().await?;
+    web_auth::sign_in(&state.core, &session, &user, false, &client)
         .await
         .map_err(|e| back(fail(e)))?;
-    let session = session().await?;
-    web_auth::establish(&state.core, &session, &new)
-        .await
-        .map_err(|e| fail(core::Error::from(e)))?;
     leptos_axum::redirect("/dashboard?welcome=1");
     Ok(())
 }

@@ -27,10 +27,9 @@ mod ssr {
     /// Keeps fresh recovery codes in the session until the page shows them.
     pub async fn keep_fresh_codes(codes: Vec<String>) -> Result<(), crate::model::AppError> {
         let session = super::super::ssr::session().await?;
-        session
-            .insert(super::FRESH_CODES, codes)
+        crate::server::auth::keep(&session, super::FRESH_CODES, codes)
             .await
-            .map_err(|e| super::super::ssr::fail(crate::server::core::Error::from(e)))
+            .map_err(super::super::ssr::fail)
     }
 }
 
@@ -71,14 +70,9 @@ pub async fn verify_second_factor(
         .complete_sign_in(&token, &proof_from(&code), &client)
         .await
         .map_err(fail)?;
-    let new = state
-        .core
-        .start_session(&user, remember, &client)
+    web_auth::sign_in(&state.core, &session, &user, remember, &client)
         .await
         .map_err(fail)?;
-    web_auth::establish(&state.core, &session, &new)
-        .await
-        .map_err(|e| fail(core::Error::from(e)))?;
     leptos_axum::redirect(&crate::model::safe_return(return_to.as_deref()));
     Ok(())
 }
@@ -184,10 +178,9 @@ pub async fn take_recovery_codes() -> Result<Vec<String>, AppError> {
     use super::ssr::*;
     require_enrolling()?;
     let session = session().await?;
-    let codes: Option<Vec<String>> = session
-        .remove(FRESH_CODES)
+    let codes: Option<Vec<String>> = crate::server::auth::take(&session, FRESH_CODES)
         .await
-        .map_err(|e| fail(crate::server::core::Error::from(e)))?;
+        .map_err(fail)?;
     Ok(codes.unwrap_or_default())
 }
 

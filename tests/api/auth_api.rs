@@ -19,7 +19,7 @@ async fn health_and_ready_answer() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ready_answers_503_when_the_database_is_gone() {
     let app = TestApp::spawn().await;
-    app.db().close().await;
+    app.state.core.close().await;
     let res = app.get(&app.client(), "/ready").await;
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(json_of(res).await["error"].is_string());

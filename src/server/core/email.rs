@@ -16,12 +16,31 @@ use super::{
 use crate::server::{
     config::EmailVerification,
     db::{
-        email_tokens::{self as q, NewToken, Purpose},
+        email_tokens::{self as q, NewToken},
         factors,
         users::{self, EmailChangeError},
         Tx,
     },
 };
+
+/// What a mailed link is for. Its token is stored under [`LinkPurpose::key`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkPurpose {
+    VerifyEmail,
+    ResetPassword,
+    ConfirmEmail,
+}
+
+impl LinkPurpose {
+    /// How the purpose is stored with the token.
+    fn key(self) -> &'static str {
+        match self {
+            LinkPurpose::VerifyEmail => "verify_email",
+            LinkPurpose::ResetPassword => "reset_password",
+            LinkPurpose::ConfirmEmail => "confirm_email",
+        }
+    }
+}
 
 /// Verification and email-change links are good for this long.
 pub const EMAIL_LINK_SECONDS: i64 = 24 * 3600;
@@ -45,7 +64,7 @@ impl Core {
     async fn new_link(
         &self,
         tx: &mut Tx,
-        purpose: Purpose,
+        purpose: LinkPurpose,
         user_id: &str,
         email: &str,
         lifetime: i64,
@@ -56,7 +75,7 @@ impl Core {
             tx,
             &NewToken {
                 hash: &hash_token(&token),
-                purpose,
+                purpose: purpose.key(),
                 user_id,
                 email,
                 now,
@@ -80,7 +99,7 @@ impl Core {
             return Ok(false);
         }
         let token = self
-            .new_link(tx, Purpose::VerifyEmail, &user.id, email, EMAIL_LINK_SECONDS)
+            .new_link(tx, LinkPurpose::VerifyEmail, &user.id, email, EMAIL_LINK_SECONDS)
             .await?;
         let mut letter = self.letter("Verify your email address", format!("Hello {},", user.username));
         letter.paragraphs.push(format!(
@@ -104,7 +123,7 @@ impl Core {
     /// An unverified account signed in with the right password while
     /// verification is required: send a new link, at most one per five minutes.
     pub(crate) async fn remind_to_verify(&self, user: &User, client: &Client) -> Result<()> {
-        let newest = q::newest(&self.db, &user.id, Purpose::VerifyEmail).await?;
+        let newest = q::newest(&self.db, &user.id, LinkPurpose::VerifyEmail.key()).await?;
         let Some(email) = user.email.as_deref() else {
             return Ok(());
         };
@@ -269,8 +288,8 @@ impl Core {
     /// [`Core::cancel_pending_links`] in `tx`.
     pub(crate) async fn cancel_pending_links_in(&self, tx: &mut Tx, user_id: &str) -> Result<()> {
         let now = super::now();
-        q::spend_all(tx, user_id, Purpose::ConfirmEmail, now).await?;
-        q::spend_all(tx, user_id, Purpose::ResetPassword, now).await?;
+        q::spend_all(tx, user_id, LinkPurpose::ConfirmEmail.key(), now).await?;
+        q::spend_all(tx, user_id, LinkPurpose::ResetPassword.key(), now).await?;
         Ok(())
     }
 
@@ -326,7 +345,7 @@ impl Core {
         let lifetime = self.config.password_reset_lifetime.as_secs() as i64;
         let mut tx = self.db.begin().await?;
         let token = self
-            .new_link(&mut tx, Purpose::ResetPassword, &user.id, &email, lifetime)
+            .new_link(&mut tx, LinkPurpose::ResetPassword, &user.id, &email, lifetime)
             .await?;
         let mut letter = self.letter("Reset your password", format!("Hello {},", user.username));
         letter.paragraphs.push(
@@ -356,9 +375,9 @@ impl Core {
     }
 
     /// What a link's landing page may show, without spending the link.
-    pub async fn link_info(&self, purpose: Purpose, token: &str) -> Result<LinkInfo> {
+    pub async fn link_info(&self, purpose: LinkPurpose, token: &str) -> Result<LinkInfo> {
         self.require_mail()?;
-        let row = q::find_live(&self.db, &hash_token(token), purpose, super::now())
+        let row = q::find_live(&self.db, &hash_token(token), purpose.key(), super::now())
             .await?
             .ok_or(Error::InvalidLink)?;
         let user = self.user(&row.user_id).await.map_err(|_| Error::InvalidLink)?;
@@ -375,7 +394,7 @@ impl Core {
     pub async fn reset_with_token(&self, token: &str, new_password: &str, client: &Client) -> Result<User> {
         self.require_mail()?;
         let hash = hash_token(token);
-        let row = q::find_live(&self.db, &hash, Purpose::ResetPassword, super::now())
+        let row = q::find_live(&self.db, &hash, LinkPurpose::ResetPassword.key(), super::now())
             .await?
             .ok_or(Error::InvalidLink)?;
         let user = self.user(&row.user_id).await.map_err(|_| Error::InvalidLink)?;
@@ -392,7 +411,7 @@ impl Core {
         let mut tx = self.db.begin().await?;
         // Spent here, in the transaction that changes the password: of two
         // requests with one link, one changes it.
-        if q::spend(&mut tx, &hash, Purpose::ResetPassword, now)
+        if q::spend(&mut tx, &hash, LinkPurpose::ResetPassword.key(), now)
             .await?
             .is_none()
         {
@@ -430,14 +449,14 @@ impl Core {
         self.require_mail()?;
         let now = super::now();
         let mut tx = self.db.begin().await?;
-        let row = q::spend(&mut tx, &hash_token(token), Purpose::VerifyEmail, now)
+        let row = q::spend(&mut tx, &hash_token(token), LinkPurpose::VerifyEmail.key(), now)
             .await?
             .ok_or(Error::InvalidLink)?;
         // A link for an address the account no longer has proves nothing.
         if !users::set_email_verified(&mut tx, &row.user_id, &row.email).await? {
             return Err(Error::InvalidLink);
         }
-        q::spend_all(&mut tx, &row.user_id, Purpose::VerifyEmail, now).await?;
+        q::spend_all(&mut tx, &row.user_id, LinkPurpose::VerifyEmail.key(), now).await?;
         tx.commit().await?;
         self.audit(
             Event::EmailVerified,
@@ -512,11 +531,11 @@ impl Core {
         }
         self.throttle_address(&new_email).await?;
         let mut tx = self.db.begin().await?;
-        q::spend_all(&mut tx, &user.id, Purpose::ConfirmEmail, super::now()).await?;
+        q::spend_all(&mut tx, &user.id, LinkPurpose::ConfirmEmail.key(), super::now()).await?;
         let token = self
             .new_link(
                 &mut tx,
-                Purpose::ConfirmEmail,
+                LinkPurpose::ConfirmEmail,
                 &user.id,
                 &new_email,
                 EMAIL_LINK_SECONDS,
@@ -572,7 +591,7 @@ impl Core {
         self.require_mail()?;
         let now = super::now();
         let mut tx = self.db.begin().await?;
-        let row = q::spend(&mut tx, &hash_token(token), Purpose::ConfirmEmail, now)
+        let row = q::spend(&mut tx, &hash_token(token), LinkPurpose::ConfirmEmail.key(), now)
             .await?
             .ok_or(Error::InvalidLink)?;
         let key = validate::identifier_key(&row.email);
@@ -586,8 +605,8 @@ impl Core {
             }
             Err(EmailChangeError::Db(e)) => return Err(e.into()),
         }
-        q::spend_all(&mut tx, &row.user_id, Purpose::VerifyEmail, now).await?;
-        q::spend_all(&mut tx, &row.user_id, Purpose::ResetPassword, now).await?;
+        q::spend_all(&mut tx, &row.user_id, LinkPurpose::VerifyEmail.key(), now).await?;
+        q::spend_all(&mut tx, &row.user_id, LinkPurpose::ResetPassword.key(), now).await?;
         tx.commit().await?;
         let detail = format!("to {}", row.email);
         self.audit(Event::EmailChanged, Some(&row.user_id), client, Some(&detail))

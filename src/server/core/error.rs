@@ -129,14 +129,6 @@ impl From<sqlx::Error> for Error {
     }
 }
 
-impl From<tower_sessions::session::Error> for Error {
-    fn from(e: tower_sessions::session::Error) -> Self {
-        // The session store is the database: its failures are the
-        // database's, and say nothing about who is signed in.
-        Error::Unavailable(format!("session store: {e}"))
-    }
-}
-
 /// Whether `e` means the database is away (unreachable, restarting, out of
 /// space, locked too long) rather than that the query was wrong.
 pub fn is_unavailable(e: &sqlx::Error) -> bool {

@@ -112,16 +112,17 @@ pub fn rfc3339(ts: i64) -> String {
 /// The core service: cheap to clone, shared by every request.
 #[derive(Clone)]
 pub struct Core {
-    pub db: Db,
+    db: Db,
     pub config: Arc<Config>,
-    pub hasher: passwords::Hasher,
+    /// Hashes and checks passwords (the server's worker pool).
+    hasher: Arc<dyn passwords::PasswordHashing>,
     pub policy: passwords::Policy,
     setup_done: Arc<AtomicBool>,
     keys: tokens::KeyCache,
     /// Rung when mail is queued, so this instance's sender starts at once.
     mailer_wake: Arc<tokio::sync::Notify>,
     /// The breached-password check, when `GATEHOUSE_HIBP_URL` is set.
-    breach: Option<crate::server::breach::BreachCheck>,
+    breach: Option<Arc<dyn passwords::BreachedPasswords>>,
     /// The WebAuthn relying party (`None`: passkeys are not possible here).
     webauthn: Option<Arc<webauthn_rs::prelude::Webauthn>>,
     /// Seals secrets at rest (`GATEHOUSE_KEY_ENCRYPTION_KEY`).
@@ -129,16 +130,18 @@ pub struct Core {
 }
 
 impl Core {
-    pub fn new(db: Db, config: Arc<Config>) -> Core {
+    /// The core over `db`, with the machinery it asks (a password hasher,
+    /// and a breached-password check when one is configured).
+    pub fn new(
+        db: Db,
+        config: Arc<Config>,
+        hasher: Arc<dyn passwords::PasswordHashing>,
+        breach: Option<Arc<dyn passwords::BreachedPasswords>>,
+    ) -> Core {
         let policy = passwords::Policy {
             min_length: config.password_min_length,
             max_length: crate::server::config::PASSWORD_MAX_LENGTH,
         };
-        let breach = config.hibp_url.as_deref().and_then(|url| {
-            crate::server::breach::BreachCheck::new(url)
-                .inspect_err(|e| tracing::error!(error = %e, "breached passwords will not be checked"))
-                .ok()
-        });
         Core {
             sealer: config
                 .key_encryption_key
@@ -148,12 +151,27 @@ impl Core {
             breach,
             db,
             config,
-            hasher: passwords::Hasher::for_this_machine(),
+            hasher,
             policy,
             setup_done: Arc::new(AtomicBool::new(false)),
             keys: tokens::KeyCache::default(),
             mailer_wake: Arc::new(tokio::sync::Notify::new()),
         }
+    }
+
+    /// Whether the database answers (`/ready`).
+    pub async fn ping(&self) -> bool {
+        self.db.ping().await
+    }
+
+    /// The browser session store, on the same database.
+    pub fn session_store(&self) -> crate::server::db::SessionStoreAny {
+        self.db.session_store()
+    }
+
+    /// Closes the database pool (the CLI, before it exits).
+    pub async fn close(&self) {
+        self.db.close().await
     }
 
     /// Whether the first admin still has to be created. Once setup is done it

@@ -7,6 +7,11 @@ use crate::server::db::{
     users, Batch,
 };
 
+/// The key, in a browser's session record, of the id of the core session it
+/// holds (the session store binds the record to that session when it
+/// stores it).
+pub use crate::server::db::SESSION_KEY;
+
 /// Seconds between two writes of `last_seen_at` for one session: idle time is
 /// measured to this precision, and most requests do not write.
 const TOUCH_EVERY: i64 = 60;

@@ -3,24 +3,6 @@
 
 use super::{on_pool, on_tx, Db, Tx};
 
-/// What a link is for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Purpose {
-    VerifyEmail,
-    ResetPassword,
-    ConfirmEmail,
-}
-
-impl Purpose {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Purpose::VerifyEmail => "verify_email",
-            Purpose::ResetPassword => "reset_password",
-            Purpose::ConfirmEmail => "confirm_email",
-        }
-    }
-}
-
 /// A live token: whose, and for which address.
 #[derive(sqlx::FromRow, Clone, Debug)]
 pub struct TokenRow {
@@ -31,7 +13,8 @@ pub struct TokenRow {
 
 pub struct NewToken<'a> {
     pub hash: &'a str,
-    pub purpose: Purpose,
+    /// What the link is for, as stored (`verify_email`, `reset_password`, `confirm_email`).
+    pub purpose: &'a str,
     pub user_id: &'a str,
     pub email: &'a str,
     pub now: i64,
@@ -44,7 +27,7 @@ pub async fn insert(tx: &mut Tx, t: &NewToken<'_>) -> Result<(), sqlx::Error> {
          VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(t.hash)
-    .bind(t.purpose.as_str())
+    .bind(t.purpose)
     .bind(t.user_id)
     .bind(t.email)
     .bind(t.now)
@@ -58,7 +41,7 @@ pub async fn insert(tx: &mut Tx, t: &NewToken<'_>) -> Result<(), sqlx::Error> {
 pub async fn find_live(
     db: &Db,
     hash: &str,
-    purpose: Purpose,
+    purpose: &str,
     now: i64,
 ) -> Result<Option<TokenRow>, sqlx::Error> {
     on_pool!(db, pool => sqlx::query_as::<_, TokenRow>(
@@ -66,7 +49,7 @@ pub async fn find_live(
          WHERE token_hash = $1 AND purpose = $2 AND spent_at IS NULL AND expires_at > $3",
     )
     .bind(hash)
-    .bind(purpose.as_str())
+    .bind(purpose)
     .bind(now)
     .fetch_optional(pool)
     .await)
@@ -77,7 +60,7 @@ pub async fn find_live(
 pub async fn spend(
     tx: &mut Tx,
     hash: &str,
-    purpose: Purpose,
+    purpose: &str,
     now: i64,
 ) -> Result<Option<TokenRow>, sqlx::Error> {
     on_tx!(tx, conn => sqlx::query_as::<_, TokenRow>(
@@ -87,32 +70,32 @@ pub async fn spend(
     )
     .bind(now)
     .bind(hash)
-    .bind(purpose.as_str())
+    .bind(purpose)
     .fetch_optional(conn)
     .await)
 }
 
 /// Spends every live token of `user_id` for `purpose` (a newer one, or the
 /// change it was for, made them pointless).
-pub async fn spend_all(tx: &mut Tx, user_id: &str, purpose: Purpose, now: i64) -> Result<u64, sqlx::Error> {
+pub async fn spend_all(tx: &mut Tx, user_id: &str, purpose: &str, now: i64) -> Result<u64, sqlx::Error> {
     on_tx!(tx, conn => sqlx::query(
         "UPDATE email_tokens SET spent_at = $1 WHERE user_id = $2 AND purpose = $3 AND spent_at IS NULL",
     )
     .bind(now)
     .bind(user_id)
-    .bind(purpose.as_str())
+    .bind(purpose)
     .execute(conn)
     .await
     .map(|r| r.rows_affected()))
 }
 
 /// When the newest token of `user_id` for `purpose` was made, if any.
-pub async fn newest(db: &Db, user_id: &str, purpose: Purpose) -> Result<Option<i64>, sqlx::Error> {
+pub async fn newest(db: &Db, user_id: &str, purpose: &str) -> Result<Option<i64>, sqlx::Error> {
     on_pool!(db, pool => sqlx::query_scalar::<_, Option<i64>>(
         "SELECT MAX(created_at) FROM email_tokens WHERE user_id = $1 AND purpose = $2",
     )
     .bind(user_id)
-    .bind(purpose.as_str())
+    .bind(purpose)
     .fetch_one(pool)
     .await)
 }

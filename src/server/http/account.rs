@@ -70,7 +70,7 @@ pub async fn change_password(
         .change_password(&auth, &body.current_password, &body.new_password, &client)
         .await?;
     if auth.session_id().is_some() {
-        auth::rotate(&session).await.map_err(core::Error::from)?;
+        auth::rotate(&session).await?;
     }
     Ok(Ok::json())
 }

@@ -93,10 +93,6 @@ impl LoginBody {
     }
 }
 
-fn session_error(e: tower_sessions::session::Error) -> ApiError {
-    core::Error::from(e).into()
-}
-
 /// Whether the first admin still has to be created.
 #[utoipa::path(get, path = "/api/v1/auth/setup-required", tag = "auth",
     responses((status = 200, body = SetupRequired)))]
@@ -126,10 +122,7 @@ pub async fn setup(
         password: body.password,
     };
     let user = state.core.setup(input, &client).await?;
-    let new = state.core.start_session(&user, false, &client).await?;
-    auth::establish(&state.core, &session, &new)
-        .await
-        .map_err(session_error)?;
+    auth::sign_in(&state.core, &session, &user, false, &client).await?;
     Ok((
         StatusCode::CREATED,
         Json(UserEnvelope {
@@ -204,10 +197,7 @@ pub(crate) async fn sign_in(
     remember: bool,
     client: &core::Client,
 ) -> ApiResult<Json<LoginAnswer>> {
-    let new = state.core.start_session(user, remember, client).await?;
-    auth::establish(&state.core, session, &new)
-        .await
-        .map_err(session_error)?;
+    auth::sign_in(&state.core, session, user, remember, client).await?;
     Ok(Json(LoginAnswer::SignedIn(UserEnvelope {
         ok: true,
         user: user.view(),
@@ -238,18 +228,14 @@ pub async fn login(
         .await?
     {
         LoginOutcome::SignedIn(user, new) => {
-            auth::establish(&state.core, &session, &new)
-                .await
-                .map_err(session_error)?;
+            auth::establish(&state.core, &session, &new).await?;
             Ok(Json(LoginAnswer::SignedIn(UserEnvelope {
                 ok: true,
                 user: user.view(),
             })))
         }
         LoginOutcome::SecondFactor(pending) => {
-            auth::hold_pending(&session, &pending.token)
-                .await
-                .map_err(session_error)?;
+            auth::hold_pending(&session, &pending.token).await?;
             Ok(Json(LoginAnswer::SecondFactor(MfaRequired::of(&pending.methods))))
         }
     }

@@ -4,7 +4,7 @@
 
 use super::{
     auth::{Ok, UserEnvelope},
-    error::{ApiError, ApiResult, ErrorBody},
+    error::{ApiResult, ErrorBody},
     extract::{AdminUser, ApiJson, ClientInfo, CurrentUser},
 };
 use crate::{
@@ -297,10 +297,7 @@ pub async fn accept_invitation(
         .core
         .accept_invitation(&body.token, &body.password, body.username.as_deref(), &client)
         .await?;
-    let new = state.core.start_session(&user, false, &client).await?;
-    auth::establish(&state.core, &session, &new)
-        .await
-        .map_err(|e| ApiError::from(core::Error::from(e)))?;
+    auth::sign_in(&state.core, &session, &user, false, &client).await?;
     Ok((
         StatusCode::CREATED,
         Json(UserEnvelope {

@@ -171,7 +171,7 @@ pub async fn health() -> Json<Status> {
         (status = 503, description = "database unavailable", body = error::ErrorBody),
     ))]
 pub async fn ready(State(state): State<AppState>) -> Result<Json<Status>, ApiError> {
-    if state.core.db.ping().await {
+    if state.core.ping().await {
         Ok(Json(Status { status: "ready" }))
     } else {
         Err(ApiError::new(

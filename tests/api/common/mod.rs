@@ -83,6 +83,7 @@ pub struct TestApp {
     pub host: String,
     /// `GATEHOUSE_PUBLIC_URL`, resolved.
     pub public_url: Option<String>,
+    db: Db,
     server: tokio::task::JoinHandle<()>,
     _jobs: gatehouse::server::jobs::Jobs,
     _dir: Option<tempfile::TempDir>,
@@ -204,10 +205,13 @@ impl TestApp {
         map.insert("DATABASE_URL", &database_url);
         let config = Config::from_map(&map).expect("valid test configuration");
         let state = AppState::open(config, leptos_options()).await.expect("app state");
+        let db = Db::connect(&database_url)
+            .await
+            .expect("the test's own database handle");
         let jobs = state.start_jobs().expect("background jobs");
         let metrics_addr = match state.config.metrics_addr {
             Some(addr) => Some(
-                gatehouse::server::metrics::start(addr, state.core.clone())
+                gatehouse::server::metrics::start(addr, state.hasher.clone())
                     .await
                     .expect("metrics listener"),
             ),
@@ -227,6 +231,7 @@ impl TestApp {
             metrics_addr,
             host,
             public_url,
+            db,
             server,
             _jobs: jobs,
             _dir: None,
@@ -254,8 +259,10 @@ impl TestApp {
         format!("http://{}:{}", self.host, self.addr.port())
     }
 
+    /// The test's own handle on the app's database, for looking at (or
+    /// ageing) rows directly: the core keeps its handle to itself.
     pub fn db(&self) -> &Db {
-        &self.state.core.db
+        &self.db
     }
 
     pub fn url(&self, path: &str) -> String {
