@@ -57,47 +57,56 @@ pub struct UserView {
     pub created_at: String,
 }
 
-/// One of the signed-in user's sessions, as the account page lists it.
+/// One of the signed-in user's sessions, as the API answers it and the
+/// account page lists it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema), schema(as = SessionView))]
 pub struct SessionItem {
+    #[cfg_attr(feature = "ssr", schema(format = "uuid"))]
     pub id: String,
     /// RFC 3339.
+    #[cfg_attr(feature = "ssr", schema(format = "date-time"))]
     pub created_at: String,
     /// RFC 3339.
+    #[cfg_attr(feature = "ssr", schema(format = "date-time"))]
     pub last_seen_at: String,
     pub user_agent: Option<String>,
     pub ip: Option<String>,
-    /// The session of the browser looking at the list.
+    /// The session this request (the browser looking at the list) was made with.
     pub current: bool,
 }
 
-/// A user as the admin page lists it.
+/// A user as admins see it: the user, and what only admins see.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema), schema(as = AdminUserView))]
 pub struct AdminUserItem {
-    pub id: String,
-    pub username: String,
-    pub email: Option<String>,
-    pub role: Role,
-    /// RFC 3339.
-    pub created_at: String,
-    pub last_login_at: Option<String>,
+    #[serde(flatten)]
+    pub user: UserView,
     pub disabled: bool,
+    /// RFC 3339, while the account is locked; else null.
+    #[cfg_attr(feature = "ssr", schema(format = "date-time"))]
     pub locked_until: Option<String>,
-    pub email_verified: bool,
-    /// A second factor is set up.
+    /// RFC 3339, or null if never.
+    #[cfg_attr(feature = "ssr", schema(format = "date-time"))]
+    pub last_login_at: Option<String>,
+    /// A second factor (an authenticator app or a passkey) is set up.
     pub mfa_enabled: bool,
 }
 
-/// One audit row as the admin page shows it.
+/// One audit row.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema), schema(as = AuditView))]
 pub struct AuditItem {
     pub id: i64,
     /// RFC 3339.
+    #[cfg_attr(feature = "ssr", schema(format = "date-time"))]
     pub at: String,
     pub event: String,
     pub user_id: Option<String>,
+    /// The username of `user_id`, if that user still exists.
     pub username: Option<String>,
     pub ip: Option<String>,
+    pub user_agent: Option<String>,
     pub detail: Option<String>,
 }
 
@@ -111,20 +120,27 @@ pub struct LinkView {
     pub expires_at: String,
 }
 
-/// A pending invitation, as its landing page and the admin page show it.
+/// A pending invitation, as the API answers it and its landing page and
+/// the admin page show it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema), schema(as = InvitationView))]
 pub struct InvitationItem {
+    #[cfg_attr(feature = "ssr", schema(format = "uuid"))]
     pub id: String,
     pub email: String,
     pub role: Role,
     /// RFC 3339.
+    #[cfg_attr(feature = "ssr", schema(format = "date-time"))]
     pub expires_at: String,
 }
 
-/// A message not delivered yet, as the admin page shows it.
+/// A message not delivered yet.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema), schema(as = MailView))]
 pub struct MailItem {
+    #[cfg_attr(feature = "ssr", schema(format = "uuid"))]
     pub id: String,
+    /// What it is (`reset_password`, `verify_email`, `invitation`, ...).
     pub kind: String,
     pub recipient: String,
     pub subject: String,
@@ -133,26 +149,32 @@ pub struct MailItem {
     pub attempts: u32,
     pub last_error: Option<String>,
     /// RFC 3339.
+    #[cfg_attr(feature = "ssr", schema(format = "date-time"))]
     pub created_at: String,
 }
 
 /// A TOTP enrolment waiting for its first code.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema), schema(as = TotpEnrolmentView))]
 pub struct TotpSetup {
     /// The base32 key, for typing into an app.
     pub secret: String,
     pub otpauth_uri: String,
-    /// A QR code of the URI (`data:image/svg+xml;base64,...`).
+    /// The URI as a QR code: an SVG `data:` URL.
     pub qr_code: String,
 }
 
-/// A passkey as its owner's account page lists it.
+/// A passkey as its owner sees it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema), schema(as = PasskeyView))]
 pub struct PasskeyItem {
+    #[cfg_attr(feature = "ssr", schema(format = "uuid"))]
     pub id: String,
     pub name: String,
     /// RFC 3339.
+    #[cfg_attr(feature = "ssr", schema(format = "date-time"))]
     pub created_at: String,
+    #[cfg_attr(feature = "ssr", schema(format = "date-time"))]
     pub last_used_at: Option<String>,
 }
 

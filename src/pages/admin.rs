@@ -218,7 +218,7 @@ fn Panels(data: AdminData, me: UserView, actions: Actions) -> impl IntoView {
                             view! { <tr><td colspan="6" class="muted">"No user matches."</td></tr> }.into_any()
                         } else {
                             users.into_iter().map(|u| {
-                                let is_me = u.id == me.id;
+                                let is_me = u.user.id == me.id;
                                 view! { <UserRow user=u is_me=is_me actions=actions/> }
                             }).collect_view().into_any()
                         }}
@@ -356,15 +356,18 @@ fn Invite() -> impl IntoView {
 #[component]
 fn UserRow(user: AdminUserItem, is_me: bool, actions: Actions) -> impl IntoView {
     let AdminUserItem {
-        id,
-        username,
-        email,
-        role,
-        created_at,
+        user:
+            UserView {
+                id,
+                username,
+                email,
+                role,
+                created_at,
+                email_verified,
+            },
         last_login_at,
         disabled,
         locked_until,
-        email_verified,
         mfa_enabled,
     } = user;
     let (role_to, role_label) = match role {

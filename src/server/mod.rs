@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod router;
 pub mod serve;
 pub mod telemetry;
+pub mod views;
 
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;

@@ -122,20 +122,15 @@ pub async fn logout() -> Result<(), AppError> {
 #[server(prefix = "/fn", endpoint = "my_sessions")]
 pub async fn my_sessions() -> Result<Vec<SessionItem>, AppError> {
     use super::ssr::*;
-    use crate::server::core::rfc3339;
     let state = state()?;
     let auth = require_auth()?;
     let current = auth.session_id();
     let sessions = state.core.sessions_of(&auth.user.id).await.map_err(fail)?;
     Ok(sessions
         .into_iter()
-        .map(|s| SessionItem {
-            current: Some(s.id.as_str()) == current,
-            created_at: rfc3339(s.created_at),
-            last_seen_at: rfc3339(s.last_seen_at),
-            id: s.id,
-            user_agent: s.user_agent,
-            ip: s.ip,
+        .map(|s| {
+            let current = Some(s.id.as_str()) == current;
+            crate::server::views::session(s, current)
         })
         .collect())
 }

@@ -24,8 +24,8 @@ pub async fn admin_overview(
 ) -> Result<AdminData, AppError> {
     use super::ssr::*;
     use crate::{
-        model::{AdminUserItem, AuditItem, InvitationItem, MailItem, Role},
-        server::core::{admin::UserQuery, audit::Event, rfc3339},
+        model::{AdminUserItem, InvitationItem, MailItem, Role},
+        server::core::{admin::UserQuery, audit::Event},
     };
     let state = state()?;
     let admin = require_admin()?;
@@ -85,58 +85,13 @@ pub async fn admin_overview(
     let more = rows.len() > AUDIT_PAGE as usize;
     let rows = &rows[..rows.len().min(AUDIT_PAGE as usize)];
     Ok(AdminData {
-        audit: rows
-            .iter()
-            .map(|r| AuditItem {
-                id: r.id,
-                at: rfc3339(r.at),
-                event: r.event.clone(),
-                username: r.user_id.as_deref().and_then(|id| names.get(id)).cloned(),
-                user_id: r.user_id.clone(),
-                ip: r.ip.clone(),
-                detail: r.detail.clone(),
-            })
-            .collect(),
+        audit: crate::server::views::audit(rows.to_vec(), &names),
         older: if more { rows.last().map(|r| r.id) } else { None },
         events: Event::ALL.iter().map(|e| e.as_str().to_string()).collect(),
-        invitations: invitations
-            .into_iter()
-            .map(|i| InvitationItem {
-                id: i.id,
-                email: i.email,
-                role: i.role,
-                expires_at: rfc3339(i.expires_at),
-            })
-            .collect(),
-        mail: mail
-            .into_iter()
-            .map(|m| MailItem {
-                id: m.id,
-                kind: m.kind,
-                recipient: m.recipient,
-                subject: m.subject,
-                status: m.status,
-                attempts: m.attempts,
-                last_error: m.last_error,
-                created_at: rfc3339(m.created_at),
-            })
-            .collect(),
+        invitations: invitations.into_iter().map(InvitationItem::from).collect(),
+        mail: mail.into_iter().map(MailItem::from).collect(),
         users_next,
-        users: users
-            .into_iter()
-            .map(|m| AdminUserItem {
-                id: m.user.id.clone(),
-                username: m.user.username.clone(),
-                email: m.user.email.clone(),
-                role: m.user.role,
-                created_at: rfc3339(m.user.created_at),
-                last_login_at: m.user.last_login_at.map(rfc3339),
-                disabled: m.user.disabled,
-                locked_until: m.locked_until.map(rfc3339),
-                email_verified: m.user.email_verified,
-                mfa_enabled: m.user.mfa_enabled,
-            })
-            .collect(),
+        users: users.into_iter().map(AdminUserItem::from).collect(),
     })
 }
 

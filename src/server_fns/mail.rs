@@ -52,14 +52,12 @@ pub async fn link_details(
 #[server(prefix = "/fn", endpoint = "invitation_details")]
 pub async fn invitation_details(#[server(default)] token: String) -> Result<InvitationItem, AppError> {
     use super::ssr::*;
-    use crate::server::core::rfc3339;
     let state = state()?;
     let invitation = state.core.invitation_for(&token).await.map_err(fail)?;
+    // The link's holder sees what the invitation is, not its id.
     Ok(InvitationItem {
         id: String::new(),
-        email: invitation.email,
-        role: invitation.role,
-        expires_at: rfc3339(invitation.expires_at),
+        ..InvitationItem::from(invitation)
     })
 }
 

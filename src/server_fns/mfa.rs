@@ -81,10 +81,7 @@ pub async fn verify_second_factor(
 #[server(prefix = "/fn", endpoint = "my_security")]
 pub async fn my_security() -> Result<SecurityView, AppError> {
     use super::ssr::*;
-    use crate::{
-        model::{PasskeyItem, TotpSetup},
-        server::core::rfc3339,
-    };
+    use crate::model::{PasskeyItem, TotpSetup};
     let state = state()?;
     let auth = require_enrolling()?;
     let status = state.core.mfa_status(&auth.user.id).await.map_err(fail)?;
@@ -92,20 +89,8 @@ pub async fn my_security() -> Result<SecurityView, AppError> {
     let passkeys = state.core.passkeys_of(&auth.user.id).await.map_err(fail)?;
     Ok(SecurityView {
         totp: status.totp,
-        totp_setup: setup.map(|s| TotpSetup {
-            secret: s.secret,
-            otpauth_uri: s.otpauth_uri,
-            qr_code: s.qr_code,
-        }),
-        passkeys: passkeys
-            .into_iter()
-            .map(|p| PasskeyItem {
-                id: p.id,
-                name: p.name,
-                created_at: rfc3339(p.created_at),
-                last_used_at: p.last_used_at.map(rfc3339),
-            })
-            .collect(),
+        totp_setup: setup.map(TotpSetup::from),
+        passkeys: passkeys.into_iter().map(PasskeyItem::from).collect(),
         recovery_codes_left: status.recovery_codes_left,
         passkeys_available: state.config.relying_party.is_some(),
         review_after_reset: status.review_after_reset,

@@ -6,15 +6,15 @@ use super::{
     extract::{ApiJson, ClientInfo, CurrentUser},
 };
 use crate::{
-    model::UserView,
-    server::{auth, core, AppState},
+    model::{SessionItem, UserView},
+    server::{auth, views, AppState},
 };
 use axum::{
     extract::{Path, State},
     http::StatusCode,
     Json,
 };
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tower_sessions::Session;
 use utoipa::ToSchema;
 
@@ -22,20 +22,6 @@ use utoipa::ToSchema;
 pub struct PasswordChange {
     pub current_password: String,
     pub new_password: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct SessionView {
-    #[schema(format = "uuid")]
-    pub id: String,
-    #[schema(format = "date-time")]
-    pub created_at: String,
-    #[schema(format = "date-time")]
-    pub last_seen_at: String,
-    pub user_agent: Option<String>,
-    pub ip: Option<String>,
-    /// The session this request was made with.
-    pub current: bool,
 }
 
 /// The signed-in user (session cookie or bearer token).
@@ -79,24 +65,20 @@ pub async fn change_password(
 #[utoipa::path(get, path = "/api/v1/auth/sessions", tag = "account",
     security(("bearer" = []), ("session" = [])),
     responses(
-        (status = 200, body = Vec<SessionView>),
+        (status = 200, body = Vec<SessionItem>),
         (status = 401, description = "Not signed in", body = ErrorBody),
     ))]
 pub async fn sessions(
     State(state): State<AppState>,
     CurrentUser(auth): CurrentUser,
-) -> ApiResult<Json<Vec<SessionView>>> {
+) -> ApiResult<Json<Vec<SessionItem>>> {
     let current = auth.session_id();
     let list = state.core.sessions_of(&auth.user.id).await?;
     Ok(Json(
         list.into_iter()
-            .map(|s| SessionView {
-                current: Some(s.id.as_str()) == current,
-                created_at: core::rfc3339(s.created_at),
-                last_seen_at: core::rfc3339(s.last_seen_at),
-                id: s.id,
-                user_agent: s.user_agent,
-                ip: s.ip,
+            .map(|s| {
+                let current = Some(s.id.as_str()) == current;
+                views::session(s, current)
             })
             .collect(),
     ))

@@ -8,14 +8,14 @@ use super::{
     extract::{AdminUser, ApiJson, ClientInfo},
 };
 use crate::{
-    model::{Role, UserView},
+    model::{AdminUserItem, AuditItem, Role},
     server::{
         core::{
             self,
             accounts::NewAccount,
-            admin::{ManagedUser, UserChange, UserQuery, USERS_PAGE_MAX},
+            admin::{UserChange, UserQuery, USERS_PAGE_MAX},
         },
-        AppState,
+        views, AppState,
     },
 };
 use axum::{
@@ -24,36 +24,8 @@ use axum::{
     response::{IntoResponse, Response},
     Json,
 };
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
-
-/// A user as admins see it.
-#[derive(Serialize, ToSchema)]
-pub struct AdminUserView {
-    #[serde(flatten)]
-    pub user: UserView,
-    pub disabled: bool,
-    /// RFC 3339, while the account is locked; else null.
-    #[schema(format = "date-time")]
-    pub locked_until: Option<String>,
-    /// RFC 3339, or null if never.
-    #[schema(format = "date-time")]
-    pub last_login_at: Option<String>,
-    /// A second factor (an authenticator app or a passkey) is set up.
-    pub mfa_enabled: bool,
-}
-
-impl From<ManagedUser> for AdminUserView {
-    fn from(m: ManagedUser) -> Self {
-        AdminUserView {
-            disabled: m.user.disabled,
-            locked_until: m.locked_until.map(core::rfc3339),
-            last_login_at: m.user.last_login_at.map(core::rfc3339),
-            mfa_enabled: m.user.mfa_enabled,
-            user: m.user.view(),
-        }
-    }
-}
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -71,18 +43,6 @@ pub struct NewUserBody {
     pub password: String,
     #[serde(default)]
     pub role: Option<Role>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct AuditView {
-    pub id: i64,
-    #[schema(format = "date-time")]
-    pub at: String,
-    pub event: String,
-    pub user_id: Option<String>,
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-    pub detail: Option<String>,
 }
 
 /// Query of `GET /api/v1/admin/audit`.
@@ -226,7 +186,7 @@ fn next_page(raw: Option<&str>, last: &str) -> String {
 #[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin", params(UsersQuery),
     security(("bearer" = []), ("session" = [])),
     responses(
-        (status = 200, body = Vec<AdminUserView>,
+        (status = 200, body = Vec<AdminUserItem>,
             headers(("Link" = String, description = "`</api/v1/admin/users?...&after=ID>; rel=\"next\"` while there may be more"))),
         (status = 400, description = "Bad query parameter", body = ErrorBody),
         (status = 401, description = "Not signed in", body = ErrorBody),
@@ -242,7 +202,7 @@ pub async fn users(
     let link = (users.len() == query.limit as usize)
         .then(|| users.last().map(|u| next_page(raw.as_deref(), &u.user.id)))
         .flatten();
-    let mut res = Json(users.into_iter().map(AdminUserView::from).collect::<Vec<_>>()).into_response();
+    let mut res = Json(users.into_iter().map(AdminUserItem::from).collect::<Vec<_>>()).into_response();
     if let Some(link) = link.and_then(|l| HeaderValue::from_str(&l).ok()) {
         res.headers_mut().insert(header::LINK, link);
     }
@@ -253,7 +213,7 @@ pub async fn users(
 #[utoipa::path(post, path = "/api/v1/admin/users", tag = "admin", request_body = NewUserBody,
     security(("bearer" = []), ("session" = [])),
     responses(
-        (status = 201, body = AdminUserView),
+        (status = 201, body = AdminUserItem),
         (status = 400, description = "Invalid input", body = ErrorBody),
         (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 403, description = "Not an admin", body = ErrorBody),
@@ -264,7 +224,7 @@ pub async fn create_user(
     AdminUser(admin): AdminUser,
     ClientInfo(client): ClientInfo,
     ApiJson(body): ApiJson<NewUserBody>,
-) -> ApiResult<(StatusCode, Json<AdminUserView>)> {
+) -> ApiResult<(StatusCode, Json<AdminUserItem>)> {
     let input = NewAccount {
         username: body.username,
         email: body.email,
@@ -284,7 +244,7 @@ pub async fn create_user(
     params(("id" = String, Path, description = "User id")),
     security(("bearer" = []), ("session" = [])),
     responses(
-        (status = 200, body = AdminUserView),
+        (status = 200, body = AdminUserItem),
         (status = 400, description = "Invalid body", body = ErrorBody),
         (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 403, description = "Not an admin", body = ErrorBody),
@@ -297,7 +257,7 @@ pub async fn update_user(
     ClientInfo(client): ClientInfo,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UserPatch>,
-) -> ApiResult<Json<AdminUserView>> {
+) -> ApiResult<Json<AdminUserItem>> {
     if body.role.is_none() && body.disabled.is_none() {
         return Err(ApiError::bad_request(
             "nothing to change: give role and/or disabled",
@@ -316,7 +276,7 @@ pub async fn update_user(
     params(("id" = String, Path, description = "User id")),
     security(("bearer" = []), ("session" = [])),
     responses(
-        (status = 200, body = AdminUserView),
+        (status = 200, body = AdminUserItem),
         (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 403, description = "Not an admin", body = ErrorBody),
         (status = 404, description = "No such user", body = ErrorBody),
@@ -326,7 +286,7 @@ pub async fn unlock_user(
     AdminUser(admin): AdminUser,
     ClientInfo(client): ClientInfo,
     Path(id): Path<String>,
-) -> ApiResult<Json<AdminUserView>> {
+) -> ApiResult<Json<AdminUserItem>> {
     Ok(Json(state.core.unlock_user(&admin, &id, &client).await?.into()))
 }
 
@@ -354,7 +314,7 @@ pub async fn sign_out_user(
 #[utoipa::path(get, path = "/api/v1/admin/audit", tag = "admin", params(AuditQuery),
     security(("bearer" = []), ("session" = [])),
     responses(
-        (status = 200, body = Vec<AuditView>),
+        (status = 200, body = Vec<AuditItem>),
         (status = 400, description = "Bad query parameter", body = ErrorBody),
         (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 403, description = "Not an admin", body = ErrorBody),
@@ -363,7 +323,7 @@ pub async fn audit(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
     RawQuery(raw): RawQuery,
-) -> ApiResult<Json<Vec<AuditView>>> {
+) -> ApiResult<Json<Vec<AuditItem>>> {
     let q = AuditQuery::parse(raw.as_deref())?;
     let rows = state
         .core
@@ -375,17 +335,7 @@ pub async fn audit(
             q.limit.unwrap_or(100),
         )
         .await?;
-    Ok(Json(
-        rows.into_iter()
-            .map(|r| AuditView {
-                id: r.id,
-                at: core::rfc3339(r.at),
-                event: r.event,
-                user_id: r.user_id,
-                ip: r.ip,
-                user_agent: r.user_agent,
-                detail: r.detail,
-            })
-            .collect(),
-    ))
+    let ids: Vec<String> = rows.iter().filter_map(|r| r.user_id.clone()).collect();
+    let names = state.core.usernames(&admin, &ids).await?;
+    Ok(Json(views::audit(rows, &names)))
 }

@@ -8,7 +8,7 @@ use super::{
     extract::{AdminUser, ApiJson, ClientInfo, CurrentUser},
 };
 use crate::{
-    model::Role,
+    model::{InvitationItem, MailItem, Role},
     server::{auth, core, AppState},
 };
 use axum::{
@@ -16,7 +16,7 @@ use axum::{
     http::StatusCode,
     Json,
 };
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tower_sessions::Session;
 use utoipa::ToSchema;
 
@@ -60,44 +60,6 @@ pub struct AcceptBody {
     /// Defaults to the invited email.
     #[serde(default)]
     pub username: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct InvitationView {
-    #[schema(format = "uuid")]
-    pub id: String,
-    pub email: String,
-    pub role: Role,
-    #[schema(format = "date-time")]
-    pub expires_at: String,
-}
-
-impl From<core::invitations::Invitation> for InvitationView {
-    fn from(i: core::invitations::Invitation) -> Self {
-        InvitationView {
-            id: i.id,
-            email: i.email,
-            role: i.role,
-            expires_at: core::rfc3339(i.expires_at),
-        }
-    }
-}
-
-/// A message not delivered yet.
-#[derive(Serialize, ToSchema)]
-pub struct MailView {
-    #[schema(format = "uuid")]
-    pub id: String,
-    /// What it is (`reset_password`, `verify_email`, `invitation`, ...).
-    pub kind: String,
-    pub recipient: String,
-    pub subject: String,
-    /// `pending`, `sending` or `failed`.
-    pub status: String,
-    pub attempts: u32,
-    pub last_error: Option<String>,
-    #[schema(format = "date-time")]
-    pub created_at: String,
 }
 
 /// Mails a password-reset link, if the address has an account. The answer
@@ -220,7 +182,7 @@ pub async fn confirm_email(
 #[utoipa::path(post, path = "/api/v1/admin/invitations", tag = "admin", request_body = InviteBody,
     security(("bearer" = []), ("session" = [])),
     responses(
-        (status = 201, body = InvitationView),
+        (status = 201, body = InvitationItem),
         (status = 400, description = "Not an email address", body = ErrorBody),
         (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 403, description = "Not an admin", body = ErrorBody),
@@ -232,7 +194,7 @@ pub async fn invite(
     AdminUser(admin): AdminUser,
     ClientInfo(client): ClientInfo,
     ApiJson(body): ApiJson<InviteBody>,
-) -> ApiResult<(StatusCode, Json<InvitationView>)> {
+) -> ApiResult<(StatusCode, Json<InvitationItem>)> {
     let invitation = state
         .core
         .invite(&admin, &body.email, body.role.unwrap_or(Role::User), &client)
@@ -244,7 +206,7 @@ pub async fn invite(
 #[utoipa::path(get, path = "/api/v1/admin/invitations", tag = "admin",
     security(("bearer" = []), ("session" = [])),
     responses(
-        (status = 200, body = Vec<InvitationView>),
+        (status = 200, body = Vec<InvitationItem>),
         (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 403, description = "Not an admin", body = ErrorBody),
         (status = 404, description = "Mail is not configured", body = ErrorBody),
@@ -252,9 +214,9 @@ pub async fn invite(
 pub async fn invitations(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
-) -> ApiResult<Json<Vec<InvitationView>>> {
+) -> ApiResult<Json<Vec<InvitationItem>>> {
     let list = state.core.invitations(&admin).await?;
-    Ok(Json(list.into_iter().map(InvitationView::from).collect()))
+    Ok(Json(list.into_iter().map(InvitationItem::from).collect()))
 }
 
 /// Revokes a pending invitation: its link stops working.
@@ -311,7 +273,7 @@ pub async fn accept_invitation(
 #[utoipa::path(get, path = "/api/v1/admin/mail", tag = "admin",
     security(("bearer" = []), ("session" = [])),
     responses(
-        (status = 200, body = Vec<MailView>),
+        (status = 200, body = Vec<MailItem>),
         (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 403, description = "Not an admin", body = ErrorBody),
         (status = 404, description = "Mail is not configured", body = ErrorBody),
@@ -319,22 +281,9 @@ pub async fn accept_invitation(
 pub async fn undelivered(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
-) -> ApiResult<Json<Vec<MailView>>> {
+) -> ApiResult<Json<Vec<MailItem>>> {
     let list = state.core.undelivered_mail(&admin).await?;
-    Ok(Json(
-        list.into_iter()
-            .map(|m| MailView {
-                id: m.id,
-                kind: m.kind,
-                recipient: m.recipient,
-                subject: m.subject,
-                status: m.status,
-                attempts: m.attempts,
-                last_error: m.last_error,
-                created_at: core::rfc3339(m.created_at),
-            })
-            .collect(),
-    ))
+    Ok(Json(list.into_iter().map(MailItem::from).collect()))
 }
 
 /// Queues a failed message again.

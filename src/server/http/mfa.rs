@@ -6,10 +6,13 @@ use super::{
     error::{ApiError, ApiResult, ErrorBody},
     extract::{AdminUser, ApiJson, ClientInfo, CurrentUser, EnrollingUser, MaybeUser, OptionalJson},
 };
-use crate::server::{
-    auth, core,
-    core::mfa::{Ceremony, PasskeyOutcome, Proof},
-    AppState,
+use crate::{
+    model::{PasskeyItem, TotpSetup},
+    server::{
+        auth, core,
+        core::mfa::{Ceremony, PasskeyOutcome, Proof},
+        AppState,
+    },
 };
 use axum::{
     extract::{Path, State},
@@ -85,40 +88,9 @@ pub struct OptionalPasswordBody {
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct TotpEnrolmentView {
-    /// The base32 key, for typing into an app.
-    pub secret: String,
-    pub otpauth_uri: String,
-    /// The URI as a QR code: an SVG `data:` URL.
-    pub qr_code: String,
-}
-
-#[derive(Serialize, ToSchema)]
 pub struct RecoveryCodes {
     /// Ten single-use codes, shown this once.
     pub recovery_codes: Vec<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct PasskeyView {
-    #[schema(format = "uuid")]
-    pub id: String,
-    pub name: String,
-    #[schema(format = "date-time")]
-    pub created_at: String,
-    #[schema(format = "date-time")]
-    pub last_used_at: Option<String>,
-}
-
-impl From<core::mfa::PasskeyInfo> for PasskeyView {
-    fn from(p: core::mfa::PasskeyInfo) -> Self {
-        PasskeyView {
-            id: p.id,
-            name: p.name,
-            created_at: core::rfc3339(p.created_at),
-            last_used_at: p.last_used_at.map(core::rfc3339),
-        }
-    }
 }
 
 /// A started WebAuthn ceremony: `publicKey` (and `mediation`) are the options
@@ -270,20 +242,15 @@ pub async fn factors_reviewed(
 #[utoipa::path(post, path = "/api/v1/users/me/mfa/totp", tag = "mfa",
     security(("bearer" = []), ("session" = [])),
     responses(
-        (status = 200, body = TotpEnrolmentView),
+        (status = 200, body = TotpSetup),
         (status = 401, description = "Not signed in, or reauthentication required", body = ErrorBody),
         (status = 409, description = "An app is set up already", body = ErrorBody),
     ))]
 pub async fn start_totp(
     State(state): State<AppState>,
     EnrollingUser(auth): EnrollingUser,
-) -> ApiResult<Json<TotpEnrolmentView>> {
-    let e = state.core.start_totp(&auth).await?;
-    Ok(Json(TotpEnrolmentView {
-        secret: e.secret,
-        otpauth_uri: e.otpauth_uri,
-        qr_code: e.qr_code,
-    }))
+) -> ApiResult<Json<TotpSetup>> {
+    Ok(Json(state.core.start_totp(&auth).await?.into()))
 }
 
 /// Confirms the authenticator app with a code; answers ten recovery codes.
@@ -384,7 +351,7 @@ pub async fn register_start(
 #[utoipa::path(post, path = "/api/v1/users/me/passkeys/register/finish", tag = "mfa", request_body = RegisterFinishBody,
     security(("bearer" = []), ("session" = [])),
     responses(
-        (status = 201, body = PasskeyView),
+        (status = 201, body = PasskeyItem),
         (status = 400, description = "The ceremony expired, or the credential was not accepted", body = ErrorBody),
         (status = 401, description = "Not signed in, or reauthentication required", body = ErrorBody),
         (status = 409, description = "The passkey is registered already", body = ErrorBody),
@@ -394,7 +361,7 @@ pub async fn register_finish(
     EnrollingUser(auth): EnrollingUser,
     ClientInfo(client): ClientInfo,
     ApiJson(body): ApiJson<RegisterFinishBody>,
-) -> ApiResult<(StatusCode, Json<PasskeyView>)> {
+) -> ApiResult<(StatusCode, Json<PasskeyItem>)> {
     let passkey = state
         .core
         .finish_passkey_registration(
@@ -412,15 +379,15 @@ pub async fn register_finish(
 #[utoipa::path(get, path = "/api/v1/users/me/passkeys", tag = "mfa",
     security(("bearer" = []), ("session" = [])),
     responses(
-        (status = 200, body = Vec<PasskeyView>),
+        (status = 200, body = Vec<PasskeyItem>),
         (status = 401, description = "Not signed in", body = ErrorBody),
     ))]
 pub async fn passkeys(
     State(state): State<AppState>,
     EnrollingUser(auth): EnrollingUser,
-) -> ApiResult<Json<Vec<PasskeyView>>> {
+) -> ApiResult<Json<Vec<PasskeyItem>>> {
     let list = state.core.passkeys_of(&auth.user.id).await?;
-    Ok(Json(list.into_iter().map(PasskeyView::from).collect()))
+    Ok(Json(list.into_iter().map(PasskeyItem::from).collect()))
 }
 
 /// Renames a passkey.
