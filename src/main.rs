@@ -73,9 +73,9 @@ enum Command {
 }
 
 /// mimalloc: per-thread free lists without glibc's locking, for the many
-/// small allocations each request makes (session check and bearer +10 %,
-/// server-rendered pages +14 % over glibc here). Tuned for a small footprint
-/// by [`tune_allocator`].
+/// small allocations each request makes (faster than glibc's for every
+/// request the bench measures: see the README's "Performance"). Tuned for a
+/// small footprint by [`tune_allocator`].
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -89,12 +89,12 @@ const PURGE_DELAY_MS: std::ffi::c_long = 10;
 /// Freed memory goes back to the system [`PURGE_DELAY_MS`] after it is
 /// freed, in batches, not page by page at once: each purge is an `madvise`
 /// and a TLB shootdown across the cores, which at once cost the
-/// server-rendered pages 11 % and `/health` 8 % of their throughput. The big
+/// server-rendered pages and `/health` a good part of their throughput. The big
 /// memory, the password hashing workers' argon2 blocks, does not come from
 /// here: the workers map and unmap it themselves, so a login flood's memory
 /// goes back the moment they let it go. No transparent huge pages and no
 /// eagerly committed arenas: each huge page makes a touched 4 KiB a resident
-/// 2 MiB (+10 MiB at rest). Runs as a constructor, before Rust's runtime
+/// 2 MiB. Runs as a constructor, before Rust's runtime
 /// makes its first allocation (which creates mimalloc's first arena) and
 /// before any thread exists.
 #[used]
@@ -108,6 +108,12 @@ extern "C" fn tune_allocator() {
         libmimalloc_sys::mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, 0);
         libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS);
         libmimalloc_sys::mi_option_set(MI_OPTION_ALLOW_THP, 0);
+    }
+    // The process's own switch for huge pages: Linux only, like every
+    // scheduler and memory call of the server.
+    #[cfg(target_os = "linux")]
+    // SAFETY: prctl with constant arguments changes this process's THP mode.
+    unsafe {
         libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
     }
 }

@@ -189,42 +189,42 @@ impl Hasher {
 /// handling runs first when both want the CPU: during a login flood the
 /// hashes queue, not every other request. Nice 19, not `SCHED_IDLE`: on a
 /// host kept busy by something else, an idle-class worker would get almost
-/// no CPU and logins would time out, and `SCHED_IDLE` showed no better p99
-/// for the session check during a flood (3.9 ms against 4.4 ms, within noise).
+/// no CPU and logins would time out (the README's "Performance" has the
+/// measurements). Linux only, like every scheduler call here.
+#[cfg(target_os = "linux")]
 fn yield_to_requests() {
     /// The lowest priority; `sched_setattr` below sets it again with the
     /// slice (where that call is refused, `setpriority` has set it).
-    #[cfg(target_os = "linux")]
     const HASH_NICE: i32 = 19;
-    #[cfg(target_os = "linux")]
     // SAFETY: setpriority only changes the calling thread's nice value (on
     // Linux, PRIO_PROCESS with 0 names the calling thread).
     unsafe {
         libc::setpriority(libc::PRIO_PROCESS, 0, HASH_NICE);
     }
-    #[cfg(target_os = "linux")]
-    {
-        // The shortest time slice the scheduler allows (0.1 ms, Linux 6.12+
-        // EEVDF; older kernels ignore it): a request thread that wakes while
-        // a hash runs preempts it at once instead of waiting out the slice
-        // the running hash was given.
-        let attr = libc::sched_attr {
-            size: std::mem::size_of::<libc::sched_attr>() as u32,
-            sched_policy: libc::SCHED_OTHER as u32,
-            sched_flags: 0,
-            sched_nice: HASH_NICE,
-            sched_priority: 0,
-            sched_runtime: 100_000,
-            sched_deadline: 0,
-            sched_period: 0,
-        };
-        // SAFETY: sched_setattr reads `attr` (of the size it states) and
-        // changes only the calling thread's (pid 0) scheduling.
-        unsafe {
-            libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const libc::sched_attr, 0);
-        }
+    // The shortest time slice the scheduler allows (Linux 6.12+ EEVDF;
+    // older kernels ignore it): a request thread that wakes while a hash
+    // runs preempts it at once instead of waiting out the slice the running
+    // hash was given.
+    let attr = libc::sched_attr {
+        size: std::mem::size_of::<libc::sched_attr>() as u32,
+        sched_policy: libc::SCHED_OTHER as u32,
+        sched_flags: 0,
+        sched_nice: HASH_NICE,
+        sched_priority: 0,
+        sched_runtime: 100_000,
+        sched_deadline: 0,
+        sched_period: 0,
+    };
+    // SAFETY: sched_setattr reads `attr` (of the size it states) and
+    // changes only the calling thread's (pid 0) scheduling.
+    unsafe {
+        libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const libc::sched_attr, 0);
     }
 }
+
+/// Elsewhere the workers keep the default priority.
+#[cfg(not(target_os = "linux"))]
+fn yield_to_requests() {}
 
 /// How long a worker keeps its memory block without a job.
 pub const IDLE_RELEASE: std::time::Duration = std::time::Duration::from_secs(2);

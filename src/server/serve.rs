@@ -2,11 +2,11 @@
 //! not offer: a header-read timeout (a connection that sends part of a
 //! request and then nothing is closed, and so is one idle longer than that
 //! between kept-alive requests), TCP_NODELAY (a streamed page otherwise
-//! stalls ~40 ms per response on a kept-alive connection), and a graceful
-//! shutdown: on the signal the listener closes, idle connections (kept
-//! alive, or never used) close at once, and every request whose headers
-//! arrived is read to its end and answered, for up to the grace period
-//! (`GATEHOUSE_SHUTDOWN_SECONDS`); then the server returns.
+//! stalls on every response of a kept-alive connection: Nagle and delayed
+//! ACKs), and a graceful shutdown: on the signal the listener closes, idle
+//! connections (kept alive, or never used) close at once, and every request
+//! whose headers arrived is read to its end and answered, for up to the
+//! grace period (`GATEHOUSE_SHUTDOWN_SECONDS`); then the server returns.
 
 use axum::Router;
 use hyper::server::conn::http1;

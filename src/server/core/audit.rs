@@ -3,7 +3,7 @@
 
 use super::{Client, Core, Result};
 use crate::server::db::{
-    audit::{self as q, AuditRow, NewAuditRow},
+    audit::{self, AuditRow, NewAuditRow},
     Batch,
 };
 
@@ -194,7 +194,7 @@ impl Core {
     pub async fn audit(&self, event: Event, user_id: Option<&str>, client: &Client, detail: Option<&str>) {
         let detail = detail.map(clip);
         let row = audit_row(event, user_id, client, detail.as_deref());
-        if let Err(e) = q::insert(&self.db, &row).await {
+        if let Err(e) = audit::insert(&self.db, &row).await {
             tracing::error!(error = %e, event = event.as_str(), "could not write the audit log");
         }
     }
@@ -210,7 +210,7 @@ impl Core {
         detail: Option<&str>,
     ) {
         let detail = detail.map(clip);
-        q::insert_in(batch, &audit_row(event, user_id, client, detail.as_deref()));
+        audit::insert_in(batch, &audit_row(event, user_id, client, detail.as_deref()));
     }
 
     /// Newest first; `before` is the id of the last row of the previous page.
@@ -227,13 +227,13 @@ impl Core {
         if names_nothing {
             return Ok(Vec::new());
         }
-        let rows = q::list(&self.db, user_id, event, before, limit).await?;
+        let rows = audit::list(&self.db, user_id, event, before, limit).await?;
         Ok(rows.into_iter().map(AuditEntry::from).collect())
     }
 
     /// Deletes rows older than `GATEHOUSE_AUDIT_RETENTION_DAYS`.
     pub async fn purge_audit_log(&self) -> Result<u64> {
         let cutoff = super::now() - self.config.audit_retention.as_secs() as i64;
-        Ok(q::purge_before(&self.db, cutoff).await?)
+        Ok(audit::purge_before(&self.db, cutoff).await?)
     }
 }

@@ -16,7 +16,7 @@ use super::{
 use crate::server::{
     config::EmailVerification,
     db::{
-        email_tokens::{self as q, NewToken},
+        email_tokens::{self, NewToken},
         factors,
         users::{self, EmailChangeError},
         Tx,
@@ -71,7 +71,7 @@ impl Core {
     ) -> Result<String> {
         let token = random_token(32);
         let now = super::now();
-        q::insert(
+        email_tokens::insert(
             tx,
             &NewToken {
                 hash: &hash_token(&token),
@@ -123,7 +123,7 @@ impl Core {
     /// An unverified account signed in with the right password while
     /// verification is required: send a new link, at most one per five minutes.
     pub(crate) async fn remind_to_verify(&self, user: &User, client: &Client) -> Result<()> {
-        let newest = q::newest(&self.db, &user.id, LinkPurpose::VerifyEmail.key()).await?;
+        let newest = email_tokens::newest(&self.db, &user.id, LinkPurpose::VerifyEmail.key()).await?;
         let Some(email) = user.email.as_deref() else {
             return Ok(());
         };
@@ -288,8 +288,8 @@ impl Core {
     /// [`Core::cancel_pending_links`] in `tx`.
     pub(crate) async fn cancel_pending_links_in(&self, tx: &mut Tx, user_id: &str) -> Result<()> {
         let now = super::now();
-        q::spend_all(tx, user_id, LinkPurpose::ConfirmEmail.key(), now).await?;
-        q::spend_all(tx, user_id, LinkPurpose::ResetPassword.key(), now).await?;
+        email_tokens::spend_all(tx, user_id, LinkPurpose::ConfirmEmail.key(), now).await?;
+        email_tokens::spend_all(tx, user_id, LinkPurpose::ResetPassword.key(), now).await?;
         Ok(())
     }
 
@@ -377,7 +377,7 @@ impl Core {
     /// What a link's landing page may show, without spending the link.
     pub async fn link_info(&self, purpose: LinkPurpose, token: &str) -> Result<LinkInfo> {
         self.require_mail()?;
-        let row = q::find_live(&self.db, &hash_token(token), purpose.key(), super::now())
+        let row = email_tokens::find_live(&self.db, &hash_token(token), purpose.key(), super::now())
             .await?
             .ok_or(Error::InvalidLink)?;
         let user = self.user(&row.user_id).await.map_err(|_| Error::InvalidLink)?;
@@ -394,7 +394,7 @@ impl Core {
     pub async fn reset_with_token(&self, token: &str, new_password: &str, client: &Client) -> Result<User> {
         self.require_mail()?;
         let hash = hash_token(token);
-        let row = q::find_live(&self.db, &hash, LinkPurpose::ResetPassword.key(), super::now())
+        let row = email_tokens::find_live(&self.db, &hash, LinkPurpose::ResetPassword.key(), super::now())
             .await?
             .ok_or(Error::InvalidLink)?;
         let user = self.user(&row.user_id).await.map_err(|_| Error::InvalidLink)?;
@@ -411,7 +411,7 @@ impl Core {
         let mut tx = self.db.begin().await?;
         // Spent here, in the transaction that changes the password: of two
         // requests with one link, one changes it.
-        if q::spend(&mut tx, &hash, LinkPurpose::ResetPassword.key(), now)
+        if email_tokens::spend(&mut tx, &hash, LinkPurpose::ResetPassword.key(), now)
             .await?
             .is_none()
         {
@@ -449,14 +449,14 @@ impl Core {
         self.require_mail()?;
         let now = super::now();
         let mut tx = self.db.begin().await?;
-        let row = q::spend(&mut tx, &hash_token(token), LinkPurpose::VerifyEmail.key(), now)
+        let row = email_tokens::spend(&mut tx, &hash_token(token), LinkPurpose::VerifyEmail.key(), now)
             .await?
             .ok_or(Error::InvalidLink)?;
         // A link for an address the account no longer has proves nothing.
         if !users::set_email_verified(&mut tx, &row.user_id, &row.email).await? {
             return Err(Error::InvalidLink);
         }
-        q::spend_all(&mut tx, &row.user_id, LinkPurpose::VerifyEmail.key(), now).await?;
+        email_tokens::spend_all(&mut tx, &row.user_id, LinkPurpose::VerifyEmail.key(), now).await?;
         tx.commit().await?;
         self.audit(
             Event::EmailVerified,
@@ -531,7 +531,7 @@ impl Core {
         }
         self.throttle_address(&new_email).await?;
         let mut tx = self.db.begin().await?;
-        q::spend_all(&mut tx, &user.id, LinkPurpose::ConfirmEmail.key(), super::now()).await?;
+        email_tokens::spend_all(&mut tx, &user.id, LinkPurpose::ConfirmEmail.key(), super::now()).await?;
         let token = self
             .new_link(
                 &mut tx,
@@ -591,7 +591,7 @@ impl Core {
         self.require_mail()?;
         let now = super::now();
         let mut tx = self.db.begin().await?;
-        let row = q::spend(&mut tx, &hash_token(token), LinkPurpose::ConfirmEmail.key(), now)
+        let row = email_tokens::spend(&mut tx, &hash_token(token), LinkPurpose::ConfirmEmail.key(), now)
             .await?
             .ok_or(Error::InvalidLink)?;
         let key = validate::identifier_key(&row.email);
@@ -605,8 +605,8 @@ impl Core {
             }
             Err(EmailChangeError::Db(e)) => return Err(e.into()),
         }
-        q::spend_all(&mut tx, &row.user_id, LinkPurpose::VerifyEmail.key(), now).await?;
-        q::spend_all(&mut tx, &row.user_id, LinkPurpose::ResetPassword.key(), now).await?;
+        email_tokens::spend_all(&mut tx, &row.user_id, LinkPurpose::VerifyEmail.key(), now).await?;
+        email_tokens::spend_all(&mut tx, &row.user_id, LinkPurpose::ResetPassword.key(), now).await?;
         tx.commit().await?;
         let detail = format!("to {}", row.email);
         self.audit(Event::EmailChanged, Some(&row.user_id), client, Some(&detail))
@@ -616,6 +616,6 @@ impl Core {
 
     /// Deletes links that expired more than a day ago.
     pub async fn purge_email_tokens(&self) -> Result<u64> {
-        Ok(q::purge(&self.db, super::now() - 86_400).await?)
+        Ok(email_tokens::purge(&self.db, super::now() - 86_400).await?)
     }
 }

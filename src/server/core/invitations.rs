@@ -13,7 +13,7 @@ use super::{
 };
 use crate::{
     model::Role,
-    server::db::{invitations as q, users, users::SetupClaim},
+    server::db::{invitations, users, users::SetupClaim},
 };
 
 /// Invitation links are good for this long.
@@ -29,10 +29,10 @@ pub struct Invitation {
     pub expires_at: i64,
 }
 
-impl TryFrom<q::InvitationRow> for Invitation {
+impl TryFrom<invitations::InvitationRow> for Invitation {
     type Error = Error;
 
-    fn try_from(r: q::InvitationRow) -> Result<Invitation> {
+    fn try_from(r: invitations::InvitationRow) -> Result<Invitation> {
         Ok(Invitation {
             role: Role::parse(&r.role)
                 .ok_or_else(|| Error::Internal(format!("unknown role {:?}", r.role)))?,
@@ -78,10 +78,10 @@ impl Core {
             expires_at: now + INVITATION_SECONDS,
         };
         let mut tx = self.db.begin().await?;
-        q::revoke_pending_of(&mut tx, &key, now).await?;
-        q::insert(
+        invitations::revoke_pending_of(&mut tx, &key, now).await?;
+        invitations::insert(
             &mut tx,
-            &q::NewInvitation {
+            &invitations::NewInvitation {
                 id: &invitation.id,
                 email: &email,
                 email_key: &key,
@@ -122,7 +122,7 @@ impl Core {
     pub async fn invitations(&self, actor: &Authenticated) -> Result<Vec<Invitation>> {
         require_admin(actor)?;
         self.require_mail()?;
-        q::list_pending(&self.db, super::now())
+        invitations::list_pending(&self.db, super::now())
             .await?
             .into_iter()
             .map(Invitation::try_from)
@@ -134,7 +134,7 @@ impl Core {
         require_admin(actor)?;
         self.require_recent_auth(actor)?;
         self.require_mail()?;
-        if !validate::is_record_id(id) || !q::revoke(&self.db, id, super::now()).await? {
+        if !validate::is_record_id(id) || !invitations::revoke(&self.db, id, super::now()).await? {
             return Err(Error::NotFound("no such pending invitation".into()));
         }
         let detail = format!("revoked by {}", actor.user.username);
@@ -146,7 +146,7 @@ impl Core {
     /// The pending invitation behind a link, without using it.
     pub async fn invitation_for(&self, token: &str) -> Result<Invitation> {
         self.require_mail()?;
-        q::find_pending_by_token(&self.db, &hash_token(token), super::now())
+        invitations::find_pending_by_token(&self.db, &hash_token(token), super::now())
             .await?
             .ok_or(Error::InvalidLink)
             .and_then(Invitation::try_from)
@@ -181,7 +181,7 @@ impl Core {
             .await?;
         let mut tx = self.db.begin().await?;
         let user = self.insert_user(&mut tx, &new, SetupClaim::No).await?;
-        if q::accept(&mut tx, &hash_token(token), &user.id, super::now())
+        if invitations::accept(&mut tx, &hash_token(token), &user.id, super::now())
             .await?
             .is_none()
         {
@@ -196,6 +196,6 @@ impl Core {
 
     /// Deletes invitations that ended more than 30 days ago.
     pub async fn purge_invitations(&self) -> Result<u64> {
-        Ok(q::purge(&self.db, super::now() - 30 * 86_400).await?)
+        Ok(invitations::purge(&self.db, super::now() - 30 * 86_400).await?)
     }
 }

@@ -5,7 +5,7 @@
 //! database, so every instance sees the same numbers.
 
 use super::{audit::Event, validate, Client, Core, Error, Result};
-use crate::server::db::{limits as q, Batch};
+use crate::server::db::{limits, Batch};
 use std::net::IpAddr;
 
 /// The longest a lock can get by doubling.
@@ -60,7 +60,7 @@ impl Core {
         let now = super::now();
         let window = self.config.login_window.as_secs() as i64;
         let limit = i64::from(self.config.login_attempts);
-        let (count, start) = q::count_attempt(&self.db, &self.client_key(client), now, window).await?;
+        let (count, start) = limits::count_attempt(&self.db, &self.client_key(client), now, window).await?;
         if count > limit {
             metrics::counter!("gatehouse_limit_hits_total", "limit" => "client").increment(1);
             if count == limit + 1 {
@@ -88,7 +88,7 @@ impl Core {
     /// guess gives it back with [`Core::clear_failures`].
     pub(crate) async fn reserve_guess(&self, key: &str) -> Result<i64> {
         let now = super::now();
-        let (failures, previous_locks, locked_until) = q::reserve_failure(&self.db, key, now).await?;
+        let (failures, previous_locks, locked_until) = limits::reserve_failure(&self.db, key, now).await?;
         if let Some(until) = locked_until.filter(|until| *until > now) {
             metrics::counter!("gatehouse_limit_hits_total", "limit" => "account").increment(1);
             return Err(Error::RateLimited {
@@ -97,7 +97,7 @@ impl Core {
         }
         if failures > i64::from(self.config.lockout_threshold) {
             metrics::counter!("gatehouse_limit_hits_total", "limit" => "account").increment(1);
-            q::release_failure(&self.db, key).await?;
+            limits::release_failure(&self.db, key).await?;
             return Err(Error::RateLimited {
                 retry_after: lock_length(self.config.lockout.as_secs() as i64, previous_locks) as u64,
             });
@@ -119,9 +119,9 @@ impl Core {
             return Ok(());
         }
         let now = super::now();
-        let previous_locks = q::lock_count(&self.db, key).await?;
+        let previous_locks = limits::lock_count(&self.db, key).await?;
         let length = lock_length(self.config.lockout.as_secs() as i64, previous_locks);
-        if q::lock(&self.db, key, now + length, now).await? {
+        if limits::lock(&self.db, key, now + length, now).await? {
             metrics::counter!("gatehouse_lockouts_total").increment(1);
             let detail = format!("locked for {length} s after {reservation} failed attempts");
             self.audit(Event::AccountLocked, user_id, client, Some(&detail))
@@ -134,20 +134,20 @@ impl Core {
     /// is taken back and `key`'s failures are forgotten, in one write.
     pub(crate) async fn guess_succeeded(&self, client: &Client, key: &str) -> Result<()> {
         let mut batch = Batch::default();
-        q::forget_success(&mut batch, &self.client_key(client), key);
+        limits::forget_success(&mut batch, &self.client_key(client), key);
         Ok(batch.run(&self.db).await?)
     }
 
     /// Forgets `key`'s failures (after a success). Returns whether it was locked.
     pub(crate) async fn clear_failures(&self, key: &str) -> Result<bool> {
-        Ok(q::clear(&self.db, key, super::now()).await?)
+        Ok(limits::clear(&self.db, key, super::now()).await?)
     }
 
     /// Counts one `what` against `key` (e.g. `signup:ip:...`); past `limit` in
     /// `window` seconds, `Throttled` (429) until the window ends.
     pub(crate) async fn throttle(&self, key: &str, limit: u32, window: i64) -> Result<()> {
         let now = super::now();
-        let (count, start) = q::count_event(&self.db, key, now, window).await?;
+        let (count, start) = limits::count_event(&self.db, key, now, window).await?;
         if count > i64::from(limit) {
             let kind = key.split(':').next().unwrap_or("other").to_string();
             metrics::counter!("gatehouse_limit_hits_total", "limit" => kind).increment(1);
@@ -170,7 +170,7 @@ impl Core {
         let now = super::now();
         let window = self.config.login_window.as_secs() as i64;
         // Failure counts older than a day (and not locking anything) are forgotten.
-        Ok(q::purge(&self.db, now - window, now - 24 * 3600, now).await?)
+        Ok(limits::purge(&self.db, now - window, now - 24 * 3600, now).await?)
     }
 }
 

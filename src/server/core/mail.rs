@@ -4,7 +4,7 @@
 //! Delivery itself (SMTP, files) is the sender's business (`server::mail`).
 
 use super::{admin::require_admin, sessions::Authenticated, Core, Error, Result};
-use crate::server::db::{outbox as q, Tx};
+use crate::server::db::{outbox, Tx};
 use askama::Template;
 
 /// A button in a mail: what it says and where it leads.
@@ -172,9 +172,9 @@ impl Core {
         }
         let rendered = letter.render()?;
         metrics::counter!("gatehouse_mail_queued_total", "kind" => kind.to_string()).increment(1);
-        q::insert(
+        outbox::insert(
             tx,
-            &q::NewMessage {
+            &outbox::NewMessage {
                 id: &uuid::Uuid::new_v4().to_string(),
                 kind,
                 recipient: to,
@@ -218,7 +218,10 @@ impl Core {
             .mail
             .as_ref()
             .map_or(120, |m| m.lease.as_secs() as i64);
-        let row = q::claim(&self.db, now, now + lease, 1).await?.into_iter().next();
+        let row = outbox::claim(&self.db, now, now + lease, 1)
+            .await?
+            .into_iter()
+            .next();
         Ok(row.map(|r| Outgoing {
             id: r.id,
             kind: r.kind,
@@ -237,18 +240,18 @@ impl Core {
         match outcome {
             SendOutcome::Sent => {
                 metrics::counter!("gatehouse_mail_sent_total").increment(1);
-                q::mark_sent(&self.db, &message.id, super::now()).await?
+                outbox::mark_sent(&self.db, &message.id, super::now()).await?
             }
             SendOutcome::Transient(error) if message.attempt < max => {
                 metrics::counter!("gatehouse_mail_retried_total").increment(1);
                 let at = super::now() + backoff(message.attempt);
                 tracing::warn!(kind = %message.kind, attempt = message.attempt, error = %error, "mail not sent; will try again");
-                q::retry_later(&self.db, &message.id, at, &clip_error(&error)).await?
+                outbox::retry_later(&self.db, &message.id, at, &clip_error(&error)).await?
             }
             SendOutcome::Transient(error) | SendOutcome::Permanent(error) => {
                 metrics::counter!("gatehouse_mail_failed_total").increment(1);
                 tracing::error!(kind = %message.kind, attempt = message.attempt, error = %error, "mail failed");
-                q::mark_failed(&self.db, &message.id, &clip_error(&error)).await?
+                outbox::mark_failed(&self.db, &message.id, &clip_error(&error)).await?
             }
         }
         Ok(())
@@ -256,13 +259,13 @@ impl Core {
 
     /// When the next queued message is due (Unix seconds), if any.
     pub async fn next_mail_due(&self) -> Result<Option<i64>> {
-        Ok(q::next_due(&self.db).await?)
+        Ok(outbox::next_due(&self.db).await?)
     }
 
     /// Mail not delivered yet, oldest first (for admins).
     pub async fn undelivered_mail(&self, actor: &Authenticated) -> Result<Vec<Undelivered>> {
         require_admin(actor)?;
-        let rows = q::undelivered(&self.db, 200).await?;
+        let rows = outbox::undelivered(&self.db, 200).await?;
         Ok(rows
             .into_iter()
             .map(|r| Undelivered {
@@ -283,7 +286,7 @@ impl Core {
     pub async fn retry_mail(&self, actor: &Authenticated, id: &str) -> Result<()> {
         require_admin(actor)?;
         self.require_recent_auth(actor)?;
-        if !super::validate::is_record_id(id) || !q::requeue_failed(&self.db, id, super::now()).await? {
+        if !super::validate::is_record_id(id) || !outbox::requeue_failed(&self.db, id, super::now()).await? {
             return Err(Error::NotFound("no such failed message".into()));
         }
         self.wake_mailer();
@@ -293,7 +296,7 @@ impl Core {
     /// Deletes delivered mail after a day and failed mail after a week.
     pub async fn purge_outbox(&self) -> Result<u64> {
         let now = super::now();
-        Ok(q::purge(&self.db, now - 86_400, now - 7 * 86_400).await?)
+        Ok(outbox::purge(&self.db, now - 86_400, now - 7 * 86_400).await?)
     }
 }
 

@@ -3,7 +3,7 @@
 
 use super::{audit::Event, Client, Core, Result, User};
 use crate::server::db::{
-    sessions::{self as q, SessionRow},
+    sessions::{self, SessionRow},
     users, Batch,
 };
 
@@ -148,7 +148,7 @@ impl Core {
             auth_at: now,
         };
         let mut batch = Batch::default();
-        q::insert_in(&mut batch, &row);
+        sessions::insert_in(&mut batch, &row);
         users::record_login_in(&mut batch, &user.id, now);
         if let Some((event, detail)) = noted {
             self.audit_in(&mut batch, event, Some(&user.id), client, Some(detail));
@@ -165,7 +165,7 @@ impl Core {
     /// its absolute end, not idle longer than `GATEHOUSE_SESSION_IDLE_MINUTES`,
     /// its user not disabled. A dead session is deleted on sight.
     pub async fn session_user(&self, sid: &str) -> Result<Option<Authenticated>> {
-        let found = q::find_with_user(&self.db, sid).await?;
+        let found = sessions::find_with_user(&self.db, sid).await?;
         self.judge_session(found).await
     }
 
@@ -173,19 +173,19 @@ impl Core {
     /// `record_id` (the session cookie's id), in one query; `None` when no
     /// session is bound to that record (see [`Core::bind_session_record`]).
     pub async fn session_user_by_record(&self, record_id: &str) -> Result<Option<Authenticated>> {
-        let found = q::find_with_user_by_record(&self.db, record_id).await?;
+        let found = sessions::find_with_user_by_record(&self.db, record_id).await?;
         self.judge_session(found).await
     }
 
     /// Binds session `sid` to the browser record `record_id` it lives in.
     pub async fn bind_session_record(&self, sid: &str, record_id: &str) -> Result<()> {
-        q::set_record_id(&self.db, sid, record_id).await?;
+        sessions::set_record_id(&self.db, sid, record_id).await?;
         Ok(())
     }
 
     /// Whether a session found is still good (not expired, idle, disabled or
     /// from before a password change); a bad one is deleted.
-    async fn judge_session(&self, found: Option<q::SessionWithUser>) -> Result<Option<Authenticated>> {
+    async fn judge_session(&self, found: Option<sessions::SessionWithUser>) -> Result<Option<Authenticated>> {
         let Some(found) = found else {
             return Ok(None);
         };
@@ -197,11 +197,11 @@ impl Core {
         // changed is over, even if it was made after the change began.
         let stale_password = s.password_at < found.user.password_changed_at;
         if now >= s.expires_at || now - s.last_seen_at >= idle || found.user.disabled || stale_password {
-            q::delete(&self.db, sid).await?;
+            sessions::delete(&self.db, sid).await?;
             return Ok(None);
         }
         if now - s.last_seen_at >= TOUCH_EVERY {
-            q::touch(&self.db, sid, now).await?;
+            sessions::touch(&self.db, sid, now).await?;
         }
         let user = User::try_from(found.user)?;
         Ok(Some(Authenticated {
@@ -216,7 +216,7 @@ impl Core {
     /// password changed (to `changed_at`) through it.
     pub(crate) async fn rebind_to_password(&self, auth: &Authenticated, changed_at: i64) -> Result<()> {
         match &auth.credential {
-            Credential::Session(id) => q::set_password_at(&self.db, id, changed_at).await?,
+            Credential::Session(id) => sessions::set_password_at(&self.db, id, changed_at).await?,
             Credential::Bearer { family } => {
                 crate::server::db::tokens::set_password_at(&self.db, family, changed_at).await?
             }
@@ -226,13 +226,13 @@ impl Core {
 
     /// Ends session `sid` without a trace (replaced by a new login).
     pub async fn end_session(&self, sid: &str) -> Result<()> {
-        q::delete(&self.db, sid).await?;
+        sessions::delete(&self.db, sid).await?;
         Ok(())
     }
 
     /// Ends session `sid` at its user's request.
     pub async fn logout(&self, sid: &str, client: &Client) -> Result<()> {
-        if let Some(user_id) = q::delete_returning_user(&self.db, sid).await? {
+        if let Some(user_id) = sessions::delete_returning_user(&self.db, sid).await? {
             self.audit(Event::Logout, Some(&user_id), client, None).await;
         }
         Ok(())
@@ -242,7 +242,7 @@ impl Core {
     pub async fn sessions_of(&self, user_id: &str) -> Result<Vec<SessionInfo>> {
         let now = super::now();
         let idle = self.config.session_idle.as_secs() as i64;
-        let rows = q::list_of_user(&self.db, user_id, now, now - idle).await?;
+        let rows = sessions::list_of_user(&self.db, user_id, now, now - idle).await?;
         Ok(rows
             .into_iter()
             .map(|r| SessionInfo {
@@ -258,7 +258,8 @@ impl Core {
 
     /// Ends one of `user_id`'s sessions; `NotFound` if it is not theirs.
     pub async fn revoke_session(&self, user_id: &str, session_id: &str, client: &Client) -> Result<()> {
-        if super::validate::is_record_id(session_id) && q::delete_owned(&self.db, user_id, session_id).await?
+        if super::validate::is_record_id(session_id)
+            && sessions::delete_owned(&self.db, user_id, session_id).await?
         {
             self.audit(Event::SessionRevoked, Some(user_id), client, None)
                 .await;
@@ -270,7 +271,7 @@ impl Core {
 
     /// Ends every session of `user_id` but `keep`. Returns how many ended.
     pub(crate) async fn end_other_sessions(&self, user_id: &str, keep: Option<&str>) -> Result<u64> {
-        Ok(q::delete_all_of_user(&self.db, user_id, keep).await?)
+        Ok(sessions::delete_all_of_user(&self.db, user_id, keep).await?)
     }
 
     /// "Sign out everywhere else": every other session and every token family
@@ -292,6 +293,6 @@ impl Core {
     pub async fn purge_expired_sessions(&self) -> Result<u64> {
         let now = super::now();
         let idle = self.config.session_idle.as_secs() as i64;
-        Ok(q::delete_expired(&self.db, now, now - idle).await?)
+        Ok(sessions::delete_expired(&self.db, now, now - idle).await?)
     }
 }

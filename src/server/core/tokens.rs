@@ -6,7 +6,7 @@ use super::{
     sessions::{Authenticated, Credential},
     Client, Core, Error, Result, User,
 };
-use crate::server::db::tokens::{self as q, KeyRow};
+use crate::server::db::tokens::{self, KeyRow};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use jsonwebtoken::{decode, decode_header, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -177,11 +177,11 @@ impl Core {
         }
         let mut slot = self.keys.loaded.write().await;
         self.keys.loads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let mut rows = q::active_keys(&self.db).await?;
+        let mut rows = tokens::active_keys(&self.db).await?;
         if rows.is_empty() {
-            q::insert_key(&self.db, &new_key(super::now())).await?;
+            tokens::insert_key(&self.db, &new_key(super::now())).await?;
             // Another instance may have raced us: use what the database holds.
-            rows = q::active_keys(&self.db).await?;
+            rows = tokens::active_keys(&self.db).await?;
         }
         let keys = Arc::new(build_keyset(&rows)?);
         *slot = Some((keys.clone(), Instant::now()));
@@ -198,13 +198,13 @@ impl Core {
     /// signed until those expire, unless `retire_previous`: then they are
     /// retired at once and their tokens stop working (for a leaked key).
     pub async fn rotate_signing_key(&self, retire_previous: bool, client: &Client) -> Result<Rotation> {
-        let newest = q::active_keys(&self.db).await?.first().map(|k| k.created_at);
+        let newest = tokens::active_keys(&self.db).await?.first().map(|k| k.created_at);
         // Strictly newer than any key, so it is the one that signs.
         let created_at = newest.map_or(super::now(), |n| super::now().max(n + 1));
         let key = new_key(created_at);
-        q::insert_key(&self.db, &key).await?;
+        tokens::insert_key(&self.db, &key).await?;
         let retired = if retire_previous {
-            q::retire_keys_except(&self.db, &key.kid, super::now()).await?
+            tokens::retire_keys_except(&self.db, &key.kid, super::now()).await?
         } else {
             0
         };
@@ -224,7 +224,7 @@ impl Core {
         let family = uuid::Uuid::new_v4().to_string();
         let refresh = random_token(32);
         let expires_at = now + self.config.refresh_token_lifetime.as_secs() as i64;
-        q::insert_family(
+        tokens::insert_family(
             &self.db,
             &family,
             &user.id,
@@ -311,9 +311,9 @@ impl Core {
     pub async fn refresh_tokens(&self, refresh_token: &str, client: &Client) -> Result<(User, TokenPair)> {
         let now = super::now();
         let hash = hash_token(refresh_token);
-        let Some(family) = q::spend(&self.db, &hash, now).await? else {
-            if let Some((family, user_id)) = q::family_of(&self.db, &hash).await? {
-                let revoked = q::revoke_family(&self.db, &family, now, "reuse").await?;
+        let Some(family) = tokens::spend(&self.db, &hash, now).await? else {
+            if let Some((family, user_id)) = tokens::family_of(&self.db, &hash).await? {
+                let revoked = tokens::revoke_family(&self.db, &family, now, "reuse").await?;
                 tracing::warn!("a spent refresh token was presented again; its family is revoked");
                 let detail = if revoked {
                     "a spent refresh token was presented again; its family is revoked"
@@ -325,7 +325,7 @@ impl Core {
             }
             return Err(Error::Unauthenticated);
         };
-        let Some(found) = q::family_with_user(&self.db, &family).await? else {
+        let Some(found) = tokens::family_with_user(&self.db, &family).await? else {
             return Err(Error::Unauthenticated);
         };
         if found.revoked_at.is_some()
@@ -337,7 +337,7 @@ impl Core {
         }
         let user = User::try_from(found.user)?;
         let next = random_token(32);
-        q::insert_token(&self.db, &family, &hash_token(&next), now).await?;
+        tokens::insert_token(&self.db, &family, &hash_token(&next), now).await?;
         let pair = self.pair(&user, &family, next, found.expires_at).await?;
         Ok((user, pair))
     }
@@ -345,8 +345,8 @@ impl Core {
     /// Ends the family of `refresh_token` (spent or not). Unknown tokens are
     /// ignored: there is nothing to revoke.
     pub async fn revoke_refresh_token(&self, refresh_token: &str) -> Result<()> {
-        if let Some((family, _user)) = q::family_of(&self.db, &hash_token(refresh_token)).await? {
-            q::revoke_family(&self.db, &family, super::now(), "revoked").await?;
+        if let Some((family, _user)) = tokens::family_of(&self.db, &hash_token(refresh_token)).await? {
+            tokens::revoke_family(&self.db, &family, super::now(), "revoked").await?;
         }
         Ok(())
     }
@@ -358,7 +358,7 @@ impl Core {
         keep: Option<&str>,
         reason: &str,
     ) -> Result<u64> {
-        Ok(q::revoke_user_families(&self.db, user_id, keep, super::now(), reason).await?)
+        Ok(tokens::revoke_user_families(&self.db, user_id, keep, super::now(), reason).await?)
     }
 
     /// The user behind a bearer access token: a valid signature by one of our
@@ -379,7 +379,7 @@ impl Core {
         let claims = decode::<Claims>(token, key, &VALIDATION)
             .map_err(|_| Error::Unauthenticated)?
             .claims;
-        let found = q::family_with_user(&self.db, &claims.sid)
+        let found = tokens::family_with_user(&self.db, &claims.sid)
             .await?
             .ok_or(Error::Unauthenticated)?;
         let now = super::now();
@@ -405,6 +405,6 @@ impl Core {
     /// Deletes token families that ended; run periodically.
     pub async fn purge_token_families(&self) -> Result<u64> {
         let now = super::now();
-        Ok(q::purge(&self.db, now, now - REVOKED_RETENTION).await?)
+        Ok(tokens::purge(&self.db, now, now - REVOKED_RETENTION).await?)
     }
 }
