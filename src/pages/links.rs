@@ -5,8 +5,9 @@
 
 use crate::{
     components::form::{last_error, FormAlert, Submit},
+    model::AppError,
     pages::errors::NotFound,
-    server_fns::{link_details, ConfirmEmail, VerifyEmail},
+    server_fns::{link_details, ConfirmEmail, SiteInfo, VerifyEmail},
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -29,8 +30,52 @@ pub fn InvalidLink(what: &'static str, again: &'static str) -> impl IntoView {
     }
 }
 
+/// The landing page of a mailed link, for every kind of link: not found
+/// while mail is off; while `details` (what the link is about, read
+/// without spending it) loads, `checking`; for an unknown, spent or expired
+/// link the one [`InvalidLink`] page (`what` link, `again` from the site
+/// state says where a new one comes from); for a live one, `page` (with the
+/// site state).
+pub fn link_landing<T, V>(
+    details: Resource<Result<T, AppError>>,
+    checking: &'static str,
+    what: &'static str,
+    again: fn(&SiteInfo) -> &'static str,
+    page: impl Fn(T, SiteInfo) -> V + Clone + Send + Sync + 'static,
+) -> impl IntoView
+where
+    T: Clone + Send + Sync + serde::Serialize + serde::de::DeserializeOwned + 'static,
+    V: IntoView + 'static,
+{
+    crate::components::guard::any_visitor(move |site| {
+        if !site.mail_enabled {
+            return view! { <NotFound/> }.into_any();
+        }
+        let again = again(&site);
+        let page = page.clone();
+        let site = site.clone();
+        view! {
+            <Suspense fallback=move || view! { <p class="loading">{checking}</p> }>
+                {
+                    let page = page.clone();
+                    move || {
+                        let (page, site) = (page.clone(), site.clone());
+                        Suspend::new(async move {
+                            match details.await {
+                                Err(_) => view! { <InvalidLink what=what again=again/> }.into_any(),
+                                Ok(link) => page(link, site).into_any(),
+                            }
+                        })
+                    }
+                }
+            </Suspense>
+        }
+        .into_any()
+    })
+}
+
 /// The token in the page's query.
-fn token() -> Memo<String> {
+pub fn token() -> Memo<String> {
     let query = use_query_map();
     Memo::new(move |_| query.read().get("token").unwrap_or_default())
 }
@@ -41,33 +86,19 @@ pub fn VerifyEmailPage() -> impl IntoView {
     let error = last_error(action);
     let token = token();
     let details = Resource::new(move || token.get(), |token| link_details("verify".into(), token));
+    let again = |site: &SiteInfo| if site.user.is_some() { "/account" } else { "/login" };
     view! {
         <Title text="Verify your email"/>
-        {crate::components::guard::any_visitor(move |site| {
-            if !site.mail_enabled {
-                return view! { <NotFound/> }.into_any();
-            }
-            let again = if site.user.is_some() { "/account" } else { "/login" };
-            view! {
-                <Suspense fallback=|| view! { <p class="loading">"Checking the link…"</p> }>
-                    {move || Suspend::new(async move {
-                        match details.await {
-                            Err(_) => view! { <InvalidLink what="verification" again=again/> }.into_any(),
-                            Ok(link) => view! {
-                                <section class="card auth" aria-labelledby="verify-title">
-                                    <h1 id="verify-title">"Verify your email"</h1>
-                                    <p class="muted">"Confirm that "<strong>{link.email.clone()}</strong>" is the address of "<strong>{link.username.clone()}</strong>"."</p>
-                                    <ActionForm action=action attr:class="form">
-                                        <FormAlert error=error/>
-                                        <input type="hidden" name="token" value=move || token.get()/>
-                                        <Submit label="Verify my email" busy_label="Verifying…" pending=action.pending()/>
-                                    </ActionForm>
-                                </section>
-                            }.into_any(),
-                        }
-                    })}
-                </Suspense>
-            }.into_any()
+        {link_landing(details, "Checking the link…", "verification", again, move |link, _| view! {
+            <section class="card auth" aria-labelledby="verify-title">
+                <h1 id="verify-title">"Verify your email"</h1>
+                <p class="muted">"Confirm that "<strong>{link.email.clone()}</strong>" is the address of "<strong>{link.username.clone()}</strong>"."</p>
+                <ActionForm action=action attr:class="form">
+                    <FormAlert error=error/>
+                    <input type="hidden" name="token" value=move || token.get()/>
+                    <Submit label="Verify my email" busy_label="Verifying…" pending=action.pending()/>
+                </ActionForm>
+            </section>
         })}
     }
 }
@@ -80,30 +111,16 @@ pub fn ConfirmEmailPage() -> impl IntoView {
     let details = Resource::new(move || token.get(), |token| link_details("confirm".into(), token));
     view! {
         <Title text="Confirm your new email"/>
-        {crate::components::guard::any_visitor(move |site| {
-            if !site.mail_enabled {
-                return view! { <NotFound/> }.into_any();
-            }
-            view! {
-                <Suspense fallback=|| view! { <p class="loading">"Checking the link…"</p> }>
-                    {move || Suspend::new(async move {
-                        match details.await {
-                            Err(_) => view! { <InvalidLink what="email change" again="/account"/> }.into_any(),
-                            Ok(link) => view! {
-                                <section class="card auth" aria-labelledby="confirm-title">
-                                    <h1 id="confirm-title">"Confirm your new email"</h1>
-                                    <p class="muted">"Make "<strong>{link.email.clone()}</strong>" the email address of "<strong>{link.username.clone()}</strong>". You will sign in with it and receive our mail there."</p>
-                                    <ActionForm action=action attr:class="form">
-                                        <FormAlert error=error/>
-                                        <input type="hidden" name="token" value=move || token.get()/>
-                                        <Submit label="Confirm my new address" busy_label="Confirming…" pending=action.pending()/>
-                                    </ActionForm>
-                                </section>
-                            }.into_any(),
-                        }
-                    })}
-                </Suspense>
-            }.into_any()
+        {link_landing(details, "Checking the link…", "email change", |_| "/account", move |link, _| view! {
+            <section class="card auth" aria-labelledby="confirm-title">
+                <h1 id="confirm-title">"Confirm your new email"</h1>
+                <p class="muted">"Make "<strong>{link.email.clone()}</strong>" the email address of "<strong>{link.username.clone()}</strong>". You will sign in with it and receive our mail there."</p>
+                <ActionForm action=action attr:class="form">
+                    <FormAlert error=error/>
+                    <input type="hidden" name="token" value=move || token.get()/>
+                    <Submit label="Confirm my new address" busy_label="Confirming…" pending=action.pending()/>
+                </ActionForm>
+            </section>
         })}
     }
 }

@@ -14,13 +14,7 @@ pub async fn setup(
     use super::ssr::*;
     use crate::server::{auth as web_auth, core::accounts::NewAccount};
     let state = state()?;
-    if password != password_confirmation {
-        return Err(reject(AppError::for_field(
-            400,
-            "password_confirmation",
-            "The passwords do not match.",
-        )));
-    }
+    same_passwords(&password, &password_confirmation, "password_confirmation").map_err(reject)?;
     let client = client();
     let input = NewAccount {
         username: Some(username),
@@ -47,13 +41,7 @@ pub async fn signup(
     use super::ssr::*;
     use crate::server::core::accounts::NewAccount;
     let state = state()?;
-    if password != password_confirmation {
-        return Err(reject(AppError::for_field(
-            400,
-            "password_confirmation",
-            "The passwords do not match.",
-        )));
-    }
+    same_passwords(&password, &password_confirmation, "password_confirmation").map_err(reject)?;
     let input = NewAccount {
         username: Some(username),
         email: Some(email),
@@ -145,13 +133,12 @@ pub async fn change_password(
     use super::ssr::*;
     let state = state()?;
     let auth = require_auth()?;
-    if new_password != new_password_confirmation {
-        return Err(reject(AppError::for_field(
-            400,
-            "new_password_confirmation",
-            "The passwords do not match.",
-        )));
-    }
+    same_passwords(
+        &new_password,
+        &new_password_confirmation,
+        "new_password_confirmation",
+    )
+    .map_err(reject)?;
     state
         .core
         .change_password(&auth, &current_password, &new_password, &client())

@@ -8,7 +8,6 @@ use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 mod ssr {
-    use crate::model::AppError;
 
     /// A page's own address with its token, for errors of plain form posts.
     pub fn page_with_token(page: &str, token: &str) -> String {
@@ -16,10 +15,6 @@ mod ssr {
             .append_pair("token", token)
             .finish();
         format!("{page}?{query}")
-    }
-
-    pub fn password_mismatch(field: &str) -> AppError {
-        AppError::for_field(400, field, "The passwords do not match.")
     }
 }
 
@@ -88,9 +83,12 @@ pub async fn reset_password(
     let page = page_with_token("/reset-password", &token);
     let back = |e: AppError| back_to(e, "/fn/reset_password", &page);
     let state = state().map_err(back)?;
-    if new_password != new_password_confirmation {
-        return Err(back(reject(password_mismatch("new_password_confirmation"))));
-    }
+    same_passwords(
+        &new_password,
+        &new_password_confirmation,
+        "new_password_confirmation",
+    )
+    .map_err(|e| back(reject(e)))?;
     state
         .core
         .reset_with_token(&token, &new_password, &client())
@@ -158,9 +156,8 @@ pub async fn accept_invitation(
     let page = page_with_token("/invite", &token);
     let back = |e: AppError| back_to(e, "/fn/accept_invitation", &page);
     let state = state().map_err(back)?;
-    if password != password_confirmation {
-        return Err(back(reject(password_mismatch("password_confirmation"))));
-    }
+    same_passwords(&password, &password_confirmation, "password_confirmation")
+        .map_err(|e| back(reject(e)))?;
     let client = client();
     let user = state
         .core

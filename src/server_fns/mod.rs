@@ -142,6 +142,16 @@ pub(crate) mod ssr {
     }
 
     /// Sets the status of `error` on the response (fetch calls only).
+    /// A new password and its confirmation must be the same; else 400 on
+    /// the confirmation's `field` (not yet rejected: see [`reject`]).
+    pub fn same_passwords(password: &str, confirmation: &str, field: &str) -> Result<(), AppError> {
+        if password == confirmation {
+            Ok(())
+        } else {
+            Err(AppError::for_field(400, field, "The passwords do not match."))
+        }
+    }
+
     pub fn reject(error: AppError) -> AppError {
         if !is_plain_form_post() {
             if let Some(res) = use_context::<ResponseOptions>() {

@@ -127,14 +127,7 @@ async fn changing_the_password_ends_every_other_session_and_token_family() {
     let app = TestApp::spawn().await;
     app.setup_admin().await;
     let here = app.bare_client();
-    let res = app
-        .post_json(
-            &here,
-            "/api/v1/auth/login",
-            &json!({ "username": ADMIN, "password": ADMIN_PASSWORD }),
-        )
-        .await;
-    let here_cookie = cookie_value(&set_cookie(&res, "gatehouse_session").unwrap());
+    let here_cookie = app.login_cookie(ADMIN, ADMIN_PASSWORD).await;
     let elsewhere = app.login(ADMIN, ADMIN_PASSWORD).await;
     let res = app
         .post_json(

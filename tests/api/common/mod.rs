@@ -349,6 +349,20 @@ impl TestApp {
         client
     }
 
+    /// Logs in with a client that keeps no cookies; returns the session
+    /// cookie's value, to send by hand.
+    pub async fn login_cookie(&self, identifier: &str, password: &str) -> String {
+        let res = self
+            .post_json(
+                &self.bare_client(),
+                "/api/v1/auth/login",
+                &json!({ "username": identifier, "password": password }),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK, "login {identifier}");
+        cookie_value(&set_cookie(&res, "gatehouse_session").expect("a session cookie"))
+    }
+
     pub async fn whoami(&self, client: &Client) -> Value {
         self.get(client, "/api/v1/auth/session")
             .await
