@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test: formatting and lints (rustfmt, hadolint on the Dockerfile),
+# Runs every test: formatting and lints (rustfmt, clippy on both features with
+# warnings as errors, hadolint on the Dockerfile),
 # the TypeScript client's tests, the Rust unit and integration tests (the
 # integration tests twice: on SQLite, then on a throwaway PostgreSQL server, or
 # the one GATEHOUSE_TEST_POSTGRES names), then against the release build: the
@@ -27,6 +28,10 @@ step() {
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 step "cargo fmt --check"
 cargo fmt --all -- --check
+
+step "cargo clippy (ssr and hydrate, every target; a warning fails)"
+cargo clippy --features ssr --all-targets -- -D warnings
+cargo clippy --features hydrate --all-targets -- -D warnings
 
 step "hadolint Dockerfile"
 hadolint Dockerfile

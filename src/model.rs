@@ -359,10 +359,6 @@ impl AppError {
     pub fn form_message(&self) -> Option<String> {
         self.field.is_none().then(|| self.message.clone())
     }
-
-    pub fn is_unauthenticated(&self) -> bool {
-        self.status == 401
-    }
 }
 
 impl fmt::Display for AppError {
@@ -389,9 +385,6 @@ impl FromServerFnError for AppError {
         }
     }
 }
-
-/// Outcome of an action whose page navigates elsewhere on success.
-pub type ActionResult<T> = Result<T, AppError>;
 
 /// Whether a `return` target is a path on this site: `/` followed by anything
 /// but `/` or `\`, with no control characters. Anything else (`//evil.com`,

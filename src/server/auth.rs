@@ -278,7 +278,7 @@ pub fn client_of<B>(req: &axum::http::Request<B>, config: &Config) -> Client {
 /// unknown (and shares the limits of every unknown client) rather than
 /// whatever the client wrote further left. Addresses are canonical
 /// (IPv4-mapped IPv6 is IPv4).
-pub fn client_ip(peer: Option<IpAddr>, forwarded: &[&str], config: &Config) -> Option<IpAddr> {
+fn client_ip(peer: Option<IpAddr>, forwarded: &[&str], config: &Config) -> Option<IpAddr> {
     let peer = peer?.to_canonical();
     if !config.is_trusted_proxy(peer) {
         return Some(peer);

@@ -209,7 +209,7 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-pub const DEFAULT_DATABASE_URL: &str = "sqlite://gatehouse.db?mode=rwc";
+const DEFAULT_DATABASE_URL: &str = "sqlite://gatehouse.db?mode=rwc";
 pub const PASSWORD_MAX_LENGTH: usize = 256;
 
 const HOUR: u64 = 3600;
@@ -233,7 +233,7 @@ impl Config {
         Config::from_lookup(|name| vars.get(name).map(|v| v.to_string()))
     }
 
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let get = |name: &'static str| {
             lookup(name)
                 .map(|v| v.trim().to_string())

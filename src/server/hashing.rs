@@ -174,13 +174,15 @@ impl Hasher {
         }
     }
 
+    #[cfg(test)]
     /// How many workers hold a memory block now.
-    pub fn blocks_held(&self) -> usize {
+    fn blocks_held(&self) -> usize {
         self.stats.blocks.load(Ordering::SeqCst)
     }
 
+    #[cfg(test)]
     /// The most hashes that ever ran at once.
-    pub fn peak(&self) -> usize {
+    fn peak(&self) -> usize {
         self.stats.peak.load(Ordering::SeqCst)
     }
 }
@@ -227,7 +229,7 @@ fn yield_to_requests() {
 fn yield_to_requests() {}
 
 /// How long a worker keeps its memory block without a job.
-pub const IDLE_RELEASE: std::time::Duration = std::time::Duration::from_secs(2);
+const IDLE_RELEASE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// A worker's argon2 memory block, mapped from the system for it alone and
 /// unmapped when dropped: given back the moment the worker lets it go,

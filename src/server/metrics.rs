@@ -24,7 +24,7 @@ const LATENCY: &[f64] = &[
 
 /// Installs the process's recorder once (several servers in one process, as
 /// in the tests, share it) and returns its handle.
-pub fn install() -> PrometheusHandle {
+fn install() -> PrometheusHandle {
     HANDLE
         .get_or_init(|| {
             let builder = PrometheusBuilder::new()

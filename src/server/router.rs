@@ -31,9 +31,9 @@ use tower_sessions::{cookie::SameSite, Expiry, SessionManagerLayer};
 use tracing::Level;
 
 /// Request bodies over this get 413.
-pub const BODY_LIMIT: usize = 64 * 1024;
+const BODY_LIMIT: usize = 64 * 1024;
 /// A request that takes longer than this is cut off (408).
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Context every render and server function gets: this request's CSP nonce
 /// (so Leptos' inline scripts carry it).

@@ -4,10 +4,12 @@ use crate::model::{AdminData, AppError};
 use leptos::prelude::*;
 
 /// Rows of the audit log per page on `/admin`.
-pub const AUDIT_PAGE: u32 = 50;
+#[cfg(feature = "ssr")]
+const AUDIT_PAGE: u32 = 50;
 
 /// Users per page on `/admin`.
-pub const USERS_PAGE: u32 = 100;
+#[cfg(feature = "ssr")]
+const USERS_PAGE: u32 = 100;
 
 /// A page of users (searched and filtered) and a page of the audit log
 /// (filtered by user and event).

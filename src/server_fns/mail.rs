@@ -10,7 +10,7 @@ use leptos::prelude::*;
 mod ssr {
 
     /// A page's own address with its token, for errors of plain form posts.
-    pub fn page_with_token(page: &str, token: &str) -> String {
+    pub(super) fn page_with_token(page: &str, token: &str) -> String {
         let query = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("token", token)
             .finish();

@@ -15,7 +15,7 @@ mod ssr {
     use crate::server::core::mfa::Proof;
 
     /// A 6-digit code is from the app; anything else is a recovery code.
-    pub fn proof_from(code: &str) -> Proof {
+    pub(super) fn proof_from(code: &str) -> Proof {
         let digits: String = code.chars().filter(|c| !c.is_whitespace()).collect();
         if digits.len() == 6 && digits.bytes().all(|b| b.is_ascii_digit()) {
             Proof::Code(digits)
@@ -25,7 +25,7 @@ mod ssr {
     }
 
     /// Keeps fresh recovery codes in the session until the page shows them.
-    pub async fn keep_fresh_codes(codes: Vec<String>) -> Result<(), crate::model::AppError> {
+    pub(super) async fn keep_fresh_codes(codes: Vec<String>) -> Result<(), crate::model::AppError> {
         let session = super::super::ssr::session().await?;
         crate::server::auth::keep(&session, super::FRESH_CODES, codes)
             .await

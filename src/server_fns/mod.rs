@@ -69,7 +69,7 @@ pub(crate) mod ssr {
     /// 503 when the request's credentials could not be checked (the
     /// database did not answer): the page says "try again in a moment"
     /// rather than that nobody is signed in.
-    pub fn auth_known() -> Result<(), AppError> {
+    pub(super) fn auth_known() -> Result<(), AppError> {
         let unknown = parts().is_some_and(|p| {
             p.extensions
                 .get::<crate::server::auth::AuthUnavailable>()

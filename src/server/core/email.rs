@@ -43,12 +43,12 @@ impl LinkPurpose {
 }
 
 /// Verification and email-change links are good for this long.
-pub const EMAIL_LINK_SECONDS: i64 = 24 * 3600;
+const EMAIL_LINK_SECONDS: i64 = 24 * 3600;
 /// At most one new verification link per this many seconds when an
 /// unverified account tries to sign in.
 const REMIND_EVERY: i64 = 5 * 60;
 /// Mail to one address (reset links, verification links, invitations) per hour.
-pub const MAIL_PER_ADDRESS_PER_HOUR: u32 = 5;
+const MAIL_PER_ADDRESS_PER_HOUR: u32 = 5;
 
 /// What a mail link's landing page shows before the person confirms.
 #[derive(Clone, Debug)]

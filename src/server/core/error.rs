@@ -64,7 +64,7 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// "45 seconds", "15 minutes", "2 hours": a wait, rounded up.
-pub fn human_wait(seconds: u64) -> String {
+fn human_wait(seconds: u64) -> String {
     let (n, unit) = match seconds {
         0..=59 => (seconds.max(1), "second"),
         60..=3599 => (seconds.div_ceil(60), "minute"),
@@ -131,7 +131,7 @@ impl From<sqlx::Error> for Error {
 
 /// Whether `e` means the database is away (unreachable, restarting, out of
 /// space, locked too long) rather than that the query was wrong.
-pub fn is_unavailable(e: &sqlx::Error) -> bool {
+fn is_unavailable(e: &sqlx::Error) -> bool {
     use sqlx::Error::*;
     match e {
         PoolTimedOut | PoolClosed | Io(_) | Tls(_) | Protocol(_) | WorkerCrashed => true,

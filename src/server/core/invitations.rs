@@ -17,7 +17,7 @@ use crate::{
 };
 
 /// Invitation links are good for this long.
-pub const INVITATION_SECONDS: i64 = 7 * 24 * 3600;
+const INVITATION_SECONDS: i64 = 7 * 24 * 3600;
 
 #[derive(Clone, Debug)]
 pub struct Invitation {

@@ -42,7 +42,7 @@ pub fn client_key(client: &Client, ipv6_prefix: u8) -> String {
 }
 
 /// The lock length after `previous_locks` earlier locks: the base, doubled each time.
-pub fn lock_length(base: i64, previous_locks: i64) -> i64 {
+fn lock_length(base: i64, previous_locks: i64) -> i64 {
     let factor = 1i64 << previous_locks.clamp(0, 20);
     base.saturating_mul(factor).min(MAX_LOCK_SECONDS)
 }

@@ -102,7 +102,7 @@ pub enum SendOutcome {
 
 /// Seconds before attempt `n + 1`, after `n` attempts failed: 1, 2, 4, ... up
 /// to a minute, so mail goes out within a minute of the server coming back.
-pub fn backoff(attempts: u32) -> i64 {
+fn backoff(attempts: u32) -> i64 {
     (1i64 << attempts.saturating_sub(1).min(6)).min(60)
 }
 

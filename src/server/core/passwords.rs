@@ -53,14 +53,10 @@ static COMMON: std::sync::LazyLock<std::collections::HashSet<&'static str>> =
             .collect()
     });
 
+#[cfg(test)]
 /// How many passwords the bundled list holds.
-pub fn common_list_len() -> usize {
+fn common_list_len() -> usize {
     COMMON.len()
-}
-
-/// Whether `password` (compared in lower case, after NFKC) is on the list.
-pub fn is_common(password: &str) -> bool {
-    COMMON.contains(normalize(password).to_lowercase().as_str())
 }
 
 /// Values shorter than this are only refused when they are the whole password:

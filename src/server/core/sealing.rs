@@ -87,8 +87,9 @@ impl Sealer {
     }
 }
 
+#[cfg(test)]
 /// Whether `stored` is a sealed value.
-pub fn is_sealed(stored: &str) -> bool {
+fn is_sealed(stored: &str) -> bool {
     stored.starts_with(PREFIX)
 }
 

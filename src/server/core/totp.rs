@@ -6,11 +6,11 @@ use hmac::{Hmac, Mac};
 use sha1::Sha1;
 
 /// Seconds per step.
-pub const STEP: i64 = 30;
+const STEP: i64 = 30;
 /// Digits per code.
-pub const DIGITS: u32 = 6;
+const DIGITS: u32 = 6;
 /// Bytes of secret: 160 bits, as RFC 4226 recommends.
-pub const SECRET_BYTES: usize = 20;
+const SECRET_BYTES: usize = 20;
 
 /// A new random secret, base32 (what apps show and what is stored).
 pub fn new_secret() -> String {
@@ -20,12 +20,12 @@ pub fn new_secret() -> String {
 }
 
 /// The time step of Unix second `now`.
-pub fn step_at(now: i64) -> i64 {
+fn step_at(now: i64) -> i64 {
     now.div_euclid(STEP)
 }
 
 /// The code of `step` (RFC 4226 HOTP with the step as counter).
-pub fn code_at(secret: &[u8], step: i64) -> u32 {
+fn code_at(secret: &[u8], step: i64) -> u32 {
     // HMAC takes a key of any length.
     let Ok(mut mac) = Hmac::<Sha1>::new_from_slice(secret) else {
         return u32::MAX;

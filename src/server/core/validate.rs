@@ -3,12 +3,12 @@
 use super::error::{Error, Result};
 use unicode_normalization::UnicodeNormalization;
 
-pub const USERNAME_MIN: usize = 3;
-pub const USERNAME_MAX: usize = 64;
+const USERNAME_MIN: usize = 3;
+const USERNAME_MAX: usize = 64;
 pub const EMAIL_MAX: usize = 254;
 
 /// NFKC, trimmed: the form a name is stored and compared in.
-pub fn nfkc_trim(s: &str) -> String {
+fn nfkc_trim(s: &str) -> String {
     s.trim().nfkc().collect::<String>().trim().to_string()
 }
 

@@ -113,15 +113,6 @@ pub async fn count_event(db: &Db, key: &str, now: i64, window: i64) -> Result<(i
     .await)
 }
 
-/// Takes back one event counted against `key`.
-pub async fn uncount_event(db: &Db, key: &str) -> Result<(), sqlx::Error> {
-    on_pool!(db, pool => sqlx::query("UPDATE rate_limits SET count = count - 1 WHERE key = $1 AND count > 0")
-        .bind(key)
-        .execute(pool)
-        .await
-        .map(|_| ()))
-}
-
 /// Deletes windows and lock records nobody needs any more.
 pub async fn purge(db: &Db, window_cutoff: i64, stale_before: i64, now: i64) -> Result<u64, sqlx::Error> {
     let a = on_pool!(db, pool => sqlx::query("DELETE FROM login_failures WHERE window_start <= $1")

@@ -216,7 +216,7 @@ fn renumber(sql: &str, offset: usize) -> String {
 
 /// The longest a request waits for the database (a connection, or SQLite's
 /// write lock) before it answers 503 with `Retry-After`.
-pub const DATABASE_WAIT: Duration = Duration::from_secs(5);
+const DATABASE_WAIT: Duration = Duration::from_secs(5);
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");

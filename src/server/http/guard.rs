@@ -53,7 +53,7 @@ fn could_be_a_page(path: &str) -> bool {
 
 /// The page for a moment without the database: 503 with `Retry-After`, so
 /// nobody is sent to log in (or told they are signed out) by an outage.
-pub fn try_again_later() -> Response {
+fn try_again_later() -> Response {
     const PAGE: &str = "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
 <title>Try again in a moment · Gatehouse</title><link rel=\"stylesheet\" href=\"/pkg/gatehouse.css\"></head>\

@@ -113,7 +113,7 @@ pub async fn document(State(state): State<AppState>) -> axum::Json<Value> {
 }
 
 /// The paths that exist only when mail is configured (`GATEHOUSE_SMTP_URL`).
-pub const MAIL_ONLY_PATHS: [&str; 11] = [
+const MAIL_ONLY_PATHS: [&str; 11] = [
     "/api/v1/auth/password/forgot",
     "/api/v1/auth/password/reset",
     "/api/v1/auth/verify-email",

@@ -16,7 +16,7 @@ use tower::{Layer, Service};
 
 /// Pages whose address carries a mail link's token: they send no `Referer`
 /// at all, so the token cannot leak to anything the page loads or links to.
-pub const TOKEN_PAGES: [&str; 4] = ["/reset-password", "/verify-email", "/confirm-email", "/invite"];
+const TOKEN_PAGES: [&str; 4] = ["/reset-password", "/verify-email", "/confirm-email", "/invite"];
 
 /// Headers every response carries (unless its handler set its own).
 const COMMON_HEADERS: [(header::HeaderName, &str); 6] = [
@@ -301,7 +301,7 @@ fn split_host(host: &str) -> Option<(String, Option<u16>)> {
 }
 
 /// Whether a `Host` header names this site (see [`refuse_unknown_host`]).
-pub fn host_allowed(host: &str, public_origin: Option<&str>) -> bool {
+fn host_allowed(host: &str, public_origin: Option<&str>) -> bool {
     let Some((name, port)) = split_host(host) else {
         return false;
     };
@@ -356,7 +356,7 @@ fn refuse_cross_origin_write<B>(req: &http::Request<B>, state: &AppState) -> Opt
 
 /// Whether the request comes from another origin than this site's
 /// (`public_origin`, or else the request's own `Host`).
-pub fn is_cross_origin(headers: &HeaderMap, public_origin: Option<&str>) -> bool {
+fn is_cross_origin(headers: &HeaderMap, public_origin: Option<&str>) -> bool {
     let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let fetch_site = get("sec-fetch-site");
     if let Some(site) = fetch_site {
