@@ -195,6 +195,31 @@ async fn plant_email_change(app: &TestApp, sink: &SmtpSink, victim: &str) -> Str
         .expect("a confirmation link")
 }
 
+/// "Forgot password", the link from the mail, and a new password with it.
+async fn reset_by_mail(app: &TestApp, sink: &SmtpSink, address: &str, new_password: &str) {
+    let res = app
+        .post_json(
+            &app.bare_client(),
+            "/api/v1/auth/password/forgot",
+            &json!({ "email": address }),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let reset = sink
+        .wait_for_subject(address, "Reset your password", WAIT)
+        .await
+        .token("/reset-password")
+        .expect("a reset link");
+    let res = app
+        .post_json(
+            &app.bare_client(),
+            "/api/v1/auth/password/reset",
+            &json!({ "token": reset, "new_password": new_password }),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
 async fn confirm(app: &TestApp, token: &str) -> StatusCode {
     app.post_json(
         &app.bare_client(),
@@ -215,27 +240,7 @@ async fn a_reset_or_a_change_ends_an_email_change_the_intruder_started() {
 
     // The victim resets the password with a mailed link.
     let token = plant_email_change(&app, &sink, "vic").await;
-    let res = app
-        .post_json(
-            &app.bare_client(),
-            "/api/v1/auth/password/forgot",
-            &json!({ "email": "vic@example.com" }),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::ACCEPTED);
-    let reset = sink
-        .wait_for_subject("vic@example.com", "Reset your password", WAIT)
-        .await
-        .token("/reset-password")
-        .expect("a reset link");
-    let res = app
-        .post_json(
-            &app.bare_client(),
-            "/api/v1/auth/password/reset",
-            &json!({ "token": reset, "new_password": PASSWORD.to_uppercase() + " 2" }),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::OK);
+    reset_by_mail(&app, &sink, "vic@example.com", &(PASSWORD.to_uppercase() + " 2")).await;
     assert_eq!(
         confirm(&app, &token).await,
         StatusCode::BAD_REQUEST,
@@ -418,27 +423,7 @@ async fn after_a_reset_the_owner_sees_the_factors_and_removes_them_in_one_step()
     register(&app, &intruder, &mut authr, "Not mine").await;
 
     // Gus resets the password.
-    let res = app
-        .post_json(
-            &app.bare_client(),
-            "/api/v1/auth/password/forgot",
-            &json!({ "email": "gus@example.com" }),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::ACCEPTED);
-    let reset = sink
-        .wait_for_subject("gus@example.com", "Reset your password", WAIT)
-        .await
-        .token("/reset-password")
-        .expect("a reset link");
-    let res = app
-        .post_json(
-            &app.bare_client(),
-            "/api/v1/auth/password/reset",
-            &json!({ "token": reset, "new_password": "gus's own new passphrase" }),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::OK);
+    reset_by_mail(&app, &sink, "gus@example.com", "gus's own new passphrase").await;
     // The notice lists what can sign in to the account.
     let notice = sink
         .wait_for_subject("gus@example.com", "Your password was changed", WAIT)
