@@ -295,12 +295,16 @@ async fn serve(config: Config) -> Result<(), BoxError> {
         let bound = gatehouse::server::metrics::start(metrics_addr, state.hasher.clone()).await?;
         tracing::info!("metrics on http://{bound}/metrics");
     }
+    let core = state.core.clone();
     let app = router::build(state);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     tracing::info!("listening on http://{addr}");
     gatehouse::server::serve::serve(listener, app, header_timeout, shutdown_grace, shutdown_signal()).await;
+    // Work requests began and left to finish after their answer (a reset
+    // link being queued) ends before the sender stops.
+    core.finish_background(shutdown_grace).await;
     jobs.stop().await;
     Ok(())
 }

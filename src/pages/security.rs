@@ -104,8 +104,9 @@ fn ReviewAfterReset() -> impl IntoView {
             <p id="review-title"><strong>"Your password was reset."</strong></p>
             <p>"Check the second factors below. Someone who had your old password may have added one to get back in: remove any you do not recognise, or every one of them at once and set up your own again."</p>
             <div class="factor-forms">
-                <ActionForm action=keep attr:class="form narrow-form">
+                <ActionForm action=keep attr:class="form narrow-form" attr:novalidate=true>
                     <FormAlert error=keep_error/>
+                    <Field label="Password, to keep them all" name="keep_password" kind="password" autocomplete="current-password" required=true error=keep_error/>
                     <button type="submit" class="btn btn-ghost" disabled=move || keep.pending().get()>"They are all mine"</button>
                 </ActionForm>
                 <ActionForm action=remove attr:class="form narrow-form" attr:novalidate=true>

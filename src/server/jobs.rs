@@ -68,7 +68,12 @@ async fn send_mail(core: Core, mut sender: Sender, mut stopped: watch::Receiver<
             }
         };
         if let Some(message) = claimed {
-            let outcome = sender.send(&message).await;
+            // What is left of the claim bounds the send; with too little
+            // left, the claim runs out and the message is claimed again.
+            let Some(time) = message.send_time(sender.send_timeout()) else {
+                continue;
+            };
+            let outcome = sender.send(&message, time).await;
             let sent = matches!(outcome, SendOutcome::Sent);
             if let Err(e) = core.record_send(&message, outcome).await {
                 tracing::error!(error = %e, "could not record a send in the outbox");

@@ -55,8 +55,13 @@ impl Sender {
         Ok(())
     }
 
-    /// Sends one message and says how it went.
-    pub async fn send(&mut self, message: &Outgoing) -> SendOutcome {
+    /// How long one message may take to hand over (`GATEHOUSE_MAIL_SEND_TIMEOUT_SECONDS`).
+    pub fn send_timeout(&self) -> Duration {
+        self.config.send_timeout
+    }
+
+    /// Sends one message, giving up after `time`, and says how it went.
+    pub async fn send(&mut self, message: &Outgoing, time: Duration) -> SendOutcome {
         let email = match self.build_message(message) {
             Ok(m) => m,
             Err(outcome) => return outcome,
@@ -65,7 +70,7 @@ impl Sender {
             // The whole hand-over, connecting included, within the send
             // timeout (lettre's own covers only connecting).
             Transport::Smtp(smtp) => {
-                match tokio::time::timeout(self.config.send_timeout, smtp.send(email)).await {
+                match tokio::time::timeout(time, smtp.send(email)).await {
                     Ok(Ok(_)) => SendOutcome::Sent,
                     Ok(Err(e)) if e.is_permanent() => SendOutcome::Permanent(e.to_string()),
                     Ok(Err(e)) => SendOutcome::Transient(e.to_string()),

@@ -221,11 +221,15 @@ pub async fn remove_all_factors(#[server(default)] factors_password: String) -> 
 
 /// The owner checked their factors after a reset and keeps them.
 #[server(prefix = "/fn", endpoint = "keep_factors")]
-pub async fn keep_factors() -> Result<(), AppError> {
+pub async fn keep_factors(#[server(default)] keep_password: String) -> Result<(), AppError> {
     use super::ssr::*;
     let state = state()?;
     let auth = require_auth()?;
-    state.core.keep_factors(&auth).await.map_err(fail)?;
+    state
+        .core
+        .keep_factors(&auth, &keep_password, &client())
+        .await
+        .map_err(fail)?;
     leptos_axum::redirect("/account?changed=factors_kept#security");
     Ok(())
 }

@@ -437,6 +437,23 @@ async fn after_a_reset_the_owner_sees_the_factors_and_removes_them_in_one_step()
     // Gus signs in (the recovery codes were the intruder's: Gus uses the
     // app he took back, here the same secret), and /account asks him to
     // review the factors, with one button that removes them all.
+    // The intruder signs straight back in with the planted passkey: a
+    // passkey needs no password.
+    let intruder = app.client();
+    let gus_id: String = with_pool!(app, pool => sqlx::query_scalar("SELECT id FROM users WHERE username = 'gus'")
+        .fetch_one(pool).await.unwrap());
+    passkey_sign_in(&app, &intruder, &mut authr, &gus_id).await;
+    assert_eq!(app.whoami(&intruder).await["user"]["username"], json!("gus"));
+    // And cannot make the review go away without the new password.
+    let res = app
+        .post_json(
+            &intruder,
+            "/api/v1/users/me/mfa/reviewed",
+            &json!({ "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+
     let (gus, _) = password_step(&app, "gus", "gus's own new passphrase").await;
     assert_eq!(
         verify_code(&app, &gus, json!({ "code": totp(&secret, 1) })).await,
@@ -464,8 +481,130 @@ async fn after_a_reset_the_owner_sees_the_factors_and_removes_them_in_one_step()
         status,
         json!({ "totp": false, "passkeys": 0, "recovery_codes_left": 0, "review_after_reset": false })
     );
+    // Removing them ended the intruder's passkey session too.
+    assert_eq!(app.whoami(&intruder).await["authenticated"], json!(false));
+    assert_eq!(app.whoami(&gus).await["user"]["username"], json!("gus"));
     let (_, body) = password_step(&app, "gus", "gus's own new passphrase").await;
     assert_eq!(body["ok"], json!(true), "a password is enough again");
+}
+
+/// A passwordless sign-in with `authr`'s passkey of user `user_id`. The soft
+/// authenticator cannot discover, so this plays the browser's part: it names
+/// the credential and fills in the user handle.
+async fn passkey_sign_in(app: &TestApp, client: &reqwest::Client, authr: &mut SoftPasskey, user_id: &str) {
+    use webauthn_authenticator_rs::WebauthnAuthenticator;
+    let start = json_of(
+        app.post_json(client, "/api/v1/auth/passkey/start", &json!({}))
+            .await,
+    )
+    .await;
+    let cred_id: String = with_pool!(app, pool => sqlx::query_scalar("SELECT credential_id FROM passkeys WHERE user_id = $1")
+        .bind(user_id).fetch_one(pool).await.unwrap());
+    let mut options = start["publicKey"].clone();
+    options["allowCredentials"] = json!([{ "type": "public-key", "id": cred_id }]);
+    let rcr: webauthn_rs_proto::RequestChallengeResponse =
+        serde_json::from_value(json!({ "publicKey": options })).unwrap();
+    let mut assertion = authr
+        .do_authentication(crate::common::passkeys::origin_of(app), rcr)
+        .expect("authentication");
+    assertion.response.user_handle = Some(uuid::Uuid::parse_str(user_id).unwrap().as_bytes().to_vec());
+    let res = finish(
+        app,
+        client,
+        start["ceremony"].as_str().unwrap(),
+        &serde_json::to_value(assertion).unwrap(),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_reset_ends_what_an_intruder_planted_too() {
+    let sink = SmtpSink::start().await;
+    let app = TestApp::spawn_with_mail(&sink, &[("GATEHOUSE_EMAIL_VERIFICATION", "off")]).await;
+    app.setup_admin().await;
+    app.signup("cli@example.com", Some("clio")).await;
+    let token = plant_email_change(&app, &sink, "clio").await;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["reset-password", "--username", "clio"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "warn")
+        .env("DATABASE_URL", &app.database_url)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"an operator's new passphrase\n").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(confirm(&app, &token).await, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_removals_at_once_cannot_leave_the_account_without_a_factor_unasked() {
+    let app = TestApp::spawn().await;
+    app.setup_admin().await;
+    app.signup("ray@example.com", Some("ray")).await;
+    let ray = app.login("ray", PASSWORD).await;
+    let mut authr = SoftPasskey::new(true);
+    let one = register(&app, &ray, &mut authr, "One").await;
+    let two = register(&app, &ray, &mut authr, "Two").await;
+    let url = |p: &Value| {
+        app.url(&format!(
+            "/api/v1/users/me/passkeys/{}",
+            p["id"].as_str().unwrap()
+        ))
+    };
+    let (a, b) = tokio::join!(delete(&ray, url(&one)), delete(&ray, url(&two)));
+    let statuses = [a.status(), b.status()];
+    assert!(
+        statuses.contains(&StatusCode::UNAUTHORIZED),
+        "one of them was the last factor: {statuses:?}"
+    );
+    let left = json_of(app.get(&ray, "/api/v1/users/me/mfa").await).await["passkeys"].clone();
+    assert_eq!(left, json!(1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_stored_under_its_plain_id_is_moved_not_lost() {
+    // What an instance of the previous version writes during a rolling upgrade.
+    let app = TestApp::spawn().await;
+    app.setup_admin().await;
+    let cookie = app.login_cookie(ADMIN, ADMIN_PASSWORD).await;
+    let key = gatehouse::server::db::record_key(&cookie);
+    let table = if app.database_url.starts_with("postgres") {
+        "tower_sessions.session"
+    } else {
+        "tower_sessions"
+    };
+    with_pool!(app, pool => sqlx::query(&format!("UPDATE {table} SET id = $1 WHERE id = $2"))
+        .bind(&cookie).bind(&key).execute(pool).await.map(|_| ()).unwrap());
+    with_pool!(app, pool => sqlx::query("UPDATE user_sessions SET record_id = NULL")
+        .execute(pool).await.map(|_| ()).unwrap());
+    let res = app
+        .bare_client()
+        .get(app.url("/api/v1/auth/session"))
+        .header(header::COOKIE, format!("gatehouse_session={cookie}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        json_of(res).await["authenticated"],
+        json!(true),
+        "still signed in"
+    );
+    let ids: Vec<String> = with_pool!(app, pool => sqlx::query_scalar(&format!("SELECT id FROM {table}"))
+        .fetch_all(pool).await.unwrap());
+    assert!(
+        ids.contains(&key) && !ids.contains(&cookie),
+        "moved to its hashed key: {ids:?}"
+    );
 }
 
 // ---- 3. Metric labels are bounded ----

@@ -361,6 +361,12 @@ impl Core {
         let hash = self.hasher.hash(password).await?;
         let mut tx = self.db.begin().await?;
         users::set_password_hash(&mut tx, &user.id, &hash, super::now()).await?;
+        // As a reset with a mailed link: pending links end, and the owner is
+        // asked to check the factors.
+        self.cancel_pending_links_in(&mut tx, &user.id).await?;
+        if user.mfa_enabled {
+            crate::server::db::factors::set_factors_review(&mut tx, &user.id, true).await?;
+        }
         let mailed = self.queue_password_notice(&mut tx, &user, true).await?;
         tx.commit().await?;
         if mailed {
@@ -372,6 +378,7 @@ impl Core {
             .await?;
         self.clear_failures(&limits::account_key(Some(&user.id), ""))
             .await?;
+        self.clear_failures(&limits::second_factor_key(&user.id)).await?;
         let detail =
             format!("from the command line; {sessions} sessions and {families} token families ended");
         self.audit(

@@ -312,7 +312,7 @@ impl Core {
         let email = validate::email(email)?;
         self.throttle_address(&email).await?;
         let (core, client) = (self.clone(), client.clone());
-        tokio::spawn(async move {
+        self.after_answer(async move {
             if let Err(e) = core.mail_reset_link(&email, &client).await {
                 tracing::warn!(error = %e, "a password reset request could not be handled");
             }

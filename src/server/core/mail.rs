@@ -73,6 +73,19 @@ pub struct Outgoing {
     pub html: String,
     /// 1 on the first attempt.
     pub attempt: u32,
+    /// Unix seconds: when this instance's claim on it ends.
+    pub lease_until: i64,
+}
+
+impl Outgoing {
+    /// How long its send may take: the configured send timeout, or less,
+    /// so the send gives up a second before this instance's claim ends.
+    /// `None` when too little of the claim is left to try.
+    pub fn send_time(&self, send_timeout: std::time::Duration) -> Option<std::time::Duration> {
+        let left = self.lease_until - super::now() - 1;
+        let left = std::time::Duration::from_secs(u64::try_from(left).ok()?);
+        Some(send_timeout.min(left)).filter(|t| !t.is_zero())
+    }
 }
 
 /// A message that has not been delivered, as admins see it.
@@ -208,7 +221,11 @@ impl Core {
     /// works on it, however slow a working mail server is; another instance
     /// takes a message over only after its holder died or hung past the
     /// send timeout. (Claiming a batch let the end of the batch outlive its
-    /// claim behind a slow server, and the other instance sent it too.)
+    /// claim behind a slow server, and the other instance sent it too.) The
+    /// claim's own wait for the database (up to 5 s) counts too: the sender
+    /// gives each send only what is left of its claim, less a second
+    /// ([`Outgoing::send_time`]), and the records of a send are written only
+    /// while the claim still holds.
     /// What remains is SMTP's own gap: a server that keeps a message but
     /// whose reply never arrives gets it again on the retry.
     pub async fn claim_mail(&self) -> Result<Option<Outgoing>> {
@@ -218,7 +235,8 @@ impl Core {
             .mail
             .as_ref()
             .map_or(120, |m| m.lease.as_secs() as i64);
-        let row = outbox::claim(&self.db, now, now + lease, 1)
+        let lease_until = now + lease;
+        let row = outbox::claim(&self.db, now, lease_until, 1)
             .await?
             .into_iter()
             .next();
@@ -230,6 +248,7 @@ impl Core {
             text: r.text_body,
             html: r.html_body,
             attempt: r.attempts.clamp(0, i64::from(u32::MAX)) as u32,
+            lease_until,
         }))
     }
 
@@ -240,18 +259,25 @@ impl Core {
         match outcome {
             SendOutcome::Sent => {
                 metrics::counter!("gatehouse_mail_sent_total").increment(1);
-                outbox::mark_sent(&self.db, &message.id, super::now()).await?
+                outbox::mark_sent(&self.db, &message.id, message.lease_until, super::now()).await?
             }
             SendOutcome::Transient(error) if message.attempt < max => {
                 metrics::counter!("gatehouse_mail_retried_total").increment(1);
                 let at = super::now() + backoff(message.attempt);
                 tracing::warn!(kind = %message.kind, attempt = message.attempt, error = %error, "mail not sent; will try again");
-                outbox::retry_later(&self.db, &message.id, at, &clip_error(&error)).await?
+                outbox::retry_later(
+                    &self.db,
+                    &message.id,
+                    message.lease_until,
+                    at,
+                    &clip_error(&error),
+                )
+                .await?
             }
             SendOutcome::Transient(error) | SendOutcome::Permanent(error) => {
                 metrics::counter!("gatehouse_mail_failed_total").increment(1);
                 tracing::error!(kind = %message.kind, attempt = message.attempt, error = %error, "mail failed");
-                outbox::mark_failed(&self.db, &message.id, &clip_error(&error)).await?
+                outbox::mark_failed(&self.db, &message.id, message.lease_until, &clip_error(&error)).await?
             }
         }
         Ok(())

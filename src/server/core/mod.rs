@@ -121,6 +121,9 @@ pub struct Core {
     keys: tokens::KeyCache,
     /// Rung when mail is queued, so this instance's sender starts at once.
     mailer_wake: Arc<tokio::sync::Notify>,
+    /// Work begun for a request that goes on after its answer (see
+    /// [`Core::after_answer`]); a stop waits for it.
+    background: tokio_util::task::TaskTracker,
     /// The breached-password check, when `GATEHOUSE_HIBP_URL` is set.
     breach: Option<Arc<dyn passwords::BreachedPasswords>>,
     /// The WebAuthn relying party (`None`: passkeys are not possible here).
@@ -156,6 +159,24 @@ impl Core {
             setup_done: Arc::new(AtomicBool::new(false)),
             keys: tokens::KeyCache::default(),
             mailer_wake: Arc::new(tokio::sync::Notify::new()),
+            background: tokio_util::task::TaskTracker::new(),
+        }
+    }
+
+    /// Runs `work` after the request's answer (so its time tells nothing),
+    /// tracked, so that a stop waits for it ([`Core::finish_background`]).
+    pub(crate) fn after_answer(&self, work: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.background.spawn(work);
+    }
+
+    /// Waits, up to `grace`, for the work [`Core::after_answer`] began.
+    pub async fn finish_background(&self, grace: std::time::Duration) {
+        self.background.close();
+        if tokio::time::timeout(grace, self.background.wait()).await.is_err() {
+            tracing::warn!(
+                "work begun for requests still running after {} s; stopping anyway",
+                grace.as_secs()
+            );
         }
     }
 

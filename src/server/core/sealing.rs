@@ -25,6 +25,8 @@ pub enum SealError {
     WrongKey,
     #[error("no random nonce could be drawn")]
     Random,
+    #[error("a value stored in the clear where GATEHOUSE_KEY_ENCRYPTION_KEY seals every value")]
+    NotSealed,
 }
 
 /// The key encryption key: seals and opens values. Its `Debug` shows nothing.
@@ -101,12 +103,15 @@ pub fn seal(sealer: Option<&Sealer>, plain: &str, context: &str) -> Result<Strin
     }
 }
 
-/// Reads a stored value: opens a sealed one (with the key it needs), and
-/// passes one stored before a key was set through as it is.
+/// Reads a stored value: opens a sealed one (with the key it needs). A
+/// value in the clear reads as it is only while no key is set: with a key,
+/// start-up sealed every value, so one in the clear was planted.
 pub fn open(sealer: Option<&Sealer>, stored: &str, context: &str) -> Result<String, SealError> {
-    match stored.strip_prefix(PREFIX) {
-        None => Ok(stored.to_string()),
-        Some(body) => sealer.ok_or(SealError::NoKey)?.open_sealed(body, context),
+    match (stored.strip_prefix(PREFIX), sealer) {
+        (None, None) => Ok(stored.to_string()),
+        (None, Some(_)) => Err(SealError::NotSealed),
+        (Some(_), None) => Err(SealError::NoKey),
+        (Some(body), Some(sealer)) => sealer.open_sealed(body, context),
     }
 }
 
@@ -138,8 +143,12 @@ mod tests {
             Err(SealError::WrongKey)
         ));
         assert!(matches!(open(None, &sealed, "totp:u1"), Err(SealError::NoKey)));
-        // A value stored before the key was set reads as it is.
-        assert_eq!(open(Some(&sealer), "PLAIN", "totp:u1").unwrap(), "PLAIN");
+        // A value in the clear reads as it is only without a key.
+        assert_eq!(open(None, "PLAIN", "totp:u1").unwrap(), "PLAIN");
+        assert!(matches!(
+            open(Some(&sealer), "PLAIN", "totp:u1"),
+            Err(SealError::NotSealed)
+        ));
         assert_eq!(seal(None, "PLAIN", "x").unwrap(), "PLAIN");
     }
 }

@@ -97,39 +97,52 @@ pub async fn claim(db: &Db, now: i64, lease_until: i64, limit: i64) -> Result<Ve
 }
 
 /// Records a delivery. The bodies (which hold single-use links) are erased.
-pub async fn mark_sent(db: &Db, id: &str, now: i64) -> Result<(), sqlx::Error> {
+/// Like the two below, it writes only while the caller's claim (`lease`, the
+/// claim's `locked_until`) still holds: a holder that outlived its claim
+/// never overwrites what the instance that took the message over did.
+pub async fn mark_sent(db: &Db, id: &str, lease: i64, now: i64) -> Result<(), sqlx::Error> {
     on_pool!(db, pool => sqlx::query(
         "UPDATE outbox SET status = 'sent', sent_at = $1, locked_until = NULL, last_error = NULL, \
-         text_body = '', html_body = '' WHERE id = $2",
+         text_body = '', html_body = '' WHERE id = $2 AND status = 'sending' AND locked_until = $3",
     )
     .bind(now)
     .bind(id)
+    .bind(lease)
     .execute(pool)
     .await
     .map(|_| ()))
 }
 
 /// Puts a message back in the queue for another attempt at `next_attempt_at`.
-pub async fn retry_later(db: &Db, id: &str, next_attempt_at: i64, error: &str) -> Result<(), sqlx::Error> {
+pub async fn retry_later(
+    db: &Db,
+    id: &str,
+    lease: i64,
+    next_attempt_at: i64,
+    error: &str,
+) -> Result<(), sqlx::Error> {
     on_pool!(db, pool => sqlx::query(
         "UPDATE outbox SET status = 'pending', next_attempt_at = $1, locked_until = NULL, last_error = $2 \
-         WHERE id = $3",
+         WHERE id = $3 AND status = 'sending' AND locked_until = $4",
     )
     .bind(next_attempt_at)
     .bind(error)
     .bind(id)
+    .bind(lease)
     .execute(pool)
     .await
     .map(|_| ()))
 }
 
 /// Gives up on a message.
-pub async fn mark_failed(db: &Db, id: &str, error: &str) -> Result<(), sqlx::Error> {
+pub async fn mark_failed(db: &Db, id: &str, lease: i64, error: &str) -> Result<(), sqlx::Error> {
     on_pool!(db, pool => sqlx::query(
-        "UPDATE outbox SET status = 'failed', locked_until = NULL, last_error = $1 WHERE id = $2",
+        "UPDATE outbox SET status = 'failed', locked_until = NULL, last_error = $1 \
+         WHERE id = $2 AND status = 'sending' AND locked_until = $3",
     )
     .bind(error)
     .bind(id)
+    .bind(lease)
     .execute(pool)
     .await
     .map(|_| ()))

@@ -4,8 +4,8 @@
 //!
 //! A record is stored under the SHA-256 of its id, never the id itself (the
 //! cookie's value), and its stored data carries no id either: a copied
-//! database or backup holds no live session, as refresh tokens are stored
-//! only hashed. The cookie's id is hashed once per request.
+//! database or backup holds no browser session, as refresh tokens are
+//! stored only hashed. The cookie's id is hashed on every lookup of it.
 //!
 //! A browser record holds one value, [`SESSION_KEY`]: the id of the core
 //! session it carries. Creating a record also binds that session to it
@@ -131,6 +131,30 @@ async fn pg_try_create(pool: &PgPool, record: &Record) -> session_store::Result<
     Ok(true)
 }
 
+impl SessionStoreAny {
+    /// The stored data of the unexpired record under `key`.
+    async fn fetch(&self, key: &str) -> session_store::Result<Option<Vec<u8>>> {
+        let now = OffsetDateTime::now_utc();
+        match self {
+            SessionStoreAny::Sqlite(_, pool) => {
+                sqlx::query_scalar(SQLITE_LOAD)
+                    .bind(key)
+                    .bind(now)
+                    .fetch_optional(pool)
+                    .await
+            }
+            SessionStoreAny::Postgres(_, pool) => {
+                sqlx::query_scalar(PG_LOAD)
+                    .bind(key)
+                    .bind(now)
+                    .fetch_optional(pool)
+                    .await
+            }
+        }
+        .map_err(backend)
+    }
+}
+
 #[async_trait]
 impl SessionStore for SessionStoreAny {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
@@ -169,25 +193,18 @@ impl SessionStore for SessionStoreAny {
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        let key = record_key(&id.to_string());
-        let now = OffsetDateTime::now_utc();
-        let data: Option<Vec<u8>> = match self {
-            SessionStoreAny::Sqlite(_, pool) => {
-                sqlx::query_scalar(SQLITE_LOAD)
-                    .bind(key)
-                    .bind(now)
-                    .fetch_optional(pool)
-                    .await
-            }
-            SessionStoreAny::Postgres(_, pool) => {
-                sqlx::query_scalar(PG_LOAD)
-                    .bind(key)
-                    .bind(now)
-                    .fetch_optional(pool)
-                    .await
-            }
+        let raw = id.to_string();
+        let mut data = self.fetch(&record_key(&raw)).await?;
+        if data.is_none() && self.fetch(&raw).await?.is_some() {
+            // A record stored under its plain id: made by an instance of the
+            // previous version still running beside this one (a rolling
+            // upgrade). Move every such record to its hashed key, and read
+            // it from there.
+            rehash_legacy_records(self)
+                .await
+                .map_err(session_store::Error::Backend)?;
+            data = self.fetch(&record_key(&raw)).await?;
         }
-        .map_err(backend)?;
         data.map(|d| decode(id, &d)).transpose()
     }
 
@@ -220,7 +237,9 @@ impl ExpiredDeletion for SessionStoreAny {
 /// Records stored before ids were hashed (their key is the id itself, not a
 /// 64-digit hash) move to their hashed key, without the id in their data,
 /// and their sessions are bound to that key: nobody is signed out by the
-/// upgrade. Safe to run on every start, by several instances at once.
+/// upgrade. Runs at every start, and again when a record under a plain id
+/// turns up (an instance of the previous version still writing during a
+/// rolling upgrade). Safe with several instances at once.
 pub async fn rehash_legacy_records(store: &SessionStoreAny) -> Result<u64, String> {
     let failed = |e: sqlx::Error| format!("cannot move the session records to hashed keys: {e}");
     macro_rules! rehash {

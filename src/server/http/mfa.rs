@@ -223,18 +223,26 @@ pub async fn remove_all_factors(
     Ok(Ok::json())
 }
 
-/// The owner checked their factors after a password reset and keeps them.
-#[utoipa::path(post, path = "/api/v1/users/me/mfa/reviewed", tag = "mfa",
+/// The owner checked their factors after a password reset and keeps them
+/// (the password is asked again).
+#[utoipa::path(post, path = "/api/v1/users/me/mfa/reviewed", tag = "mfa", request_body = PasswordBody,
     security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, body = Ok),
-        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 401, description = "Not signed in, or a wrong password", body = ErrorBody),
+        (status = 429, description = "Too many wrong passwords; see Retry-After", body = ErrorBody),
     ))]
 pub async fn factors_reviewed(
     State(state): State<AppState>,
     CurrentUser(auth): CurrentUser,
+    ClientInfo(client): ClientInfo,
+    ApiJson(body): ApiJson<PasswordBody>,
 ) -> ApiResult<Json<Ok>> {
-    state.core.keep_factors(&auth).await?;
+    state
+        .core
+        .keep_factors(&auth, &body.password, &client)
+        .await
+        .map_err(on_password)?;
     Ok(Ok::json())
 }
 

@@ -194,8 +194,9 @@ impl Core {
         Ok(())
     }
 
-    /// Re-authenticates the signed-in user with their password, a TOTP code
-    /// or a recovery code (counted and locked like a login).
+    /// Re-authenticates the signed-in user: the password, and for an account
+    /// with a second factor a TOTP or recovery code too (each counted and
+    /// locked like a sign-in).
     pub async fn reauthenticate(
         &self,
         auth: &Authenticated,
@@ -238,7 +239,8 @@ impl Core {
     }
 
     /// Checks a TOTP or recovery code of `user`, counted like a login: the
-    /// client's limit and the account's lockout; failures audited. A TOTP
+    /// client's limit and the account's second-factor lockout (a count of its
+    /// own, see [`limits::second_factor_key`]); failures audited. A TOTP
     /// code is accepted once; a recovery code is used up.
     pub(crate) async fn check_second_factor(
         &self,
@@ -315,8 +317,9 @@ impl Core {
         };
         tx.commit().await?;
         self.wake_mailer_if(mailed);
+        let ended = self.end_elsewhere(auth, "every second factor removed").await?;
         let detail = format!(
-            "every second factor removed by the owner ({}{passkeys} passkeys)",
+            "every second factor removed by the owner ({}{passkeys} passkeys); {ended}",
             if totp { "an authenticator app, " } else { "" }
         );
         self.audit(Event::MfaDisabled, Some(user_id), client, Some(&detail))
@@ -324,12 +327,27 @@ impl Core {
         Ok(())
     }
 
-    /// The owner looked at their factors after a reset and keeps them.
-    pub async fn keep_factors(&self, auth: &Authenticated) -> Result<()> {
+    /// The owner looked at their factors after a reset and keeps them. The
+    /// password is asked: an intruder signed in with a factor they planted
+    /// must not be able to make the question go away.
+    pub async fn keep_factors(&self, auth: &Authenticated, password: &str, client: &Client) -> Result<()> {
+        self.check_current_password(&auth.user, password, client).await?;
         let mut tx = self.db.begin().await?;
         factors::set_factors_review(&mut tx, &auth.user.id, false).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Ends every session and token family of the signed-in user but the
+    /// one making the request; says how many, for the audit record.
+    async fn end_elsewhere(&self, auth: &Authenticated, reason: &str) -> Result<String> {
+        let sessions = self.end_other_sessions(&auth.user.id, auth.session_id()).await?;
+        let families = self
+            .revoke_token_families(&auth.user.id, auth.token_family(), reason)
+            .await?;
+        Ok(format!(
+            "{sessions} other sessions and {families} token families ended"
+        ))
     }
 
     /// Removes every factor of a user (they lost them all): TOTP, recovery

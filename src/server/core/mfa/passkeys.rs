@@ -290,21 +290,25 @@ impl Core {
         }
         let passkeys = factors::passkeys_of(&self.db, &auth.user.id).await?;
         let row = passkeys.iter().find(|p| p.id == id).ok_or_else(not_found)?;
-        let status = self.mfa_status(&auth.user.id).await?;
-        if !status.totp && passkeys.len() == 1 {
-            let Some(password) = password.filter(|p| !p.is_empty()) else {
-                return Err(Error::WrongPassword {
-                    field: "password",
-                    message: "enter your password to remove your last second factor".into(),
-                });
-            };
+        let mut password_checked = false;
+        if let Some(password) = password.filter(|p| !p.is_empty()) {
             self.check_current_password(&auth.user, password, client).await?;
+            password_checked = true;
         }
         let mut tx = self.db.begin().await?;
         if !factors::delete_passkey(&mut tx, &auth.user.id, id).await? {
             return Err(not_found());
         }
+        // Decided inside the transaction: of two removals racing, the one
+        // that would leave no factor asks for the password too (and is
+        // rolled back without it).
         if !factors::refresh_mfa_flag(&mut tx, &auth.user.id).await? {
+            if !password_checked {
+                return Err(Error::WrongPassword {
+                    field: "password",
+                    message: "enter your password to remove your last second factor".into(),
+                });
+            }
             factors::delete_recovery_codes(&mut tx, &auth.user.id).await?;
         }
         let mailed = self
@@ -312,11 +316,13 @@ impl Core {
             .await?;
         tx.commit().await?;
         self.wake_mailer_if(mailed);
+        // Whatever that passkey signed in (without a password) ends with it.
+        let ended = self.end_elsewhere(auth, "a passkey was removed").await?;
         self.audit(
             Event::MfaDisabled,
             Some(&auth.user.id),
             client,
-            Some(&format!("passkey {:?} removed", row.name)),
+            Some(&format!("passkey {:?} removed; {ended}", row.name)),
         )
         .await;
         Ok(())
