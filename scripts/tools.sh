@@ -31,6 +31,14 @@ install_tools() {
     rustup target add wasm32-unknown-unknown
   fi
 
+  # rustfmt and clippy: the test command's lints.
+  for component in rustfmt clippy; do
+    if ! rustup component list --installed 2>/dev/null | grep -q "^$component"; then
+      say "adding the $component component"
+      rustup component add "$component"
+    fi
+  done
+
   if [ "$(cargo leptos --version 2>/dev/null)" != "cargo-leptos $CARGO_LEPTOS_VERSION" ]; then
     # A debug build: it only orchestrates the build, and compiles in half the time.
     say "installing cargo-leptos $CARGO_LEPTOS_VERSION (several minutes, once)"
