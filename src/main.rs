@@ -191,6 +191,9 @@ fn read_password() -> Result<String, BoxError> {
 async fn operator_core(config: Config) -> Result<Core, BoxError> {
     let db = open_db(&config).await?;
     let (core, _hasher) = gatehouse::server::core_with_machinery(db, Arc::new(config));
+    // The operator's commands seal and read secrets too: the same key check
+    // as the server's start.
+    core.check_key_encryption().await?;
     core.backfill_username_skeletons()
         .await
         .map_err(|e| format!("cannot prepare the users table: {e}"))?;

@@ -19,6 +19,7 @@ mod cli;
 mod cors;
 mod hardening;
 mod hostile_input;
+mod keys;
 mod mail_api;
 mod mfa_api;
 mod operations;

@@ -80,7 +80,7 @@ async fn the_token_endpoint_returns_a_pair_and_a_scoped_refresh_cookie() {
     );
 
     let (header, claims, _) = split(body["access_token"].as_str().unwrap());
-    assert_eq!(header["alg"], "HS256");
+    assert_eq!(header["alg"], "RS256");
     assert!(header["kid"].is_string());
     for claim in ["sub", "role", "iat", "exp", "jti"] {
         assert!(!claims[claim].is_null(), "{claim} in {claims}");
@@ -192,40 +192,51 @@ async fn forged_tokens_are_refused() {
     foreign_header.kid = header["kid"].as_str().map(str::to_string);
     let foreign = jsonwebtoken::encode(&foreign_header, &claims, &foreign_key).unwrap();
 
-    // The right key, another HMAC algorithm.
+    // The right key (the signing key pair's private half), another RSA algorithm.
     let secret: String = with_pool!(app, pool => {
-        sqlx::query_scalar("SELECT secret FROM signing_keys")
+        sqlx::query_scalar("SELECT secret FROM signing_keys WHERE algorithm = 'RS256'")
             .fetch_one(pool)
             .await
             .unwrap()
     });
-    let secret = URL_SAFE_NO_PAD.decode(secret).unwrap();
-    let mut hs512 = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS512);
-    hs512.typ = foreign_header.typ.clone();
-    hs512.kid = foreign_header.kid.clone();
-    let other_alg =
-        jsonwebtoken::encode(&hs512, &claims, &jsonwebtoken::EncodingKey::from_secret(&secret)).unwrap();
+    let private = jsonwebtoken::EncodingKey::from_rsa_der(&URL_SAFE_NO_PAD.decode(secret).unwrap());
+    let mut rs512 = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS512);
+    rs512.typ = foreign_header.typ.clone();
+    rs512.kid = foreign_header.kid.clone();
+    let other_alg = jsonwebtoken::encode(&rs512, &claims, &private).unwrap();
 
-    // The right key and algorithm, but not an access token (no typ) or another audience.
-    let mut no_typ = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
-    no_typ.kid = foreign_header.kid.clone();
-    let untyped =
-        jsonwebtoken::encode(&no_typ, &claims, &jsonwebtoken::EncodingKey::from_secret(&secret)).unwrap();
-    let mut other_aud = claims.clone();
-    other_aud["aud"] = json!("another-service");
-    let wrong_audience = jsonwebtoken::encode(
+    // The classic confusion: HS256 with the public key (as published) for a secret.
+    let jwks = json_of(app.get(&app.bare_client(), "/.well-known/jwks.json").await).await;
+    let public = jwks["keys"][0].to_string();
+    let confused = jsonwebtoken::encode(
         &foreign_header,
-        &other_aud,
-        &jsonwebtoken::EncodingKey::from_secret(&secret),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(public.as_bytes()),
     )
     .unwrap();
+
+    // The right key and algorithm, but not an access token (no typ) or another audience.
+    let mut no_typ = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    no_typ.kid = foreign_header.kid.clone();
+    let untyped = jsonwebtoken::encode(&no_typ, &claims, &private).unwrap();
+    let mut rs256 = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    rs256.typ = foreign_header.typ.clone();
+    rs256.kid = foreign_header.kid.clone();
+    let mut other_aud = claims.clone();
+    other_aud["aud"] = json!("another-service");
+    let wrong_audience = jsonwebtoken::encode(&rs256, &other_aud, &private).unwrap();
+    // And the same with the right audience: it is accepted (the forgeries
+    // above fail for what they change, not for how they were made).
+    let genuine_copy = jsonwebtoken::encode(&rs256, &claims, &private).unwrap();
+    assert_eq!(me_with(&app, &genuine_copy).await.status(), StatusCode::OK);
 
     for (name, forged) in [
         ("alg none, unsigned", unsigned),
         ("alg none, signed", none_signed),
         ("tampered payload", tampered),
         ("foreign key", foreign),
-        ("HS512", other_alg),
+        ("RS512", other_alg),
+        ("HS256 with the public key", confused),
         ("no typ", untyped),
         ("wrong audience", wrong_audience),
         ("garbage", "not.a.jwt".to_string()),

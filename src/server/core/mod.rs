@@ -8,6 +8,7 @@ pub mod audit;
 pub mod email;
 pub mod error;
 pub mod invitations;
+pub mod keys;
 pub mod limits;
 pub mod mail;
 pub mod mfa;
@@ -118,7 +119,7 @@ pub struct Core {
     hasher: Arc<dyn passwords::PasswordHashing>,
     pub policy: passwords::Policy,
     setup_done: Arc<AtomicBool>,
-    keys: tokens::KeyCache,
+    keys: keys::KeyCache,
     /// Rung when mail is queued, so this instance's sender starts at once.
     mailer_wake: Arc<tokio::sync::Notify>,
     /// Work begun for a request that goes on after its answer (see
@@ -157,7 +158,7 @@ impl Core {
             hasher,
             policy,
             setup_done: Arc::new(AtomicBool::new(false)),
-            keys: tokens::KeyCache::default(),
+            keys: keys::KeyCache::default(),
             mailer_wake: Arc::new(tokio::sync::Notify::new()),
             background: tokio_util::task::TaskTracker::new(),
         }
@@ -239,6 +240,17 @@ impl Core {
             return Err(
                 "GATEHOUSE_KEY_ENCRYPTION_KEY is not the key this database's secrets were sealed with".into(),
             );
+        }
+        for (kid, plain) in crate::server::db::tokens::unsealed_keys(&self.db)
+            .await
+            .map_err(db_error)?
+        {
+            let sealed = sealer
+                .seal(&plain, &keys::key_context(&kid))
+                .map_err(|e| e.to_string())?;
+            crate::server::db::tokens::reseal_key(&self.db, &kid, &plain, &sealed)
+                .await
+                .map_err(db_error)?;
         }
         for (user_id, plain) in factors::unsealed_totp_secrets(&self.db).await.map_err(db_error)? {
             let sealed = sealer

@@ -6,37 +6,17 @@ use super::{
     sessions::{Authenticated, Credential},
     Client, Core, Error, Result, User,
 };
-use crate::server::db::tokens::{self, KeyRow};
+use crate::server::db::tokens;
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
-use jsonwebtoken::{decode, decode_header, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::{
-    collections::HashMap,
-    sync::{Arc, LazyLock},
-    time::{Duration, Instant},
-};
-use tokio::sync::RwLock;
 
-/// The one algorithm accepted. `none` and every other are refused.
-const ALGORITHM: Algorithm = Algorithm::HS256;
 /// The JWT `typ` of access tokens (RFC 9068).
 const ACCESS_TYP: &str = "at+jwt";
 const ISSUER: &str = "gatehouse";
 const AUDIENCE: &str = "gatehouse-api";
 /// Clock skew tolerated on `exp`, in seconds.
 const LEEWAY: u64 = 2;
-/// What an access token must satisfy besides its signature: the pinned
-/// algorithm, our issuer and audience, the registered claims, not expired.
-/// Built once per process (its sets were rebuilt on every bearer request).
-static VALIDATION: LazyLock<Validation> = LazyLock::new(|| {
-    let mut validation = Validation::new(ALGORITHM);
-    validation.leeway = LEEWAY;
-    validation.set_issuer(&[ISSUER]);
-    validation.set_audience(&[AUDIENCE]);
-    validation.set_required_spec_claims(&["exp", "iat", "sub", "iss", "aud"]);
-    validation
-});
 /// Revoked families are kept this long (so reuse is still recognised), then purged.
 const REVOKED_RETENTION: i64 = 30 * 24 * 3600;
 
@@ -71,57 +51,6 @@ pub struct TokenPair {
     pub refresh_expires_at: i64,
 }
 
-/// The signing keys this instance knows, by `kid`.
-pub struct KeySet {
-    signing: (String, EncodingKey),
-    verifying: HashMap<String, DecodingKey>,
-}
-
-/// The cached key set and when it was loaded, shared by clones of the core.
-#[derive(Clone, Default)]
-pub struct KeyCache {
-    loaded: Arc<RwLock<Option<Loaded>>>,
-    /// How many times the keys were read from the database.
-    loads: Arc<std::sync::atomic::AtomicU64>,
-    /// When a token with an unknown key id last made us read them.
-    last_miss_reload: Arc<std::sync::Mutex<Option<Instant>>>,
-}
-
-impl KeyCache {
-    /// Whether a token with an unknown key id may make us read the keys now:
-    /// at most once per [`MISS_RELOAD_EVERY`], so forged key ids cannot
-    /// keep the database and the write lock busy.
-    fn may_reload_for_miss(&self) -> bool {
-        let Ok(mut last) = self.last_miss_reload.lock() else {
-            return false;
-        };
-        if last.is_some_and(|at| at.elapsed() < MISS_RELOAD_EVERY) {
-            return false;
-        }
-        *last = Some(Instant::now());
-        true
-    }
-}
-
-/// The least time between two key reloads caused by unknown key ids.
-const MISS_RELOAD_EVERY: Duration = Duration::from_secs(5);
-
-/// A key set and the moment it was read.
-type Loaded = (Arc<KeySet>, Instant);
-
-/// How long an instance trusts its cached keys before reading them again, so
-/// a rotation (new signing key, retired keys) reaches every instance.
-const KEY_REFRESH: Duration = Duration::from_secs(60);
-
-/// What a rotation did.
-#[derive(Clone, Debug)]
-pub struct Rotation {
-    /// The new signing key's id.
-    pub kid: String,
-    /// How many older keys were retired (their tokens stop verifying).
-    pub retired: u64,
-}
-
 pub(crate) fn random_token(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut buf);
@@ -133,91 +62,7 @@ pub fn hash_token(token: &str) -> String {
     format!("{:x}", Sha256::digest(token.as_bytes()))
 }
 
-fn new_key(created_at: i64) -> KeyRow {
-    KeyRow {
-        kid: uuid::Uuid::new_v4().simple().to_string(),
-        algorithm: "HS256".into(),
-        secret: random_token(32),
-        created_at,
-    }
-}
-
-fn build_keyset(rows: &[KeyRow]) -> Result<KeySet> {
-    let mut verifying = HashMap::new();
-    let mut signing = None;
-    for row in rows.iter().filter(|r| r.algorithm == "HS256") {
-        let secret = URL_SAFE_NO_PAD
-            .decode(&row.secret)
-            .map_err(|e| Error::internal("signing key", e))?;
-        if signing.is_none() {
-            signing = Some((row.kid.clone(), EncodingKey::from_secret(&secret)));
-        }
-        verifying.insert(row.kid.clone(), DecodingKey::from_secret(&secret));
-    }
-    let signing = signing.ok_or_else(|| Error::Internal("no signing key".into()))?;
-    Ok(KeySet { signing, verifying })
-}
-
 impl Core {
-    /// Loads the signing keys, creating the first one on the first start, so
-    /// a fresh database has its key before the first token is asked for.
-    pub async fn load_signing_keys(&self) -> Result<()> {
-        self.keys(true).await.map(|_| ())
-    }
-
-    /// The key set: cached, read again after `KEY_REFRESH` or when asked,
-    /// and created on the first start.
-    async fn keys(&self, reload: bool) -> Result<Arc<KeySet>> {
-        if !reload {
-            if let Some((keys, loaded)) = self.keys.loaded.read().await.clone() {
-                if loaded.elapsed() < KEY_REFRESH {
-                    return Ok(keys);
-                }
-            }
-        }
-        let mut slot = self.keys.loaded.write().await;
-        self.keys.loads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let mut rows = tokens::active_keys(&self.db).await?;
-        if rows.is_empty() {
-            tokens::insert_key(&self.db, &new_key(super::now())).await?;
-            // Another instance may have raced us: use what the database holds.
-            rows = tokens::active_keys(&self.db).await?;
-        }
-        let keys = Arc::new(build_keyset(&rows)?);
-        *slot = Some((keys.clone(), Instant::now()));
-        Ok(keys)
-    }
-
-    /// How many times this instance read the signing keys from the database.
-    pub fn key_loads(&self) -> u64 {
-        self.keys.loads.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    /// Adds a new signing key, which every instance signs with from its next
-    /// key refresh (within a minute). Older keys still verify the tokens they
-    /// signed until those expire, unless `retire_previous`: then they are
-    /// retired at once and their tokens stop working (for a leaked key).
-    pub async fn rotate_signing_key(&self, retire_previous: bool, client: &Client) -> Result<Rotation> {
-        let newest = tokens::active_keys(&self.db).await?.first().map(|k| k.created_at);
-        // Strictly newer than any key, so it is the one that signs.
-        let created_at = newest.map_or(super::now(), |n| super::now().max(n + 1));
-        let key = new_key(created_at);
-        tokens::insert_key(&self.db, &key).await?;
-        let retired = if retire_previous {
-            tokens::retire_keys_except(&self.db, &key.kid, super::now()).await?
-        } else {
-            0
-        };
-        self.keys(true).await?;
-        let detail = format!("new key {}; {retired} older keys retired", key.kid);
-        self.audit(Event::SigningKeyRotated, None, client, Some(&detail))
-            .await;
-        Ok(Rotation {
-            kid: key.kid,
-            retired,
-        })
-    }
-
     /// Starts a new refresh-token family for `user` and returns its first pair.
     pub async fn start_token_family(&self, user: &User) -> Result<TokenPair> {
         let now = super::now();
@@ -256,12 +101,7 @@ impl Core {
             aud: AUDIENCE.into(),
             sid: family.to_string(),
         };
-        let keys = self.keys(false).await?;
-        let mut header = Header::new(ALGORITHM);
-        header.typ = Some(ACCESS_TYP.into());
-        header.kid = Some(keys.signing.0.clone());
-        let access_token =
-            encode(&header, &claims, &keys.signing.1).map_err(|e| Error::internal("signing", e))?;
+        let access_token = self.sign(ACCESS_TYP, &claims).await?;
         Ok(TokenPair {
             access_token,
             expires_in: lifetime,
@@ -362,23 +202,10 @@ impl Core {
     }
 
     /// The user behind a bearer access token: a valid signature by one of our
-    /// keys, the pinned algorithm, our issuer and audience, not expired, its
-    /// family not revoked and its user not disabled.
+    /// keys with that key's algorithm, our issuer and audience, not expired,
+    /// its family not revoked and its user not disabled.
     pub async fn authenticate_bearer(&self, token: &str) -> Result<Authenticated> {
-        let header = decode_header(token).map_err(|_| Error::Unauthenticated)?;
-        if header.alg != ALGORITHM || header.typ.as_deref() != Some(ACCESS_TYP) {
-            return Err(Error::Unauthenticated);
-        }
-        let kid = header.kid.ok_or(Error::Unauthenticated)?;
-        let mut keys = self.keys(false).await?;
-        if !keys.verifying.contains_key(&kid) && self.keys.may_reload_for_miss() {
-            // Another instance may have rotated in a key we have not seen yet.
-            keys = self.keys(true).await?;
-        }
-        let key = keys.verifying.get(&kid).ok_or(Error::Unauthenticated)?;
-        let claims = decode::<Claims>(token, key, &VALIDATION)
-            .map_err(|_| Error::Unauthenticated)?
-            .claims;
+        let claims: Claims = self.verify(token, ACCESS_TYP, ISSUER, AUDIENCE, LEEWAY).await?;
         let found = tokens::family_with_user(&self.db, &claims.sid)
             .await?
             .ok_or(Error::Unauthenticated)?;

@@ -260,6 +260,12 @@ impl Db {
     pub async fn migrate(&self) -> Result<(), sqlx::Error> {
         match self {
             Db::Sqlite(pool, _) => {
+                // SQLite has no advisory lock (sqlx takes one on PostgreSQL):
+                // two instances starting on one new file would both apply
+                // the first migration. A lock file beside it takes turns.
+                let _turn = migration_turn(pool.connect_options().get_filename())
+                    .await
+                    .map_err(sqlx::Error::Io)?;
                 SQLITE_MIGRATIONS.run(pool).await?;
                 tower_sessions_sqlx_store::SqliteStore::new(pool.clone())
                     .migrate()
@@ -373,6 +379,28 @@ fn create_private(path: &std::path::Path) -> std::io::Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(e),
     }
+}
+
+/// Waits for, then holds, the exclusive lock on `<database>.migrate-lock`
+/// until the returned file is dropped. In-memory databases need none.
+async fn migration_turn(database: &std::path::Path) -> std::io::Result<Option<std::fs::File>> {
+    if database.as_os_str().is_empty() || database.to_string_lossy().contains(":memory:") {
+        return Ok(None);
+    }
+    let mut path = database.as_os_str().to_owned();
+    path.push(".migrate-lock");
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode_private()
+            .open(&path)?;
+        file.lock()?;
+        Ok(Some(file))
+    })
+    .await
+    .map_err(std::io::Error::other)?
 }
 
 /// Whether `err` is a unique-constraint violation (a row that already exists).

@@ -7,35 +7,109 @@ use super::{
 };
 use std::sync::LazyLock;
 
-#[derive(sqlx::FromRow, Clone, Debug)]
+#[derive(sqlx::FromRow, Clone)]
 pub struct KeyRow {
     pub kid: String,
+    /// `RS256`, or `HS256` for the secrets of earlier versions.
     pub algorithm: String,
+    /// The private key (or secret), base64url, sealed when a key encryption
+    /// key is set.
     pub secret: String,
+    /// The public key as a JWK (key pairs only).
+    pub public_jwk: Option<String>,
     pub created_at: i64,
 }
 
-/// Unretired keys, newest first.
-pub async fn active_keys(db: &Db) -> Result<Vec<KeyRow>, sqlx::Error> {
+impl std::fmt::Debug for KeyRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyRow")
+            .field("kid", &self.kid)
+            .field("algorithm", &self.algorithm)
+            .field("secret", &"[redacted]")
+            .finish()
+    }
+}
+
+/// Keys not retired at `now`, newest first.
+pub async fn active_keys(db: &Db, now: i64) -> Result<Vec<KeyRow>, sqlx::Error> {
     on_pool!(db, pool => sqlx::query_as::<_, KeyRow>(
-        "SELECT kid, algorithm, secret, created_at FROM signing_keys WHERE retired_at IS NULL \
-         ORDER BY created_at DESC, kid DESC",
+        "SELECT kid, algorithm, secret, public_jwk, created_at FROM signing_keys \
+         WHERE retired_at IS NULL OR retired_at > $1 ORDER BY created_at DESC, kid DESC",
+    )
+    .bind(now)
+    .fetch_all(pool)
+    .await)
+}
+
+const INSERT_KEY: &str =
+    "INSERT INTO signing_keys (kid, algorithm, secret, public_jwk, created_at) VALUES ($1, $2, $3, $4, $5)";
+
+pub async fn insert_key(db: &Db, key: &KeyRow) -> Result<(), sqlx::Error> {
+    on_pool!(db, pool => sqlx::query(INSERT_KEY)
+    .bind(&key.kid)
+    .bind(&key.algorithm)
+    .bind(&key.secret)
+    .bind(&key.public_jwk)
+    .bind(key.created_at)
+    .execute(pool)
+    .await
+    .map(|_| ()))
+}
+
+/// Stores the first key pair of the database, unless another instance
+/// stored one first (a claim in `settings`, in the same transaction, decides:
+/// one first pair, however many instances start at once); the HS256 secrets
+/// of earlier versions retire at `hs256_until`. Returns whether this one was
+/// stored.
+pub async fn insert_first_key(db: &Db, key: &KeyRow, hs256_until: i64) -> Result<bool, sqlx::Error> {
+    on_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        let claimed = sqlx::query(
+            "INSERT INTO settings (name, value) VALUES ('first_key_pair', $1) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(&key.kid)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            > 0;
+        if claimed {
+            sqlx::query(INSERT_KEY)
+                .bind(&key.kid)
+                .bind(&key.algorithm)
+                .bind(&key.secret)
+                .bind(&key.public_jwk)
+                .bind(key.created_at)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE algorithm = 'HS256' AND retired_at IS NULL")
+                .bind(hs256_until)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(claimed)
+    })
+}
+
+/// Key secrets stored in the clear (before a key encryption key was set):
+/// `(kid, secret)`.
+pub async fn unsealed_keys(db: &Db) -> Result<Vec<(String, String)>, sqlx::Error> {
+    on_pool!(db, pool => sqlx::query_as::<_, (String, String)>(
+        "SELECT kid, secret FROM signing_keys WHERE secret NOT LIKE 'sealed:%'",
     )
     .fetch_all(pool)
     .await)
 }
 
-pub async fn insert_key(db: &Db, key: &KeyRow) -> Result<(), sqlx::Error> {
-    on_pool!(db, pool => sqlx::query(
-        "INSERT INTO signing_keys (kid, algorithm, secret, created_at) VALUES ($1, $2, $3, $4)",
-    )
-    .bind(&key.kid)
-    .bind(&key.algorithm)
-    .bind(&key.secret)
-    .bind(key.created_at)
-    .execute(pool)
-    .await
-    .map(|_| ()))
+/// Replaces a key secret stored in the clear with its sealed form.
+pub async fn reseal_key(db: &Db, kid: &str, plain: &str, sealed: &str) -> Result<(), sqlx::Error> {
+    on_pool!(db, pool => sqlx::query("UPDATE signing_keys SET secret = $1 WHERE kid = $2 AND secret = $3")
+        .bind(sealed)
+        .bind(kid)
+        .bind(plain)
+        .execute(pool)
+        .await
+        .map(|_| ()))
 }
 
 /// Retires every key but `keep`; returns how many were retired.

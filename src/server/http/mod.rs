@@ -142,11 +142,34 @@ fn cors(allowed_origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
     )
 }
 
-/// `/health` (the process answers) and `/ready` (and so does the database).
+/// `/health` (the process answers) and `/ready` (and so does the database),
+/// and the public keys other services verify our tokens with.
 pub fn health_routes() -> Router<AppState> {
     Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready))
+        .route("/.well-known/jwks.json", get(jwks))
+}
+
+/// The public keys of the tokens Gatehouse signs (RFC 7517): the key that
+/// signs now, and older ones whose tokens may still be alive. Any JWT
+/// library verifies Gatehouse's tokens with them; no shared secret.
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "operations",
+    responses(
+        (status = 200, description = "A JWK set: `{\"keys\":[{\"kty\":\"RSA\",\"kid\",\"use\":\"sig\",\"alg\":\"RS256\",\"n\",\"e\"}]}`; Cache-Control: public, max-age=300", body = Object),
+        (status = 503, description = "database unavailable", body = error::ErrorBody),
+    ))]
+pub async fn jwks(State(state): State<AppState>) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let set = state.core.jwks().await?;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "application/jwk-set+json"),
+            (axum::http::header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        set.to_string(),
+    )
+        .into_response())
 }
 
 /// The body of `/health` and `/ready`.

@@ -19,6 +19,7 @@ use utoipa::{
     paths(
         super::health,
         super::ready,
+        super::jwks,
         document,
         auth::setup_required,
         auth::setup,
@@ -62,6 +63,7 @@ use utoipa::{
         mfa::register_finish,
         mfa::passkeys,
         mfa::rename_passkey,
+
         mfa::remove_all_factors,
         mfa::factors_reviewed,
         mfa::delete_passkey,

@@ -92,7 +92,9 @@ where
         // Only pages are HTML: the API, server functions, static files and the
         // probes need no nonce (and a request's worth of randomness each).
         let may_be_page = !kind.is_static
-            && !["/api/", "/fn/"].iter().any(|p| path.starts_with(p))
+            && !["/api/", "/fn/", "/.well-known/"]
+                .iter()
+                .any(|p| path.starts_with(p))
             && !matches!(path, "/health" | "/ready");
         let nonce = may_be_page.then(|| {
             let nonce = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>());

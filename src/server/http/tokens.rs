@@ -26,7 +26,7 @@ const COOKIE_PATH: &str = "/api/v1/auth";
 
 #[derive(Serialize, ToSchema)]
 pub struct TokenResponse {
-    /// A JWT (HS256) for `Authorization: Bearer`.
+    /// A JWT (RS256; keys at `/.well-known/jwks.json`) for `Authorization: Bearer`.
     pub access_token: String,
     /// Always `Bearer`.
     pub token_type: &'static str,

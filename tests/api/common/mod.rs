@@ -168,6 +168,25 @@ impl TestApp {
         TestApp::start(self.database_url.clone(), &all).await
     }
 
+    /// A fresh, empty database of this run's engine: its URL, and the
+    /// temporary folder that holds it (SQLite) for the caller to keep.
+    pub async fn fresh_database() -> (String, Option<tempfile::TempDir>) {
+        if engine() == Engine::Postgres {
+            return (fresh_postgres_database(&postgres_server()).await, None);
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("gatehouse-test.db").display()
+        );
+        (url, Some(dir))
+    }
+
+    /// An app on the database at `database_url`.
+    pub async fn spawn_at(database_url: &str, vars: &[(&str, &str)]) -> TestApp {
+        TestApp::start(database_url.to_string(), vars).await
+    }
+
     /// An app on the SQLite database at `db_path` (which the caller owns).
     pub async fn spawn_on(db_path: &std::path::Path, vars: &[(&str, &str)]) -> TestApp {
         TestApp::start(format!("sqlite://{}?mode=rwc", db_path.display()), vars).await
