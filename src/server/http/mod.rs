@@ -156,7 +156,7 @@ pub fn health_routes() -> Router<AppState> {
 /// library verifies Gatehouse's tokens with them; no shared secret.
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "operations",
     responses(
-        (status = 200, description = "A JWK set: `{\"keys\":[{\"kty\":\"RSA\",\"kid\",\"use\":\"sig\",\"alg\":\"RS256\",\"n\",\"e\"}]}`; Cache-Control: public, max-age=300", body = Object),
+        (status = 200, description = "A JWK set: `{\"keys\":[{\"kty\":\"RSA\",\"kid\",\"use\":\"sig\",\"alg\":\"RS256\",\"n\",\"e\"}]}`; Cache-Control: public, max-age=300", body = Object, content_type = "application/jwk-set+json"),
         (status = 503, description = "database unavailable", body = error::ErrorBody),
     ))]
 pub async fn jwks(State(state): State<AppState>) -> Result<axum::response::Response, ApiError> {
