@@ -5,9 +5,9 @@ use crate::{
     pages::{
         errors::NotFound,
         home::{HomeRedirect, PrivateRedirect},
-        AccountRoute, AdminRoute, ConfirmEmailRoute, DashboardRoute, ForgotPasswordRoute, InviteRoute,
-        LoginRoute, ReauthRoute, RecoveryCodesRoute, ResetPasswordRoute, SecondFactorRoute, SetupRoute,
-        SignupRoute, VerifyEmailRoute,
+        AccountRoute, AdminClientsRoute, AdminRoute, ConfirmEmailRoute, ConsentRoute, DashboardRoute,
+        ForgotPasswordRoute, InviteRoute, LoginRoute, ReauthRoute, RecoveryCodesRoute, ResetPasswordRoute,
+        SecondFactorRoute, SetupRoute, SignupRoute, VerifyEmailRoute,
     },
 };
 use leptos::prelude::*;
@@ -16,6 +16,22 @@ use leptos_router::{
     components::{Route, Router, Routes},
     path, Lazy, SsrMode,
 };
+
+/// Paths the server answers that the browser's router knows too (see
+/// [`ServerPage`]); the server lists them as its own routes, not pages.
+pub const SERVER_ONLY_PATHS: [&str; 2] = ["/oauth2/authorize", "/oauth2/logout"];
+
+/// A path only the server answers (the OpenID Connect provider's endpoints):
+/// reached by navigating inside the app (after signing in, say), it is
+/// loaded from the server.
+#[component]
+fn ServerPage() -> impl IntoView {
+    #[cfg(feature = "hydrate")]
+    Effect::new(|| {
+        let _ = window().location().reload();
+    });
+    view! { <p class="loading">"Loading…"</p> }
+}
 
 /// The document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -71,6 +87,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/dashboard") view={Lazy::<DashboardRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=path!("/account") view={Lazy::<AccountRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=path!("/admin") view={Lazy::<AdminRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/clients") view={Lazy::<AdminClientsRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/oauth2/consent") view={Lazy::<ConsentRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/oauth2/authorize") view=ServerPage/>
+                    <Route path=path!("/oauth2/logout") view=ServerPage/>
                     <Route path=path!("/private") view=PrivateRedirect ssr=SsrMode::Async/>
                     <Route path=path!("/login/mfa") view={Lazy::<SecondFactorRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=path!("/reauth") view={Lazy::<ReauthRoute>::new()} ssr=SsrMode::Async/>

@@ -60,6 +60,12 @@ enum Command {
         #[arg(long)]
         retire_previous: bool,
     },
+    /// Manage the apps that sign their users in through Gatehouse (OpenID
+    /// Connect clients).
+    Client {
+        #[command(subcommand)]
+        command: ClientCommand,
+    },
     /// Exit 0 when the server on LEPTOS_SITE_ADDR answers /health, else 1
     /// (for a container's HEALTHCHECK: the image needs no curl).
     Healthcheck,
@@ -69,6 +75,35 @@ enum Command {
     Backup {
         /// Where the copy goes.
         path: std::path::PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClientCommand {
+    /// Register a client and print `{"client_id", "client_secret"}` as JSON
+    /// (no secret for a public client). A running server uses it at once.
+    Create {
+        /// The app's name, as users see it on the consent page.
+        #[arg(long)]
+        name: String,
+        /// Where codes may be sent (exactly this; repeat for more).
+        #[arg(long = "redirect-uri", required = true)]
+        redirect_uris: Vec<String>,
+        /// Where RP-initiated logout may send the user back to (repeatable).
+        #[arg(long = "post-logout-redirect-uri")]
+        post_logout_redirect_uris: Vec<String>,
+        /// A browser or mobile app, without a secret (PKCE only).
+        #[arg(long)]
+        public: bool,
+        /// The team's own app: users are not asked to consent.
+        #[arg(long)]
+        first_party: bool,
+        /// A scope it may ask for (repeatable; default openid profile email).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// A grant type it may use (repeatable; default authorization_code refresh_token).
+        #[arg(long = "grant")]
+        grants: Vec<String>,
     },
 }
 
@@ -136,6 +171,7 @@ async fn main() -> ExitCode {
         Command::CreateAdmin { username, email } => create_admin(config, &username, email.as_deref()).await,
         Command::ResetPassword { username } => reset_password(config, &username).await,
         Command::RotateSigningKey { retire_previous } => rotate_signing_key(config, retire_previous).await,
+        Command::Client { command } => client_command(config, command).await,
         Command::Healthcheck => healthcheck(config).await,
         Command::Backup { path } => backup(config, &path).await,
     };
@@ -242,6 +278,48 @@ async fn rotate_signing_key(config: Config, retire_previous: bool) -> Result<(),
         "new signing key {}; {} older keys retired",
         rotation.kid, rotation.retired
     );
+    Ok(())
+}
+
+async fn client_command(config: Config, command: ClientCommand) -> Result<(), BoxError> {
+    let ClientCommand::Create {
+        name,
+        redirect_uris,
+        post_logout_redirect_uris,
+        public,
+        first_party,
+        scopes,
+        grants,
+    } = command;
+    let core = operator_core(config).await?;
+    let operator = gatehouse::server::core::Client {
+        ip: None,
+        user_agent: Some("gatehouse CLI".into()),
+    };
+    let spec = gatehouse::server::core::oidc::ClientSpec {
+        name,
+        kind: Some(if public {
+            gatehouse::model::oidc::ClientType::Public
+        } else {
+            gatehouse::model::oidc::ClientType::Confidential
+        }),
+        redirect_uris,
+        post_logout_redirect_uris,
+        scopes: (!scopes.is_empty()).then_some(scopes),
+        grant_types: (!grants.is_empty()).then_some(grants),
+        first_party,
+        enabled: Some(true),
+    };
+    let created = core
+        .register_client(spec, &operator)
+        .await
+        .map_err(|e| e.to_string())?;
+    core.close().await;
+    let mut out = serde_json::json!({ "client_id": created.client.client_id });
+    if let Some(secret) = created.client_secret {
+        out["client_secret"] = serde_json::Value::String(secret);
+    }
+    println!("{out}");
     Ok(())
 }
 

@@ -8,6 +8,8 @@ use leptos::server_fn::{
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+pub mod oidc;
+
 /// What a user may do. `Admin` can reach `/admin`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

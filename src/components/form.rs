@@ -27,6 +27,9 @@ pub fn Field(
     #[prop(optional)] hint: Option<Signal<String>>,
     #[prop(optional)] max_length: Option<usize>,
     #[prop(optional)] autofocus: bool,
+    /// The value it starts with.
+    #[prop(optional, into)]
+    value: Option<Signal<String>>,
     /// Shows a strength meter for a new password of at least this many characters.
     #[prop(optional)]
     strength: Option<usize>,
@@ -76,6 +79,7 @@ pub fn Field(
                 required=required
                 autofocus=autofocus
                 maxlength=max_length.map(|n| n.to_string())
+                value=move || value.map(|v| v.get())
                 aria-invalid=move || message.get().map(|_| "true")
                 aria-describedby=described_by
                 on:input=move |ev| {

@@ -38,6 +38,7 @@ pub fn AccountPage() -> impl IntoView {
                 <EmailCard user=user.clone() site=site.clone()/>
                 <PasswordCard min=site.password_min_length/>
                 <SessionsCard/>
+                <AppsCard/>
             </div>
         })}
     }
@@ -62,6 +63,7 @@ fn Notice() -> impl IntoView {
             Some("passkey_deleted") => "The passkey was removed.",
             Some("factors_removed") => "Every second factor was removed. Set up your own again below.",
             Some("factors_kept") => "Thanks: your second factors stay as they are.",
+            Some("app_disconnected") => "The app was disconnected: it can no longer sign you in without asking again.",
             _ => return None,
         };
         Some(view! { <div class="notice" role="status">{text}</div> })
@@ -197,5 +199,53 @@ fn SessionRow(session: SessionItem, revoke: ServerAction<RevokeSession>) -> impl
                 </ActionForm>
             })}
         </li>
+    }
+}
+
+/// The apps the user allowed to sign them in through Gatehouse.
+#[component]
+fn AppsCard() -> impl IntoView {
+    let disconnect = ServerAction::<crate::server_fns::DisconnectApp>::new();
+    let error = crate::components::form::last_error(disconnect);
+    let apps = Resource::new(
+        move || disconnect.version().get(),
+        |_| crate::server_fns::my_apps(),
+    );
+    view! {
+        <section class="card" id="apps" aria-labelledby="apps-title">
+            <h2 id="apps-title">"Connected apps"</h2>
+            <p class="muted">"Apps you allowed to sign you in with this account. Disconnecting one ends its access; it asks again next time."</p>
+            <crate::components::form::FormAlert error=error/>
+            <Suspense fallback=|| view! { <p class="loading">"Loading apps…"</p> }>
+                {move || Suspend::new(async move {
+                    match apps.await {
+                        Ok(list) if list.is_empty() => view! { <p class="muted" data-testid="no-apps">"No apps yet."</p> }.into_any(),
+                        Ok(list) => view! {
+                            <ul class="sessions" data-testid="apps">
+                                {list.into_iter().map(|app| {
+                                    let label = format!("Disconnect {}", app.name);
+                                    view! {
+                                        <li class="session" data-testid="app">
+                                            <div class="session-main">
+                                                <p class="session-device">{app.name.clone()}</p>
+                                                <p class="session-meta muted">
+                                                    {app.allowed.join(", ")}
+                                                    " · allowed " <time datetime=app.granted_at.clone()>{short_time(&app.granted_at)}</time>
+                                                </p>
+                                            </div>
+                                            <ActionForm action=disconnect attr:class="inline-form">
+                                                <input type="hidden" name="client_id" value=app.client_id.clone()/>
+                                                <button type="submit" class="btn btn-ghost" aria-label=label disabled=move || disconnect.pending().get()>"Disconnect"</button>
+                                            </ActionForm>
+                                        </li>
+                                    }
+                                }).collect_view()}
+                            </ul>
+                        }.into_any(),
+                        Err(e) => view! { <div class="alert" role="alert">{e.message}</div> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
     }
 }

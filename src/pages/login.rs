@@ -19,9 +19,13 @@ pub fn LoginPage() -> impl IntoView {
     let query = use_query_map();
     let return_to = move || query.read().get("return").unwrap_or_default();
     let created = move || query.read().get("created");
+    // An app that sent the user here may say who it expects (`login_hint`).
+    let hint = Signal::derive(move || query.read().get("login_hint").unwrap_or_default());
     let notice = move || {
         let q = query.read();
-        if q.get("reset").is_some() {
+        if q.get("signed_out").is_some() {
+            Some("You are signed out.")
+        } else if q.get("reset").is_some() {
             Some("Your password was changed and every device was signed out. Log in with your new password.")
         } else if q.get("verified").is_some() {
             Some("Your email address is verified. Log in to continue.")
@@ -55,7 +59,7 @@ pub fn LoginPage() -> impl IntoView {
                         </div>
                     </Show>
                     <input type="hidden" name="return_to" prop:value=return_to value=return_to/>
-                    <Field label="Username or email" name="username" autocomplete="username webauthn" required=true autofocus=true error=error/>
+                    <Field label="Username or email" name="username" autocomplete="username webauthn" required=true autofocus=true value=hint error=error/>
                     <Field label="Password" name="password" kind="password" autocomplete="current-password" required=true error=error/>
                     {site.mail_enabled.then(|| view! {
                         <p class="field-link"><a href="/forgot-password">"Forgot password?"</a></p>

@@ -2,6 +2,8 @@
 
 pub mod account;
 pub mod admin;
+pub mod clients;
+pub mod consent;
 pub mod dashboard;
 pub mod errors;
 pub mod forgot;
@@ -58,6 +60,8 @@ macro_rules! lazy_pages {
 use self::{
     account::AccountPage,
     admin::AdminPage,
+    clients::AdminClientsPage,
+    consent::ConsentPageView,
     dashboard::DashboardPage,
     forgot::ForgotPasswordPage,
     invite::InvitePage,
@@ -78,6 +82,8 @@ lazy_pages! {
     DashboardRoute => DashboardPage,
     AccountRoute => AccountPage,
     AdminRoute => AdminPage,
+    AdminClientsRoute => AdminClientsPage,
+    ConsentRoute => ConsentPageView,
     SecondFactorRoute => SecondFactorPage,
     ReauthRoute => ReauthPage,
     RecoveryCodesRoute => RecoveryCodesPage,

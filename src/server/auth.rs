@@ -9,7 +9,7 @@ use super::{
     config::Config,
     core::{
         self,
-        sessions::{Authenticated, NewSession, SESSION_KEY},
+        sessions::{Amr, Authenticated, NewSession, SESSION_KEY},
         Client, Core, User,
     },
     AppState,
@@ -64,9 +64,10 @@ pub async fn sign_in(
     session: &Session,
     user: &User,
     remember: bool,
+    amr: &Amr,
     client: &Client,
 ) -> core::Result<NewSession> {
-    let new = core.start_session(user, remember, client).await?;
+    let new = core.start_session(user, remember, amr, client).await?;
     establish(core, session, &new).await?;
     Ok(new)
 }

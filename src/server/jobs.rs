@@ -111,6 +111,10 @@ async fn housekeeping(core: Core, mut stopped: watch::Receiver<bool>) {
         let purges = [
             ("expired sessions", core.purge_expired_sessions().await),
             ("ended token families", core.purge_token_families().await),
+            (
+                "authorization codes and revoked access tokens",
+                core.purge_oidc().await,
+            ),
             ("login counters", core.purge_limits().await),
             ("the audit log", core.purge_audit_log().await),
             ("mail links", core.purge_email_tokens().await),

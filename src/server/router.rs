@@ -52,9 +52,20 @@ fn leptos_context() -> impl Fn() + Clone + Send + Sync + 'static {
 /// process-wide flag): a page of another router in the same process that
 /// first polled its data in that window would never finish. Listed once,
 /// before any router exists, no page can be rendering meanwhile.
+///
+/// The browser's router also knows the provider's endpoints the user is sent
+/// to (`/oauth2/authorize`, `/oauth2/logout`), so that arriving there from a
+/// page loads them from the server; here they are the server's, not pages.
 fn page_routes() -> Vec<AxumRouteListing> {
     static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
-    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+    ROUTES
+        .get_or_init(|| {
+            generate_route_list(App)
+                .into_iter()
+                .filter(|r| !crate::app::SERVER_ONLY_PATHS.contains(&r.path()))
+                .collect()
+        })
+        .clone()
 }
 
 pub fn build(state: AppState) -> Router {
@@ -87,6 +98,7 @@ pub fn build(state: AppState) -> Router {
 
     let with_sessions = Router::new()
         .merge(http::api_routes(config.mail.is_some(), &config.allowed_origins))
+        .merge(http::oidc::browser_routes())
         .merge(pages)
         .layer(
             ServiceBuilder::new()
@@ -142,6 +154,7 @@ pub fn build(state: AppState) -> Router {
 
     Router::new()
         .merge(http::health_routes())
+        .merge(http::oidc::protocol_routes())
         .nest_service("/pkg", static_files)
         .merge(with_sessions)
         .layer(around)

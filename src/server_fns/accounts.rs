@@ -23,9 +23,16 @@ pub async fn setup(
     };
     let user = state.core.setup(input, &client).await.map_err(fail)?;
     let session = session().await?;
-    web_auth::sign_in(&state.core, &session, &user, false, &client)
-        .await
-        .map_err(fail)?;
+    web_auth::sign_in(
+        &state.core,
+        &session,
+        &user,
+        false,
+        &crate::server::core::sessions::Amr::password(),
+        &client,
+    )
+    .await
+    .map_err(fail)?;
     leptos_axum::redirect("/dashboard");
     Ok(())
 }

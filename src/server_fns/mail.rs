@@ -165,9 +165,16 @@ pub async fn accept_invitation(
         .await
         .map_err(|e| back(fail(e)))?;
     let session = session().await?;
-    web_auth::sign_in(&state.core, &session, &user, false, &client)
-        .await
-        .map_err(|e| back(fail(e)))?;
+    web_auth::sign_in(
+        &state.core,
+        &session,
+        &user,
+        false,
+        &crate::server::core::sessions::Amr::password(),
+        &client,
+    )
+    .await
+    .map_err(|e| back(fail(e)))?;
     leptos_axum::redirect("/dashboard?welcome=1");
     Ok(())
 }

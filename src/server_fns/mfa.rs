@@ -65,12 +65,12 @@ pub async fn verify_second_factor(
         return Err(reject(AppError::for_field(400, "code", "Enter the code.")));
     }
     let client = client();
-    let (user, remember) = state
+    let (user, remember, amr) = state
         .core
         .complete_sign_in(&token, &proof_from(&code), &client)
         .await
         .map_err(fail)?;
-    web_auth::sign_in(&state.core, &session, &user, remember, &client)
+    web_auth::sign_in(&state.core, &session, &user, remember, &amr, &client)
         .await
         .map_err(fail)?;
     leptos_axum::redirect(&crate::model::safe_return(return_to.as_deref()));

@@ -5,11 +5,13 @@ mod accounts;
 mod admin;
 mod mail;
 mod mfa;
+mod oidc;
 
 pub use accounts::*;
 pub use admin::*;
 pub use mail::*;
 pub use mfa::*;
+pub use oidc::*;
 
 use crate::model::{AppError, UserView};
 use leptos::prelude::*;
@@ -122,6 +124,10 @@ pub(crate) mod ssr {
     /// Whether the browser posted a plain form (JavaScript off). Then errors
     /// travel back in a redirect to the form's page, and the status must stay
     /// a redirect.
+    pub fn is_plain_form() -> bool {
+        is_plain_form_post()
+    }
+
     fn is_plain_form_post() -> bool {
         parts()
             .and_then(|p| p.headers.get(header::ACCEPT).cloned())

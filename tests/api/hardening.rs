@@ -416,7 +416,15 @@ async fn a_session_made_with_the_old_password_during_a_change_does_not_survive_i
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     // ... and then the login makes its session and token family.
-    let session = core.start_session(&user, false, &client).await.unwrap();
+    let session = core
+        .start_session(
+            &user,
+            false,
+            &gatehouse::server::core::sessions::Amr::password(),
+            &client,
+        )
+        .await
+        .unwrap();
     assert!(
         core.session_user(&session.id).await.unwrap().is_none(),
         "the session is refused"

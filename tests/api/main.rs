@@ -22,6 +22,7 @@ mod hostile_input;
 mod keys;
 mod mail_api;
 mod mfa_api;
+mod oidc;
 mod operations;
 mod security;
 mod tokens_api;

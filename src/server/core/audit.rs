@@ -47,10 +47,18 @@ pub enum Event {
     RecoveryCodeUsed,
     RecoveryCodesRegenerated,
     MfaReset,
+    ConsentGranted,
+    ConsentRevoked,
+    ClientTokensIssued,
+    CodeReuse,
+    ClientCreated,
+    ClientChanged,
+    ClientSecretRotated,
+    ClientDeleted,
 }
 
 impl Event {
-    pub const ALL: [Event; 37] = [
+    pub const ALL: [Event; 45] = [
         Event::Setup,
         Event::Signup,
         Event::UserCreated,
@@ -88,6 +96,14 @@ impl Event {
         Event::RecoveryCodeUsed,
         Event::RecoveryCodesRegenerated,
         Event::MfaReset,
+        Event::ConsentGranted,
+        Event::ConsentRevoked,
+        Event::ClientTokensIssued,
+        Event::CodeReuse,
+        Event::ClientCreated,
+        Event::ClientChanged,
+        Event::ClientSecretRotated,
+        Event::ClientDeleted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -129,6 +145,14 @@ impl Event {
             Event::RecoveryCodeUsed => "recovery_code_used",
             Event::RecoveryCodesRegenerated => "recovery_codes_regenerated",
             Event::MfaReset => "mfa_reset",
+            Event::ConsentGranted => "consent_granted",
+            Event::ConsentRevoked => "consent_revoked",
+            Event::ClientTokensIssued => "client_tokens_issued",
+            Event::CodeReuse => "code_reuse",
+            Event::ClientCreated => "client_created",
+            Event::ClientChanged => "client_changed",
+            Event::ClientSecretRotated => "client_secret_rotated",
+            Event::ClientDeleted => "client_deleted",
         }
     }
 

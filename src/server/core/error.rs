@@ -56,6 +56,13 @@ pub enum Error {
     /// unknown, not "no". Try again in a moment.
     #[error("the service is unavailable for a moment; try again shortly")]
     Unavailable(String),
+    /// An OAuth 2.0 / OpenID Connect request refused as RFC 6749 §5.2 says:
+    /// an error code for the client and a description for its developer.
+    #[error("{description}")]
+    OAuth {
+        code: super::oidc::OAuthCode,
+        description: String,
+    },
     /// Something broke that the caller could not have prevented.
     #[error("internal error: {0}")]
     Internal(String),
@@ -108,6 +115,14 @@ impl Error {
             Error::RateLimited { retry_after } | Error::Throttled { retry_after } => Some(*retry_after),
             Error::Unavailable(_) => Some(UNAVAILABLE_RETRY_AFTER),
             _ => None,
+        }
+    }
+
+    /// An OAuth error answer (see [`Error::OAuth`]).
+    pub fn oauth(code: super::oidc::OAuthCode, description: impl Into<String>) -> Self {
+        Error::OAuth {
+            code,
+            description: description.into(),
         }
     }
 

@@ -124,13 +124,30 @@ pub(crate) fn key_context(kid: &str) -> String {
     format!("signing_key:{kid}")
 }
 
+/// What a token must be to verify.
+pub(crate) struct Expect<'a> {
+    /// The header's `typ`.
+    pub typ: &'a str,
+    pub issuer: &'a str,
+    /// The audience; `None` takes any (the caller checks it).
+    pub audience: Option<&'a str>,
+    /// Seconds of clock skew tolerated on `exp`.
+    pub leeway: u64,
+    /// Whether an expired token still verifies (an `id_token_hint`).
+    pub expired_ok: bool,
+}
+
 /// The validation of a token signed by a key of algorithm `alg`: that
 /// algorithm only, and the registered claims every token carries.
-fn validation(alg: Algorithm, issuer: &str, audience: &str, leeway: u64) -> Validation {
+fn validation(alg: Algorithm, expect: &Expect<'_>) -> Validation {
     let mut validation = Validation::new(alg);
-    validation.leeway = leeway;
-    validation.set_issuer(&[issuer]);
-    validation.set_audience(&[audience]);
+    validation.leeway = expect.leeway;
+    validation.validate_exp = !expect.expired_ok;
+    validation.set_issuer(&[expect.issuer]);
+    match expect.audience {
+        Some(audience) => validation.set_audience(&[audience]),
+        None => validation.validate_aud = false,
+    }
     validation.set_required_spec_claims(&["exp", "iat", "sub", "iss", "aud"]);
     validation
 }
@@ -243,18 +260,11 @@ impl Core {
     }
 
     /// The claims of `token` when one of our keys signed it with that key's
-    /// algorithm, its type is `typ`, and its issuer, audience and lifetime
-    /// are right (`leeway` seconds of clock skew); else `Unauthenticated`.
-    pub(crate) async fn verify<T: DeserializeOwned>(
-        &self,
-        token: &str,
-        typ: &str,
-        issuer: &str,
-        audience: &str,
-        leeway: u64,
-    ) -> Result<T> {
+    /// algorithm and it is what `expect` says (type, issuer, audience,
+    /// lifetime); else `Unauthenticated`.
+    pub(crate) async fn verify<T: DeserializeOwned>(&self, token: &str, expect: &Expect<'_>) -> Result<T> {
         let header = decode_header(token).map_err(|_| Error::Unauthenticated)?;
-        if header.typ.as_deref() != Some(typ) {
+        if header.typ.as_deref() != Some(expect.typ) {
             return Err(Error::Unauthenticated);
         }
         let kid = header.kid.ok_or(Error::Unauthenticated)?;
@@ -267,7 +277,7 @@ impl Core {
         if header.alg != *alg {
             return Err(Error::Unauthenticated);
         }
-        decode::<T>(token, key, &validation(*alg, issuer, audience, leeway))
+        decode::<T>(token, key, &validation(*alg, expect))
             .map(|data| data.claims)
             .map_err(|_| Error::Unauthenticated)
     }
@@ -289,6 +299,14 @@ impl Core {
         let retired = if retire_previous {
             tokens::retire_keys_except(&self.db, &key.kid, now).await?
         } else {
+            // Older keys retire once every token they can still sign has
+            // run out: instances sign with them until their next key
+            // refresh, and tokens live an access-token lifetime.
+            let last_token_ends = now
+                + KEY_REFRESH.as_secs() as i64
+                + self.config.access_token_lifetime.as_secs() as i64
+                + super::tokens::LEEWAY as i64;
+            tokens::retire_keys_except(&self.db, &key.kid, last_token_ends).await?;
             0
         };
         self.keys(true).await?;

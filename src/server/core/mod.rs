@@ -12,6 +12,7 @@ pub mod keys;
 pub mod limits;
 pub mod mail;
 pub mod mfa;
+pub mod oidc;
 pub mod passwords;
 pub mod sealing;
 pub mod sessions;

@@ -16,6 +16,40 @@ pub use crate::server::db::SESSION_KEY;
 /// measured to this precision, and most requests do not write.
 const TOUCH_EVERY: i64 = 60;
 
+/// How a sign-in proved who the user is, as RFC 8176 `amr` values: what the
+/// ID tokens of the session's authorizations say.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Amr(Vec<&'static str>);
+
+impl Amr {
+    /// A password alone.
+    pub fn password() -> Amr {
+        Amr(vec!["pwd"])
+    }
+
+    /// A password, then an authenticator or recovery code.
+    pub fn password_and_code() -> Amr {
+        Amr(vec!["pwd", "otp", "mfa"])
+    }
+
+    /// A passkey (user verified: something the user has and is or knows),
+    /// alone or as the second step after a password. A passkey that may be
+    /// backed up (synced between devices) is a software key, else hardware.
+    pub fn passkey(synced: bool, after_password: bool) -> Amr {
+        let key = if synced { "swk" } else { "hwk" };
+        if after_password {
+            Amr(vec!["pwd", key, "mfa"])
+        } else {
+            Amr(vec![key, "mfa"])
+        }
+    }
+
+    /// Space-separated, as stored.
+    pub fn stored(&self) -> String {
+        self.0.join(" ")
+    }
+}
+
 /// A session just started: the adapter stores `id` in the cookie's session
 /// and gives the cookie a lifetime only when `remember` is set.
 #[derive(Clone, Debug)]
@@ -103,7 +137,13 @@ impl Core {
             "session"
         };
         let session = self
-            .open_session(&user, remember, client, Some((Event::LoginSucceeded, detail)))
+            .open_session(
+                &user,
+                remember,
+                &Amr::password(),
+                client,
+                Some((Event::LoginSucceeded, detail)),
+            )
             .await?;
         Ok(LoginOutcome::SignedIn(user, session))
     }
@@ -111,8 +151,14 @@ impl Core {
     /// Starts a session for `user` (and records it as their last login):
     /// `GATEHOUSE_SESSION_HOURS` long, or `GATEHOUSE_REMEMBER_DAYS` with
     /// "remember me".
-    pub async fn start_session(&self, user: &User, remember: bool, client: &Client) -> Result<NewSession> {
-        self.open_session(user, remember, client, None).await
+    pub async fn start_session(
+        &self,
+        user: &User,
+        remember: bool,
+        amr: &Amr,
+        client: &Client,
+    ) -> Result<NewSession> {
+        self.open_session(user, remember, amr, client, None).await
     }
 
     /// [`Core::start_session`], with the audit record of the sign-in
@@ -123,6 +169,7 @@ impl Core {
         &self,
         user: &User,
         remember: bool,
+        amr: &Amr,
         client: &Client,
         noted: Option<(Event, &str)>,
     ) -> Result<NewSession> {
@@ -148,7 +195,7 @@ impl Core {
             auth_at: now,
         };
         let mut batch = Batch::default();
-        sessions::insert_in(&mut batch, &row);
+        sessions::insert_in(&mut batch, &row, &amr.stored());
         users::record_login_in(&mut batch, &user.id, now);
         if let Some((event, detail)) = noted {
             self.audit_in(&mut batch, event, Some(&user.id), client, Some(detail));
@@ -210,6 +257,14 @@ impl Core {
             credential: Credential::Session(found.session.id),
             auth_at: found.session.auth_at,
         }))
+    }
+
+    /// How session `sid`'s sign-in proved who the user is (`amr`, stored
+    /// space-separated).
+    pub(crate) async fn session_amr(&self, sid: &str) -> Result<String> {
+        Ok(sessions::amr_of(&self.db, sid)
+            .await?
+            .unwrap_or_else(|| "pwd".into()))
     }
 
     /// Keeps the session or token family of `auth` valid after its user's

@@ -12,11 +12,11 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// The JWT `typ` of access tokens (RFC 9068).
-const ACCESS_TYP: &str = "at+jwt";
+pub(crate) const ACCESS_TYP: &str = "at+jwt";
 const ISSUER: &str = "gatehouse";
 const AUDIENCE: &str = "gatehouse-api";
 /// Clock skew tolerated on `exp`, in seconds.
-const LEEWAY: u64 = 2;
+pub(crate) const LEEWAY: u64 = 2;
 /// Revoked families are kept this long (so reuse is still recognised), then purged.
 const REVOKED_RETENTION: i64 = 30 * 24 * 3600;
 
@@ -134,7 +134,7 @@ impl Core {
         proof: &super::mfa::Proof,
         client: &Client,
     ) -> Result<(User, TokenPair)> {
-        let (user, _) = self.complete_sign_in(mfa_token, proof, client).await?;
+        let (user, _, _) = self.complete_sign_in(mfa_token, proof, client).await?;
         let pair = self.tokens_for(&user, client).await?;
         Ok((user, pair))
     }
@@ -151,8 +151,8 @@ impl Core {
     pub async fn refresh_tokens(&self, refresh_token: &str, client: &Client) -> Result<(User, TokenPair)> {
         let now = super::now();
         let hash = hash_token(refresh_token);
-        let Some(family) = tokens::spend(&self.db, &hash, now).await? else {
-            if let Some((family, user_id)) = tokens::family_of(&self.db, &hash).await? {
+        let Some(family) = tokens::spend(&self.db, &hash, now, None).await? else {
+            if let Some((family, user_id)) = tokens::family_of(&self.db, &hash, None).await? {
                 let revoked = tokens::revoke_family(&self.db, &family, now, "reuse").await?;
                 tracing::warn!("a spent refresh token was presented again; its family is revoked");
                 let detail = if revoked {
@@ -168,7 +168,10 @@ impl Core {
         let Some(found) = tokens::family_with_user(&self.db, &family).await? else {
             return Err(Error::Unauthenticated);
         };
-        if found.revoked_at.is_some()
+        // A family granted to an OpenID Connect client refreshes at the
+        // provider's token endpoint, by that client only.
+        if found.client_id.is_some()
+            || found.revoked_at.is_some()
             || found.expires_at <= now
             || found.user.disabled
             || found.password_at < found.user.password_changed_at
@@ -185,7 +188,7 @@ impl Core {
     /// Ends the family of `refresh_token` (spent or not). Unknown tokens are
     /// ignored: there is nothing to revoke.
     pub async fn revoke_refresh_token(&self, refresh_token: &str) -> Result<()> {
-        if let Some((family, _user)) = tokens::family_of(&self.db, &hash_token(refresh_token)).await? {
+        if let Some((family, _user)) = tokens::family_of(&self.db, &hash_token(refresh_token), None).await? {
             tokens::revoke_family(&self.db, &family, super::now(), "revoked").await?;
         }
         Ok(())
@@ -205,12 +208,20 @@ impl Core {
     /// keys with that key's algorithm, our issuer and audience, not expired,
     /// its family not revoked and its user not disabled.
     pub async fn authenticate_bearer(&self, token: &str) -> Result<Authenticated> {
-        let claims: Claims = self.verify(token, ACCESS_TYP, ISSUER, AUDIENCE, LEEWAY).await?;
+        let expect = super::keys::Expect {
+            typ: ACCESS_TYP,
+            issuer: ISSUER,
+            audience: Some(AUDIENCE),
+            leeway: LEEWAY,
+            expired_ok: false,
+        };
+        let claims: Claims = self.verify(token, &expect).await?;
         let found = tokens::family_with_user(&self.db, &claims.sid)
             .await?
             .ok_or(Error::Unauthenticated)?;
         let now = super::now();
         if found.user.id != claims.sub
+            || found.client_id.is_some()
             || found.revoked_at.is_some()
             || found.expires_at <= now
             || found.user.disabled

@@ -8,6 +8,7 @@ pub mod email_tokens;
 pub mod factors;
 pub mod invitations;
 pub mod limits;
+pub mod oidc;
 pub mod outbox;
 pub mod readers;
 mod session_store;

@@ -67,10 +67,10 @@ impl From<JoinedRow> for SessionWithUser {
 
 const INSERT: &str =
     "INSERT INTO user_sessions (id, user_id, created_at, last_seen_at, expires_at, remember, \
-     user_agent, ip, password_at, auth_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $3)";
+     user_agent, ip, password_at, auth_at, amr) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $3, $10)";
 
-/// Inserts session `s`, in `batch`.
-pub fn insert_in(batch: &mut Batch, s: &SessionRow) {
+/// Inserts session `s`, signed in as `amr` says, in `batch`.
+pub fn insert_in(batch: &mut Batch, s: &SessionRow, amr: &str) {
     batch.push(
         INSERT,
         vec![
@@ -83,8 +83,17 @@ pub fn insert_in(batch: &mut Batch, s: &SessionRow) {
             s.user_agent.as_deref().into(),
             s.ip.as_deref().into(),
             s.password_at.into(),
+            amr.into(),
         ],
     );
+}
+
+/// How session `id`'s sign-in proved who the user is.
+pub async fn amr_of(db: &Db, id: &str) -> Result<Option<String>, sqlx::Error> {
+    on_pool!(db, pool => sqlx::query_scalar::<_, String>("SELECT amr FROM user_sessions WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await)
 }
 
 /// The session `id` and its user, whatever their state; the caller judges.

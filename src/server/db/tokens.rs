@@ -112,12 +112,13 @@ pub async fn reseal_key(db: &Db, kid: &str, plain: &str, sealed: &str) -> Result
         .map(|_| ()))
 }
 
-/// Retires every key but `keep`; returns how many were retired.
-pub async fn retire_keys_except(db: &Db, keep: &str, now: i64) -> Result<u64, sqlx::Error> {
+/// Retires every key but `keep` at `at` (keys set to retire later than
+/// that retire then instead); returns how many were changed.
+pub async fn retire_keys_except(db: &Db, keep: &str, at: i64) -> Result<u64, sqlx::Error> {
     on_pool!(db, pool => sqlx::query(
-        "UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL AND kid <> $2",
+        "UPDATE signing_keys SET retired_at = $1 WHERE (retired_at IS NULL OR retired_at > $1) AND kid <> $2",
     )
-    .bind(now)
+    .bind(at)
     .bind(keep)
     .execute(pool)
     .await
@@ -169,25 +170,56 @@ pub async fn insert_token(db: &Db, family_id: &str, token_hash: &str, now: i64) 
 
 /// Spends the token in one statement, so two concurrent refreshes with the
 /// same token cannot both succeed. Returns its family if it was unspent.
-pub async fn spend(db: &Db, token_hash: &str, now: i64) -> Result<Option<String>, sqlx::Error> {
-    on_pool!(db, pool => sqlx::query_scalar::<_, String>(
-        "UPDATE refresh_tokens SET spent_at = $1 WHERE token_hash = $2 AND spent_at IS NULL RETURNING family_id",
-    )
-    .bind(now)
-    .bind(token_hash)
-    .fetch_optional(pool)
-    .await)
+/// The families a token may be spent in: the API's own (`None`) or one
+/// client's. A token of another kind is neither spent nor found, so one
+/// party's attempt never spends (or revokes) another's tokens.
+/// `param` is the number of the client id's placeholder.
+fn owner_filter(client_id: Option<&str>, param: u8) -> String {
+    match client_id {
+        None => "(SELECT id FROM refresh_families WHERE client_id IS NULL)".into(),
+        Some(_) => format!("(SELECT id FROM refresh_families WHERE client_id = ${param})"),
+    }
 }
 
-/// The family of a token, spent or not, and the family's user.
-pub async fn family_of(db: &Db, token_hash: &str) -> Result<Option<(String, String)>, sqlx::Error> {
-    on_pool!(db, pool => sqlx::query_as::<_, (String, String)>(
+pub async fn spend(
+    db: &Db,
+    token_hash: &str,
+    now: i64,
+    client_id: Option<&str>,
+) -> Result<Option<String>, sqlx::Error> {
+    let sql = format!(
+        "UPDATE refresh_tokens SET spent_at = $1 WHERE token_hash = $2 AND spent_at IS NULL \
+         AND family_id IN {} RETURNING family_id",
+        owner_filter(client_id, 3)
+    );
+    on_pool!(db, pool => {
+        let mut q = sqlx::query_scalar::<_, String>(&sql).bind(now).bind(token_hash);
+        if let Some(id) = client_id {
+            q = q.bind(id);
+        }
+        q.fetch_optional(pool).await
+    })
+}
+
+/// The family of a token, spent or not, and the family's user (among the
+/// families of `client_id`, as for [`spend`]).
+pub async fn family_of(
+    db: &Db,
+    token_hash: &str,
+    client_id: Option<&str>,
+) -> Result<Option<(String, String)>, sqlx::Error> {
+    let sql = format!(
         "SELECT t.family_id, f.user_id FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id \
-         WHERE t.token_hash = $1",
-    )
-    .bind(token_hash)
-    .fetch_optional(pool)
-    .await)
+         WHERE t.token_hash = $1 AND f.id IN {}",
+        owner_filter(client_id, 2)
+    );
+    on_pool!(db, pool => {
+        let mut q = sqlx::query_as::<_, (String, String)>(&sql).bind(token_hash);
+        if let Some(id) = client_id {
+            q = q.bind(id);
+        }
+        q.fetch_optional(pool).await
+    })
 }
 
 #[derive(Clone, Debug)]
@@ -199,6 +231,8 @@ pub struct FamilyWithUser {
     pub password_at: i64,
     /// When the family's sign-in happened (its tokens' `auth_time`).
     pub auth_at: i64,
+    /// The OpenID Connect client it was granted to; `None` for the API's own.
+    pub client_id: Option<String>,
     pub user: UserRow,
 }
 
@@ -209,6 +243,7 @@ struct FamilyJoin {
     revoked_at: Option<i64>,
     f_password_at: i64,
     f_auth_at: i64,
+    f_client_id: Option<String>,
     #[sqlx(flatten)]
     user: UserRow,
 }
@@ -216,7 +251,7 @@ struct FamilyJoin {
 /// The statement of [`family_with_user`], written once per process.
 static FAMILY_WITH_USER: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "SELECT f.id AS f_id, f.expires_at AS f_expires_at, f.revoked_at, f.password_at AS f_password_at, f.auth_at AS f_auth_at, {USER_COLUMNS} \
+        "SELECT f.id AS f_id, f.expires_at AS f_expires_at, f.revoked_at, f.password_at AS f_password_at, f.auth_at AS f_auth_at, f.client_id AS f_client_id, {USER_COLUMNS} \
          FROM refresh_families f JOIN users u ON u.id = f.user_id WHERE f.id = $1"
     )
 });
@@ -230,7 +265,8 @@ pub async fn family_with_user(db: &Db, family_id: &str) -> Result<Option<FamilyW
             revoked_at: row.get(2)?,
             f_password_at: row.get(3)?,
             f_auth_at: row.get(4)?,
-            user: readers::user_row(row, 5)?,
+            f_client_id: row.get(5)?,
+            user: readers::user_row(row, 6)?,
         })
     })
     .await?;
@@ -240,6 +276,7 @@ pub async fn family_with_user(db: &Db, family_id: &str) -> Result<Option<FamilyW
         revoked_at: r.revoked_at,
         password_at: r.f_password_at,
         auth_at: r.f_auth_at,
+        client_id: r.f_client_id,
         user: r.user,
     }))
 }

@@ -8,7 +8,10 @@ use crate::{
     model::UserView,
     server::{
         auth, core,
-        core::{accounts::NewAccount, sessions::LoginOutcome},
+        core::{
+            accounts::NewAccount,
+            sessions::{Amr, LoginOutcome},
+        },
         AppState,
     },
 };
@@ -122,7 +125,7 @@ pub async fn setup(
         password: body.password,
     };
     let user = state.core.setup(input, &client).await?;
-    auth::sign_in(&state.core, &session, &user, false, &client).await?;
+    auth::sign_in(&state.core, &session, &user, false, &Amr::password(), &client).await?;
     Ok((
         StatusCode::CREATED,
         Json(UserEnvelope {
@@ -195,9 +198,10 @@ pub(crate) async fn sign_in(
     session: &Session,
     user: &core::User,
     remember: bool,
+    amr: &Amr,
     client: &core::Client,
 ) -> ApiResult<Json<LoginAnswer>> {
-    auth::sign_in(&state.core, session, user, remember, client).await?;
+    auth::sign_in(&state.core, session, user, remember, amr, client).await?;
     Ok(Json(LoginAnswer::SignedIn(UserEnvelope {
         ok: true,
         user: user.view(),

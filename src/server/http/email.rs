@@ -259,7 +259,15 @@ pub async fn accept_invitation(
         .core
         .accept_invitation(&body.token, &body.password, body.username.as_deref(), &client)
         .await?;
-    auth::sign_in(&state.core, &session, &user, false, &client).await?;
+    auth::sign_in(
+        &state.core,
+        &session,
+        &user,
+        false,
+        &core::sessions::Amr::password(),
+        &client,
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(UserEnvelope {

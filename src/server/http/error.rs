@@ -68,6 +68,7 @@ pub fn status_of(e: &core::Error) -> StatusCode {
         NotFound(_) => StatusCode::NOT_FOUND,
         RateLimited { .. } | Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
         Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        OAuth { code, .. } => StatusCode::from_u16(code.status()).unwrap_or(StatusCode::BAD_REQUEST),
         Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

@@ -38,7 +38,7 @@ fn classify(path: &str) -> Option<Page> {
         "/login" | "/signup" | "/login/mfa" => Page::Guest,
         "/private" => Page::Private,
         "/forgot-password" | "/reset-password" | "/verify-email" | "/confirm-email" | "/invite" => Page::Open,
-        "/dashboard" | "/account" | "/admin" | "/reauth" => Page::Protected,
+        "/dashboard" | "/account" | "/admin" | "/reauth" | "/oauth2/consent" => Page::Protected,
         p if p.starts_with("/admin/") || p.starts_with("/account/") => Page::Protected,
         _ => return None,
     })
@@ -129,7 +129,16 @@ pub async fn guard_pages(State(state): State<AppState>, req: Request, next: Next
         _ if setup_required => found("/setup"),
         Page::Root | Page::Private if signed_in => found("/dashboard"),
         Page::Root => found("/login"),
-        Page::Guest if signed_in => found("/dashboard"),
+        // Signed in already: on to where the sign-in was for (an app's
+        // authorization request, say), else the dashboard.
+        Page::Guest if signed_in => {
+            let back = req
+                .uri()
+                .query()
+                .and_then(|q| url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "return"))
+                .map(|(_, v)| v.into_owned());
+            found(&crate::model::safe_return(back.as_deref()))
+        }
         Page::Private | Page::Protected if !signed_in => {
             let target = req.uri().path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
             found(&login_url_for(target))

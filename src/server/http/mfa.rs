@@ -175,8 +175,8 @@ pub async fn verify(
 ) -> ApiResult<Json<LoginAnswer>> {
     let proof = proof(body.code, body.recovery_code)?;
     let token = auth::pending(&session).await.ok_or(core::Error::SignInExpired)?;
-    let (user, remember) = state.core.complete_sign_in(&token, &proof, &client).await?;
-    sign_in(&state, &session, &user, remember, &client).await
+    let (user, remember, amr) = state.core.complete_sign_in(&token, &proof, &client).await?;
+    sign_in(&state, &session, &user, remember, &amr, &client).await
 }
 
 /// The signed-in user's factors.
@@ -506,8 +506,8 @@ pub async fn passkey_finish(
         .finish_passkey_sign_in(&body.ceremony, &body.credential, auth.as_deref(), &client)
         .await?
     {
-        PasskeyOutcome::SignedIn { user, remember } => {
-            sign_in(&state, &session, &user, remember || body.remember, &client).await
+        PasskeyOutcome::SignedIn { user, remember, amr } => {
+            sign_in(&state, &session, &user, remember || body.remember, &amr, &client).await
         }
         PasskeyOutcome::Reauthenticated => {
             let auth = auth.ok_or(core::Error::Unauthenticated)?;

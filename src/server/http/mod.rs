@@ -4,11 +4,13 @@
 pub mod account;
 pub mod admin;
 pub mod auth;
+pub mod clients;
 pub mod email;
 pub mod error;
 pub mod extract;
 pub mod guard;
 pub mod mfa;
+pub mod oidc;
 pub mod openapi;
 pub mod security;
 pub mod tokens;
@@ -48,6 +50,19 @@ pub fn api_routes(mail: bool, allowed_origins: &[String]) -> Router<AppState> {
         .route("/admin/users/{id}/unlock", post(admin::unlock_user))
         .route("/admin/users/{id}/sessions", delete(admin::sign_out_user))
         .route("/admin/audit", get(admin::audit))
+        .route(
+            "/admin/clients",
+            get(clients::clients).post(clients::create_client),
+        )
+        .route(
+            "/admin/clients/{id}",
+            get(clients::client_item)
+                .patch(clients::update_client)
+                .delete(clients::delete_client),
+        )
+        .route("/admin/clients/{id}/secret", post(clients::rotate_secret))
+        .route("/users/me/apps", get(clients::connected_apps))
+        .route("/users/me/apps/{client_id}", delete(clients::disconnect_app))
         .route("/auth/token/mfa", post(tokens::token_mfa))
         .route("/auth/mfa/verify", post(mfa::verify))
         .route("/auth/passkey/start", post(mfa::passkey_start))

@@ -1,6 +1,6 @@
 //! The OpenAPI 3 document of the JSON API, generated from the handlers' types.
 
-use super::{account, admin, auth, email, error, mfa, tokens};
+use super::{account, admin, auth, clients, email, error, mfa, tokens};
 use crate::model::{Role, UserView};
 use crate::server::AppState;
 use axum::extract::State;
@@ -71,6 +71,14 @@ use utoipa::{
         mfa::passkey_finish,
         mfa::reauthenticate,
         mfa::reset_factors,
+        clients::clients,
+        clients::create_client,
+        clients::client_item,
+        clients::update_client,
+        clients::delete_client,
+        clients::rotate_secret,
+        clients::connected_apps,
+        clients::disconnect_app,
     ),
     components(schemas(UserView, Role, error::ErrorBody, super::Status)),
     modifiers(&Security),
@@ -81,6 +89,7 @@ use utoipa::{
         (name = "mfa", description = "Second factors (TOTP, recovery codes), passkeys and re-authentication"),
         (name = "email", description = "Password reset, email verification and change, invitations (when mail is configured)"),
         (name = "admin", description = "Users, invitations, undelivered mail and the audit log, for admins"),
+        (name = "clients", description = "The OpenID Connect provider's clients (the apps that sign users in through Gatehouse), for admins"),
         (name = "operations", description = "Health checks and this document"),
     )
 )]

@@ -101,10 +101,16 @@ where
             req.extensions_mut().insert(CspNonce(nonce.clone()));
             nonce
         });
+        let form_target = if may_be_page {
+            client_origin(req.uri().path(), req.uri().query())
+        } else {
+            None
+        };
         SecurityHeadersFuture {
             inner: self.inner.call(req),
             kind,
             nonce,
+            form_target,
         }
     }
 }
@@ -116,6 +122,7 @@ pin_project_lite::pin_project! {
         inner: F,
         kind: PathKind,
         nonce: Option<String>,
+        form_target: Option<String>,
     }
 }
 
@@ -128,12 +135,49 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let mut res = ready!(this.inner.poll(cx))?;
-        set_security_headers(res.headers_mut(), *this.kind, this.nonce.take());
+        set_security_headers(
+            res.headers_mut(),
+            *this.kind,
+            this.nonce.take(),
+            this.form_target.take(),
+        );
         Poll::Ready(Ok(res))
     }
 }
 
-fn set_security_headers(headers: &mut HeaderMap, kind: PathKind, nonce: Option<String>) {
+/// The origin of the app a page's form may end up at: a form on the pages
+/// of a sign-in for an OpenID Connect client (login, second step,
+/// re-authentication, consent) or of its sign-out ends in a redirect to the
+/// client, and browsers hold a form's redirects to `form-action` too.
+fn client_origin(path: &str, query: Option<&str>) -> Option<String> {
+    let param = |q: &str, name: &str| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    let query = query?;
+    let uri = match path {
+        "/oauth2/consent" => param(query, "redirect_uri"),
+        "/oauth2/logout" => param(query, "post_logout_redirect_uri"),
+        "/login" | "/login/mfa" | "/reauth" => {
+            let back = param(query, "return")?;
+            let (to, q) = back.split_once('?')?;
+            (to == "/oauth2/authorize")
+                .then(|| param(q, "redirect_uri"))
+                .flatten()
+        }
+        _ => None,
+    }?;
+    let url = url::Url::parse(&uri).ok()?;
+    matches!(url.scheme(), "https" | "http").then(|| url.origin().ascii_serialization())
+}
+
+fn set_security_headers(
+    headers: &mut HeaderMap,
+    kind: PathKind,
+    nonce: Option<String>,
+    form_target: Option<String>,
+) {
     let is_html = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -142,7 +186,8 @@ fn set_security_headers(headers: &mut HeaderMap, kind: PathKind, nonce: Option<S
         (true, Some(nonce)) => HeaderValue::from_str(&format!(
             "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
              style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; \
-             object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+             object-src 'none'; base-uri 'none'; form-action 'self'{}; frame-ancestors 'none'",
+            form_target.map(|o| format!(" {o}")).unwrap_or_default()
         ))
         .ok(),
         _ => Some(HeaderValue::from_static(
@@ -332,6 +377,21 @@ fn host_allowed(host: &str, public_origin: Option<&str>) -> bool {
 /// victim's cookies by accident.
 fn refuse_cross_origin_write<B>(req: &http::Request<B>, state: &AppState) -> Option<Response> {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return None;
+    }
+    // The provider's endpoints that clients post to from their own sites
+    // (or servers): none acts on this site's cookies. (Their posts answer
+    // with a GET of the same request, which is where the session counts;
+    // `/oauth2/logout/confirm` is the user's own answer and stays checked.)
+    if matches!(
+        req.uri().path(),
+        "/oauth2/authorize"
+            | "/oauth2/logout"
+            | "/oauth2/token"
+            | "/oauth2/revoke"
+            | "/oauth2/introspect"
+            | "/oauth2/userinfo"
+    ) {
         return None;
     }
     let expected = state.config.public_origin.as_deref();

@@ -12,7 +12,7 @@ use super::{
     admin::require_admin,
     audit::Event,
     limits, now, sealing,
-    sessions::{Authenticated, Credential},
+    sessions::{Amr, Authenticated, Credential},
     tokens::{hash_token, random_token},
     totp, validate, Client, Core, Error, Result, User,
 };

@@ -48,7 +48,7 @@ pub struct Ceremony {
 #[derive(Clone, Debug)]
 pub enum PasskeyOutcome {
     /// Signed in as `user` (remember me as asked at the password step, if any).
-    SignedIn { user: User, remember: bool },
+    SignedIn { user: User, remember: bool, amr: Amr },
     /// The signed-in user re-authenticated.
     Reauthenticated,
 }
@@ -481,7 +481,9 @@ impl Core {
         }
         let mut remember = remember;
         let mut detail = format!("passkey {:?}", row.name);
+        let mut amr = Amr::passkey(result.backup_eligible(), false);
         if let Some(pending) = pending {
+            amr = Amr::passkey(result.backup_eligible(), true);
             // The second factor of a pending sign-in: used up now.
             let taken = factors::take_challenge(&self.db, &pending, "mfa_pending", now()).await?;
             let state: Option<PendingState> = taken.and_then(|t| serde_json::from_str(&t.state).ok());
@@ -498,7 +500,7 @@ impl Core {
         metrics::counter!("gatehouse_logins_total", "outcome" => "passkey").increment(1);
         self.audit(Event::LoginSucceeded, Some(&user.id), client, Some(&detail))
             .await;
-        Ok(PasskeyOutcome::SignedIn { user, remember })
+        Ok(PasskeyOutcome::SignedIn { user, remember, amr })
     }
 
     /// Records a verified use of passkey `row`: its counter and backup flags

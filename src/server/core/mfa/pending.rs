@@ -99,13 +99,14 @@ impl Core {
     }
 
     /// Completes a pending sign-in with a TOTP or recovery code. Returns the
-    /// user and whether "remember me" was asked; the pending sign-in is used up.
+    /// user, whether "remember me" was asked and how the sign-in proved who
+    /// the user is; the pending sign-in is used up.
     pub async fn complete_sign_in(
         &self,
         token: &str,
         proof: &Proof,
         client: &Client,
-    ) -> Result<(User, bool)> {
+    ) -> Result<(User, bool, Amr)> {
         let (user, state) = self.pending_user(token).await?;
         self.check_second_factor(&user, proof, client).await?;
         if factors::take_challenge(&self.db, &hash_token(token), "mfa_pending", now())
@@ -121,6 +122,6 @@ impl Core {
         let detail = format!("{} + {second}", state.first);
         self.audit(Event::LoginSucceeded, Some(&user.id), client, Some(&detail))
             .await;
-        Ok((user, state.remember))
+        Ok((user, state.remember, Amr::password_and_code()))
     }
 }
