@@ -86,6 +86,7 @@ fn AdminArea(me: UserView, mail: bool) -> impl IntoView {
                 <p class="eyebrow">"Admin"</p>
                 <h1>"Users and activity"</h1>
                 <p class="muted">"Change roles, disable or unlock accounts, sign people out, and see what happened."</p>
+                <p><a href="/admin/clients">"Apps that sign in with Gatehouse (OpenID Connect) →"</a></p>
             </header>
             <Done/>
             {errors.into_iter().map(|error| view! { <FormAlert error=error/> }).collect_view()}

@@ -113,8 +113,8 @@ fn ClientsArea() -> impl IntoView {
                             <option value="public">"public (a browser or mobile app; PKCE only)"</option>
                         </select>
                     </div>
-                    <UriField name="redirect_uris" label="Redirect URIs (one per line)" value=String::new() error=create_error/>
-                    <UriField name="post_logout_redirect_uris" label="Addresses to return to after signing out (optional, one per line)" value=String::new() error=create_error/>
+                    <UriField name="redirect_uris" label="Redirect URIs (one per line)" value=String::new() error=create_error key="new".into()/>
+                    <UriField name="post_logout_redirect_uris" label="Addresses to return to after signing out (optional, one per line)" value=String::new() error=create_error key="new".into()/>
                     <Choices legend="Scopes it may ask for" items=&SCOPES on=vec!["openid".into(), "profile".into(), "email".into()]/>
                     <Choices legend="Grant types" items=&GRANTS on=vec!["authorization_code".into(), "refresh_token".into()]/>
                     <label class="check">
@@ -141,9 +141,16 @@ fn Secret(created: ClientCreated) -> impl IntoView {
 }
 
 #[component]
-fn UriField(name: &'static str, label: &'static str, value: String, error: LastError) -> impl IntoView {
+fn UriField(
+    name: &'static str,
+    label: &'static str,
+    value: String,
+    error: LastError,
+    /// Makes the field's id unique on the page (one form per client).
+    key: String,
+) -> impl IntoView {
     let message = Signal::derive(move || error.get().and_then(|e| e.message_for(name)));
-    let id = format!("{name}-{}", value.len());
+    let id = format!("{name}-{key}");
     view! {
         <div class="field" class:invalid=move || message.get().is_some()>
             <label for=id.clone()>{label}</label>
@@ -210,6 +217,7 @@ fn ClientRow(
     let confidential = client.kind == ClientType::Confidential;
     let id = client.client_id.clone();
     let (id_update, id_rotate, id_delete) = (id.clone(), id.clone(), id.clone());
+    let (key_redirect, key_logout) = (id.clone(), id.clone());
     let name_field = format!("name-{id}");
     let name_value = client.name.clone();
     let remove_label = format!("Remove {}", client.name);
@@ -233,8 +241,8 @@ fn ClientRow(
                         <label for=name_field.clone()>"Name"</label>
                         <input id=name_field name="name" value=name_value maxlength="100" required=true/>
                     </div>
-                    <UriField name="redirect_uris" label="Redirect URIs (one per line)" value=client.redirect_uris.join("\n") error=error/>
-                    <UriField name="post_logout_redirect_uris" label="Addresses to return to after signing out" value=client.post_logout_redirect_uris.join("\n") error=error/>
+                    <UriField name="redirect_uris" label="Redirect URIs (one per line)" value=client.redirect_uris.join("\n") error=error key=key_redirect/>
+                    <UriField name="post_logout_redirect_uris" label="Addresses to return to after signing out" value=client.post_logout_redirect_uris.join("\n") error=error key=key_logout/>
                     <Choices legend="Scopes" items=&SCOPES on=client.scopes.clone()/>
                     <Choices legend="Grant types" items=&GRANTS on=client.grant_types.clone()/>
                     <label class="check"><input type="checkbox" name="first_party" checked=client.first_party/>" First-party (no consent asked)"</label>
