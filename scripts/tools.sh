@@ -65,6 +65,13 @@ install_tools() {
       say "installing npm packages in clients/typescript/"
       (cd "$GATEHOUSE_ROOT/clients/typescript" && npm ci --no-audit --no-fund)
     fi
+    # The example app that signs in through Gatehouse's OpenID Connect
+    # provider (panva's openid-client), for the browser tests.
+    if [ ! -d "$GATEHOUSE_ROOT/examples/oidc-rp/node_modules" ] \
+      || [ "$GATEHOUSE_ROOT/examples/oidc-rp/package-lock.json" -nt "$GATEHOUSE_ROOT/examples/oidc-rp/node_modules/.package-lock.json" ]; then
+      say "installing npm packages in examples/oidc-rp/"
+      (cd "$GATEHOUSE_ROOT/examples/oidc-rp" && npm ci --no-audit --no-fund)
+    fi
     local packages=()
     if [ -z "${CHROMIUM_PATH:-}" ] && ! command -v chromium >/dev/null 2>&1; then
       packages+=(chromium)
