@@ -10,6 +10,13 @@
 //!                                             hash of the password `PASSWORD` below)
 //!   bench_baseline createdb POSTGRES_URL NAME  creates database NAME on that server;
 //!                                             prints its URL
+//!   bench_baseline rs256 SECONDS THREADS      RS256 (RSA-2048) JWT signatures the way
+//!                                             Gatehouse signs, on THREADS threads; prints signs/s
+//!   bench_baseline oidc BASE CLIENT_ID SECRET COOKIE SECONDS CONNECTIONS
+//!                                             the OpenID Connect provider's token endpoint:
+//!                                             code exchanges/s (each after a code from
+//!                                             /oauth2/authorize), then refresh grants/s;
+//!                                             prints both, space-separated
 //!
 //! `cargo build --release --features ssr --example bench_baseline`
 
@@ -34,9 +41,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         ["seed", url, total] => seed(url, total.parse()?),
         ["createdb", url, name] => createdb(url, name),
+        ["rs256", seconds, threads] => rs256_loop(Duration::from_secs(seconds.parse()?), threads.parse()?),
+        ["oidc", base, id, secret, cookie, seconds, connections] => oidc(
+            base,
+            id,
+            secret,
+            cookie,
+            Duration::from_secs(seconds.parse()?),
+            connections.parse()?,
+        ),
         _ => Err(
             "usage: bench_baseline hello ADDR | argon2 SECONDS THREADS | seed DATABASE_URL TOTAL \
-                  | createdb POSTGRES_URL NAME"
+                  | createdb POSTGRES_URL NAME | rs256 SECONDS THREADS \
+                  | oidc BASE CLIENT_ID SECRET COOKIE SECONDS CONNECTIONS"
                 .into(),
         ),
     }
@@ -151,6 +168,161 @@ fn createdb(url: &str, name: &str) -> Result<(), Box<dyn std::error::Error>> {
         let mut new = url::Url::parse(url)?;
         new.set_path(&format!("/{name}"));
         println!("{new}");
+        Ok(())
+    })
+}
+
+/// As many RS256 signatures of a token-sized JWT as `threads` threads make in
+/// `length`, with a 2048-bit key loaded as Gatehouse loads its own (PKCS#1
+/// DER through jsonwebtoken): the machine's signing limit.
+fn rs256_loop(length: Duration, threads: usize) -> Result<(), Box<dyn std::error::Error>> {
+    use rsa::pkcs1::EncodeRsaPrivateKey;
+    let private = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048)?;
+    let der = private.to_pkcs1_der()?;
+    let key = jsonwebtoken::EncodingKey::from_rsa_der(der.as_bytes());
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.kid = Some("bench".into());
+    let claims = serde_json::json!({
+        "iss": "http://127.0.0.1:3000", "sub": "5f0c5f8e-1c3b-4d8a-9a57-0b3f8f2d6c11",
+        "aud": "0123456789abcdef0123456789abcdef", "exp": 2_000_000_000, "iat": 1_700_000_000,
+        "jti": "0123456789abcdef", "scope": "openid profile email", "client_id": "0123456789abcdef",
+    });
+    let start = Instant::now();
+    let done: usize = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut n = 0;
+                    while start.elapsed() < length {
+                        if jsonwebtoken::encode(&header, &claims, &key).is_ok() {
+                            n += 1;
+                        }
+                    }
+                    n
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap_or(0)).sum()
+    });
+    println!("{:.1}", done as f64 / start.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// The token endpoint under load, from `connections` clients at once: first
+/// each gets a code from `/oauth2/authorize` (signed in with `cookie`,
+/// consent given) and exchanges it, for `length`; then each rotates a
+/// refresh token for `length`. Prints "exchanges/s refreshes/s".
+fn oidc(
+    base: &str,
+    id: &str,
+    secret: &str,
+    cookie: &str,
+    length: Duration,
+    connections: usize,
+) -> Result<(), Box<dyn std::error::Error>> {
+    const REDIRECT: &str = "http://127.0.0.1:9/callback";
+    const VERIFIER: &str = "bench-verifier-bench-verifier-bench-verifier-0123";
+    const CHALLENGE: &str = "kGjPCYjQVOltW8AKjvm5kW-9XDXQ14UHfkPa2I4oE1I";
+    runtime()?.block_on(async {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(connections)
+            .build()?;
+        let authorize = format!(
+            "{base}/oauth2/authorize?response_type=code&client_id={id}&redirect_uri={}&scope=openid%20offline_access\
+             &state=s&nonce=n&code_challenge={CHALLENGE}&code_challenge_method=S256",
+            REDIRECT.replace(':', "%3A").replace('/', "%2F"),
+        );
+        // One cycle: a code, then its exchange; the answer's refresh token.
+        let cycle = {
+            let (http, authorize, base) = (http.clone(), authorize.clone(), base.to_string());
+            let (id, secret, cookie) = (id.to_string(), secret.to_string(), cookie.to_string());
+            move || {
+                let (http, authorize, base) = (http.clone(), authorize.clone(), base.clone());
+                let (id, secret, cookie) = (id.clone(), secret.clone(), cookie.clone());
+                async move {
+                    let res = http.get(&authorize).header("Cookie", &cookie).send().await.ok()?;
+                    let to = res.headers().get("location")?.to_str().ok()?.to_string();
+                    let code = url::Url::parse(&to)
+                        .ok()?
+                        .query_pairs()
+                        .find(|(k, _)| k == "code")?
+                        .1
+                        .into_owned();
+                    let res = http
+                        .post(format!("{base}/oauth2/token"))
+                        .basic_auth(&id, Some(&secret))
+                        .form(&[
+                            ("grant_type", "authorization_code"),
+                            ("code", &code),
+                            ("redirect_uri", REDIRECT),
+                            ("code_verifier", VERIFIER),
+                        ])
+                        .send()
+                        .await
+                        .ok()?;
+                    let body: serde_json::Value = res.json().await.ok()?;
+                    body["refresh_token"].as_str().map(str::to_string)
+                }
+            }
+        };
+        // Check once, loudly: a bench that counts failures measures nothing.
+        let first = cycle().await.ok_or("the code flow did not work (is the client allowed, consent given?)")?;
+        let start = Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..connections {
+            let cycle = cycle.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut n = 0usize;
+                let mut last = None;
+                while start.elapsed() < length {
+                    match cycle().await {
+                        Some(rt) => {
+                            n += 1;
+                            last = Some(rt);
+                        }
+                        None => return Err("an exchange failed"),
+                    }
+                }
+                Ok((n, last))
+            }));
+        }
+        let mut exchanges = 0;
+        let mut refresh_tokens = vec![first];
+        for t in tasks {
+            let (n, last) = t.await??;
+            exchanges += n;
+            refresh_tokens.extend(last);
+        }
+        let exchange_rate = exchanges as f64 / start.elapsed().as_secs_f64();
+
+        let start = Instant::now();
+        let mut tasks = Vec::new();
+        for mut rt in refresh_tokens.into_iter().take(connections) {
+            let (http, base, id, secret) = (http.clone(), base.to_string(), id.to_string(), secret.to_string());
+            tasks.push(tokio::spawn(async move {
+                let mut n = 0usize;
+                while start.elapsed() < length {
+                    let res = http
+                        .post(format!("{base}/oauth2/token"))
+                        .basic_auth(&id, Some(&secret))
+                        .form(&[("grant_type", "refresh_token"), ("refresh_token", rt.as_str())])
+                        .send()
+                        .await
+                        .map_err(|_| "a refresh failed")?;
+                    let body: serde_json::Value = res.json().await.map_err(|_| "a refresh failed")?;
+                    rt = body["refresh_token"].as_str().ok_or("a refresh was refused")?.to_string();
+                    n += 1;
+                }
+                Ok::<_, &str>(n)
+            }));
+        }
+        let mut refreshes = 0;
+        for t in tasks {
+            refreshes += t.await??;
+        }
+        let refresh_rate = refreshes as f64 / start.elapsed().as_secs_f64();
+        println!("{exchange_rate:.1} {refresh_rate:.1}");
         Ok(())
     })
 }

@@ -93,6 +93,8 @@ HELLO="$RPS"
 kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
 ARGON2="$("$baseline" argon2 "$DURATION" "$CORES")"
 printf '  %-52s %10s verifies/s on %s threads\n' "argon2id loop (m=19 MiB, t=2, p=1)" "$ARGON2" "$CORES"
+RS256="$("$baseline" rs256 "$DURATION" "$CORES")"
+printf '  %-52s %10s signs/s on %s threads\n' "RS256 (RSA-2048) JWT signatures" "$RS256" "$CORES"
 
 # start_gatehouse NAME DATABASE_URL: starts the release server; sets SERVER,
 # BASE and STARTUP_MS (from exec to the first 200 of /health).
@@ -159,6 +161,21 @@ SESSION_RPS="$RPS"
 row "session check GET /api/v1/auth/session" "$RPS/s" "$(ratio "$RPS" "$HELLO")" "of hello (target >= 0.2)"
 measure "GET /api/v1/users/me (bearer)" -H "Authorization: Bearer $BEARER" "$BASE/api/v1/users/me"
 row "bearer GET /api/v1/users/me" "$RPS/s" "$(ratio "$RPS" "$HELLO")" "of hello (target >= 0.3)"
+# The OpenID Connect provider: its public documents, then the token
+# endpoint (a code exchange signs an access and an ID token; a refresh too).
+measure "GET /.well-known/openid-configuration" "$BASE/.well-known/openid-configuration"
+row "OIDC discovery" "$RPS/s" "$(ratio "$RPS" "$HELLO")" "of hello (target >= 0.6)"
+measure "GET /.well-known/jwks.json" "$BASE/.well-known/jwks.json"
+row "JWKS" "$RPS/s" "$(ratio "$RPS" "$HELLO")" "of hello (target >= 0.6)"
+client_json="$(DATABASE_URL="sqlite://$work/bench.db?mode=rwc" target/release/gatehouse client create --name bench \
+  --redirect-uri http://127.0.0.1:9/callback --first-party --scope openid --scope offline_access)"
+client_id="$(printf '%s' "$client_json" | python3 -c 'import json, sys; print(json.load(sys.stdin)["client_id"])')"
+client_secret="$(printf '%s' "$client_json" | python3 -c 'import json, sys; print(json.load(sys.stdin)["client_secret"])')"
+read -r EXCHANGES REFRESHES < <("$baseline" oidc "$BASE" "$client_id" "$client_secret" "$COOKIE" "$DURATION" "$CONNECTIONS")
+printf '  %-52s %10s/s\n' "OIDC code flow: authorize + code exchange" "$EXCHANGES"
+printf '  %-52s %10s/s\n' "OIDC refresh grant" "$REFRESHES"
+row "OIDC authorize + code exchange (2 signatures)" "$EXCHANGES/s" "$(ratio "$(python3 -c "print($EXCHANGES * 2)")" "$RS256")" "of the RS256 limit, counting 2 signs each (target >= 0.5); $(ratio "$EXCHANGES" "$HELLO") of hello"
+row "OIDC refresh grant (2 signatures)" "$REFRESHES/s" "$(ratio "$(python3 -c "print($REFRESHES * 2)")" "$RS256")" "of the RS256 limit, counting 2 signs each (target >= 0.5); $(ratio "$REFRESHES" "$HELLO") of hello"
 measure "GET /dashboard (server-rendered, signed in)" -H 'Accept: text/html' -H "Cookie: $COOKIE" "$BASE/dashboard"
 row "signed-in SSR GET /dashboard" "$RPS/s" "$(ratio "$RPS" "$HELLO")" "of hello (target >= 0.06)"
 
@@ -237,5 +254,5 @@ fi
 
 # ---------------------------------------------------------------------------
 echo
-say "summary ($CORES cores; hello $HELLO req/s, argon2 $ARGON2 verifies/s)"
+say "summary ($CORES cores; hello $HELLO req/s, argon2 $ARGON2 verifies/s, RS256 $RS256 signs/s)"
 printf '%s\n' "${results[@]}"
