@@ -316,6 +316,29 @@ fn body_rules(doc: &mut Value, config: &crate::server::config::Config) {
     ] {
         set(schemas, schema, field, &rule);
     }
+    // A client: a name someone reads on the consent page, at most 20
+    // addresses of each kind, known scopes and grants (at least one grant).
+    let client_name = json!({ "type": "string", "pattern": r"\S", "maxLength": 100 });
+    let uris = json!({ "type": "array", "items": { "type": "string" }, "maxItems": 20 });
+    let scopes = json!({ "type": ["array", "null"], "items": { "type": "string", "enum": crate::server::core::oidc::SCOPES } });
+    let grants = json!({ "type": ["array", "null"], "minItems": 1,
+        "items": { "type": "string", "enum": crate::server::core::oidc::GRANT_TYPES } });
+    let optional_uris = json!({ "type": ["array", "null"], "items": { "type": "string" }, "maxItems": 20 });
+    let optional_client_name = json!({ "type": ["string", "null"], "pattern": r"\S", "maxLength": 100 });
+    for (schema, field, rule) in [
+        ("ClientBody", "name", &client_name),
+        ("ClientBody", "redirect_uris", &uris),
+        ("ClientBody", "post_logout_redirect_uris", &uris),
+        ("ClientBody", "scopes", &scopes),
+        ("ClientBody", "grant_types", &grants),
+        ("ClientPatch", "name", &optional_client_name),
+        ("ClientPatch", "redirect_uris", &optional_uris),
+        ("ClientPatch", "post_logout_redirect_uris", &optional_uris),
+        ("ClientPatch", "scopes", &scopes),
+        ("ClientPatch", "grant_types", &grants),
+    ] {
+        set(schemas, schema, field, rule);
+    }
     // Something to change: a role or a status (null is "no change").
     schemas["UserPatch"]["anyOf"] = json!([
         { "required": ["role"], "properties": { "role": { "$ref": "#/components/schemas/Role" } } },

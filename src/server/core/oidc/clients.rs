@@ -143,11 +143,15 @@ fn invalid_client(description: &str) -> Error {
 
 /// A client name: trimmed, 1 to 100 characters, nothing invisible.
 fn check_name(name: &str) -> Result<String> {
+    // The length as given (the API document's maxLength), then trimmed.
+    let too_long = name.chars().count() > MAX_NAME_CHARS;
     let name = name.trim();
     if name.is_empty() {
         return Err(Error::invalid("name", "Enter the app's name."));
     }
-    if name.chars().count() > MAX_NAME_CHARS || name.chars().any(|c| c != ' ' && validate::is_invisible(c)) {
+    // Invisible characters (a bidi override, say) could make the consent
+    // page show another app's name: refused, not stripped.
+    if too_long || name.chars().any(|c| c != ' ' && validate::is_invisible(c)) {
         return Err(Error::invalid(
             "name",
             "Use at most 100 visible characters for the app's name.",
