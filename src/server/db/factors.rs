@@ -290,6 +290,22 @@ pub async fn set_factors_review(tx: &mut Tx, user_id: &str, review: bool) -> Res
 }
 
 /// Sets `users.mfa_enabled` from the factors the user has now.
+/// Takes the user's row for the rest of the transaction, so two changes of
+/// one account's factors run one after the other: each then sees what the
+/// other left (on PostgreSQL, two removals that each counted the other's
+/// factor as still there would otherwise both go through). SQLite's
+/// transactions already run one at a time (`BEGIN IMMEDIATE`).
+pub async fn lock_user(tx: &mut Tx, user_id: &str) -> Result<(), sqlx::Error> {
+    match tx {
+        Tx::Sqlite(_) => Ok(()),
+        Tx::Postgres(t) => sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
+            .bind(user_id)
+            .execute(&mut **t)
+            .await
+            .map(|_| ()),
+    }
+}
+
 pub async fn refresh_mfa_flag(tx: &mut Tx, user_id: &str) -> Result<bool, sqlx::Error> {
     on_tx!(tx, conn => sqlx::query_scalar::<_, bool>(
         "UPDATE users SET mfa_enabled = (\

@@ -113,6 +113,7 @@ impl Core {
         self.check_current_password(&auth.user, password, client).await?;
         let user_id = &auth.user.id;
         let mut tx = self.db.begin().await?;
+        factors::lock_user(&mut tx, user_id).await?;
         if !factors::delete_totp(&mut tx, user_id).await? {
             return Err(Error::NotFound("no authenticator app is set up".into()));
         }

@@ -296,6 +296,7 @@ impl Core {
             password_checked = true;
         }
         let mut tx = self.db.begin().await?;
+        factors::lock_user(&mut tx, &auth.user.id).await?;
         if !factors::delete_passkey(&mut tx, &auth.user.id, id).await? {
             return Err(not_found());
         }
