@@ -389,6 +389,39 @@ async fn a_bad_client_or_redirect_uri_never_redirects() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn odd_client_ids_are_unknown_clients_not_server_errors() {
+    let (app, _admin, _id, _secret, uma) = scene().await;
+    let long = "f".repeat(5000);
+    for odd in ["\u{0}", "a\u{0}b", "x'; --", "%", long.as_str()] {
+        let res = authorize(&app, &uma, &authorize_path(odd, &[])).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{odd:?}");
+        let res = token(
+            &app,
+            Some((odd, "secret")),
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{odd:?}");
+        let res = app
+            .bare_client()
+            .post(app.url("/oauth2/token"))
+            .form(&[("grant_type", "client_credentials"), ("client_id", odd)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{odd:?}");
+    }
+    let res = uma
+        .delete(app.url("/api/v1/users/me/apps/%00"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let res = app.get_page(&uma, "/oauth2/logout?client_id=%00").await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn other_errors_go_back_to_the_client_with_state_and_iss() {
     let (app, _admin, id, _secret, uma) = scene().await;
     let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
@@ -414,6 +447,16 @@ async fn other_errors_go_back_to_the_client_with_state_and_iss() {
         assert_eq!(q.get("iss"), Some(&app.origin()));
         assert!(!q.contains_key("code"));
     }
+    // What the request sent is echoed as RFC 6749 allows it, no more.
+    let res = authorize(&app, &uma, &authorize_path(&id, &[("scope", "openid \"évil\\")])).await;
+    let q = callback(&location(&res));
+    assert_eq!(q["error"], "invalid_scope");
+    let d = &q["error_description"];
+    assert!(
+        d.chars()
+            .all(|c| (' '..='~').contains(&c) && c != '"' && c != '\\'),
+        "{d}"
+    );
     // Signed out, prompt=none cannot show a login page.
     let res = authorize(&app, &app.client(), &authorize_path(&id, &[("prompt", "none")])).await;
     assert_eq!(callback(&location(&res))["error"], "login_required");
@@ -839,6 +882,17 @@ async fn introspection_and_revocation_see_revocations_at_once() {
         introspect(&app, &id2, &secret2, rt).await,
         json!({ "active": false })
     );
+    let code = code_for(&app, &uma, &id, &[]).await;
+    let fresh: Value = json_of(exchange(&app, &id, &secret, &code).await).await;
+    let fresh_access = fresh["access_token"].as_str().unwrap();
+    assert_eq!(
+        introspect(&app, &id, &secret, fresh_access).await["active"],
+        json!(true)
+    );
+    assert_eq!(
+        introspect(&app, &id2, &secret2, fresh_access).await,
+        json!({ "active": false })
+    );
     let res = app
         .bare_client()
         .post(app.url("/oauth2/revoke"))
@@ -932,6 +986,52 @@ async fn disabling_disconnecting_and_signing_out_everywhere_end_the_grants() {
 async fn prompt_login_and_max_age_ask_for_a_fresh_sign_in() {
     let (app, _admin, id, secret, uma) = scene().await;
     code_for(&app, &uma, &id, &[]).await; // consent given
+                                          // The marker of "signed in since" cannot be forged, nor carried over
+                                          // from another request.
+    let res = authorize(
+        &app,
+        &uma,
+        &authorize_path(&id, &[("prompt", "login"), ("login_after", "0")]),
+    )
+    .await;
+    assert!(location(&res).starts_with("/reauth?return="), "a forged marker");
+    let return_of = |to: &str| {
+        url::Url::parse(&app.url(to))
+            .unwrap()
+            .query_pairs()
+            .find(|(k, _)| k == "return")
+            .unwrap()
+            .1
+            .into_owned()
+    };
+    let marker = |back: &str| {
+        url::Url::parse(&app.url(back))
+            .unwrap()
+            .query_pairs()
+            .find(|(k, _)| k == "login_after")
+            .unwrap()
+            .1
+            .into_owned()
+    };
+    let old_marker = marker(&return_of(&location(&res)));
+    let other = challenge("another-verifier-for-another-request-0123456789");
+    let res = authorize(
+        &app,
+        &uma,
+        &authorize_path(
+            &id,
+            &[
+                ("prompt", "login"),
+                ("login_after", &old_marker),
+                ("code_challenge", &other),
+            ],
+        ),
+    )
+    .await;
+    assert!(
+        location(&res).starts_with("/reauth?return="),
+        "another request's marker"
+    );
     for extra in [vec![("prompt", "login")], vec![("max_age", "0")]] {
         tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
         let res = authorize(&app, &uma, &authorize_path(&id, &extra)).await;

@@ -122,7 +122,7 @@ impl Error {
     pub fn oauth(code: super::oidc::OAuthCode, description: impl Into<String>) -> Self {
         Error::OAuth {
             code,
-            description: description.into(),
+            description: super::oidc::description_text(&description.into()),
         }
     }
 

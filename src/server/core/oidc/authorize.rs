@@ -7,6 +7,7 @@ use crate::{
     server::{
         core::{
             audit::Event,
+            keys::Expect,
             sessions::Authenticated,
             tokens::{hash_token, random_token},
             Client, Core, Result,
@@ -17,6 +18,23 @@ use crate::{
 
 /// A code is good this long.
 const CODE_SECONDS: i64 = 60;
+/// The header `typ` and audience of a sign-in marker (`login_after`), and
+/// how long one is good for.
+const MARKER_TYP: &str = "gatehouse-login+jwt";
+const MARKER_AUD: &str = "gatehouse-login-after";
+const MARKER_SECONDS: i64 = 900;
+
+/// A sign-in marker's claims.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct LoginMarker {
+    iss: String,
+    aud: String,
+    iat: i64,
+    exp: i64,
+    /// Which request it is for (see [`request_binding`]).
+    sub: String,
+}
+
 /// The longest `state` and `nonce` kept.
 const MAX_STATE: usize = 2048;
 
@@ -37,8 +55,9 @@ pub struct AuthorizeParams {
     pub response_mode: Option<String>,
     pub request: Option<String>,
     pub request_uri: Option<String>,
-    /// Ours: the user was sent to sign in again at this time (for
-    /// `prompt=login`); a sign-in since satisfies it.
+    /// Ours: a signed marker saying the user was sent to sign in (again)
+    /// for this request at a time; a sign-in since satisfies `prompt=login`
+    /// and `max_age` (see `Core::login_marker`).
     pub login_after: Option<String>,
     /// Parameters given more than once.
     pub repeated: Vec<String>,
@@ -142,6 +161,12 @@ struct Checked {
     params: AuthorizeParams,
 }
 
+/// What ties a marker to one authorization request: its client, redirect
+/// URI and PKCE challenge (new for every request a client makes).
+fn request_binding(c: &Checked) -> String {
+    hash_token(&format!("{}\n{}\n{}", c.client.id, c.redirect_uri, c.challenge))
+}
+
 /// `redirect_uri` with `pairs` added to its query.
 fn with_query(redirect_uri: &str, pairs: &[(&str, &str)]) -> String {
     match url::Url::parse(redirect_uri) {
@@ -169,7 +194,11 @@ impl Core {
         description: &str,
     ) -> AuthorizeOutcome {
         let issuer = self.issuer();
-        let mut pairs = vec![("error", code.as_str()), ("error_description", description)];
+        let description = super::description_text(description);
+        let mut pairs = vec![
+            ("error", code.as_str()),
+            ("error_description", description.as_str()),
+        ];
         if let Some(state) = state {
             pairs.push(("state", state));
         }
@@ -334,73 +363,108 @@ impl Core {
         }))
     }
 
+    /// A marker for the address the user comes back to after signing in
+    /// (again): "a sign-in after `now` is needed", signed with the token
+    /// keys and bound to this request (client, redirect URI and PKCE
+    /// challenge), so it can be neither forged nor carried over to another
+    /// request. `prompt=login` stays in the address: only a valid marker and
+    /// a sign-in since satisfy it.
+    async fn login_marker(&self, c: &Checked, now: i64) -> Result<String> {
+        self.sign(
+            MARKER_TYP,
+            &LoginMarker {
+                iss: self.issuer(),
+                aud: MARKER_AUD.into(),
+                iat: now,
+                exp: now + MARKER_SECONDS,
+                sub: request_binding(c),
+            },
+        )
+        .await
+    }
+
+    /// The time in this request's marker, if it carries a valid one.
+    async fn marker_time(&self, c: &Checked) -> Option<i64> {
+        let token = c.params.login_after.as_deref()?;
+        let issuer = self.issuer();
+        let expect = Expect {
+            typ: MARKER_TYP,
+            issuer: &issuer,
+            audience: Some(MARKER_AUD),
+            leeway: 5,
+            expired_ok: false,
+        };
+        let marker: LoginMarker = self.verify(token, &expect).await.ok()?;
+        (marker.sub == request_binding(c)).then_some(marker.iat)
+    }
+
     /// The checks of the signed-in user: signed in (in this browser), the
     /// second factor the policy requires set up, and a sign-in as fresh as
     /// `prompt=login` or `max_age` asks. `None` when all pass.
-    fn check_user(&self, c: &Checked, auth: Option<&Authenticated>) -> Option<AuthorizeOutcome> {
+    async fn check_user(
+        &self,
+        c: &Checked,
+        auth: Option<&Authenticated>,
+    ) -> Result<Option<AuthorizeOutcome>> {
         let authorize_url = |p: &AuthorizeParams| format!("/oauth2/authorize?{}", p.to_query());
+        let now = super::super::now();
         let signed_in = auth.filter(|a| a.session_id().is_some());
         let Some(auth) = signed_in else {
             if c.prompt.none {
-                return Some(self.error_redirect(
+                return Ok(Some(self.error_redirect(
                     &c.redirect_uri,
                     c.state.as_deref(),
                     OAuthCode::LoginRequired,
                     "the user is not signed in",
-                ));
+                )));
             }
-            // A fresh sign-in satisfies prompt=login as it is.
+            // The sign-in about to happen satisfies prompt=login and max_age.
             let mut back = c.params.clone();
-            back.login_after = Some(super::super::now().to_string());
-            back.prompt = without_login(back.prompt.as_deref());
-            return Some(AuthorizeOutcome::SignIn {
+            back.login_after = Some(self.login_marker(c, now).await?);
+            return Ok(Some(AuthorizeOutcome::SignIn {
                 return_to: authorize_url(&back),
                 again: false,
                 login_hint: c.params.login_hint.clone(),
-            });
+            }));
         };
         if auth.must_enrol {
             if c.prompt.none {
-                return Some(self.error_redirect(
+                return Ok(Some(self.error_redirect(
                     &c.redirect_uri,
                     c.state.as_deref(),
                     OAuthCode::InteractionRequired,
                     "the user must set up a second factor first",
-                ));
+                )));
             }
-            return Some(AuthorizeOutcome::Enrol);
+            return Ok(Some(AuthorizeOutcome::Enrol));
         }
-        let now = super::super::now();
-        let signed_in_since = c
-            .params
-            .login_after
-            .as_deref()
-            .and_then(|t| t.parse::<i64>().ok())
-            .is_some_and(|t| auth.auth_at >= t);
         // A sign-in since the user was sent to sign in is the fresh one
         // asked for (whatever max_age says by the time they are back).
+        let signed_in_since = match c.params.login_after {
+            Some(_) => self.marker_time(c).await.is_some_and(|t| auth.auth_at >= t),
+            None => false,
+        };
         let too_old = c.max_age.is_some_and(|m| now - auth.auth_at > m) && !signed_in_since;
-        // Sent to sign in again (`login_after` set): only that sign-in will do.
+        // Sent to sign in again (a marker given): only that sign-in will do.
         let fresh_needed = c.prompt.login || c.params.login_after.is_some();
         if (fresh_needed && !signed_in_since) || too_old {
             if c.prompt.none {
-                return Some(self.error_redirect(
+                return Ok(Some(self.error_redirect(
                     &c.redirect_uri,
                     c.state.as_deref(),
                     OAuthCode::LoginRequired,
                     "the sign-in is older than max_age allows",
-                ));
+                )));
             }
             let mut back = c.params.clone();
-            back.login_after = Some(now.to_string());
-            back.prompt = without_login(back.prompt.as_deref());
-            return Some(AuthorizeOutcome::SignIn {
+            back.login_after = Some(self.login_marker(c, now).await?);
+            return Ok(Some(AuthorizeOutcome::SignIn {
                 return_to: authorize_url(&back),
                 again: true,
                 login_hint: c.params.login_hint.clone(),
-            });
+            }));
         }
-        None
+        Ok(None)
     }
 
     /// Whether `user_id` already allowed `client` every one of `scopes`.
@@ -431,7 +495,7 @@ impl Core {
             Ok(c) => c,
             Err(outcome) => return Ok(outcome),
         };
-        if let Some(first) = self.check_user(&c, auth) {
+        if let Some(first) = self.check_user(&c, auth).await? {
             return Ok(first);
         }
         let Some(auth) = auth else {
@@ -465,7 +529,7 @@ impl Core {
             Ok(c) => c,
             Err(outcome) => return Ok(Err(outcome)),
         };
-        if let Some(first) = self.check_user(&c, auth) {
+        if let Some(first) = self.check_user(&c, auth).await? {
             return Ok(Err(first));
         }
         let Some(auth) = auth else {
@@ -501,7 +565,7 @@ impl Core {
             Ok(c) => c,
             Err(outcome) => return Ok(outcome),
         };
-        if let Some(first) = self.check_user(&c, auth) {
+        if let Some(first) = self.check_user(&c, auth).await? {
             return Ok(first);
         }
         let Some(auth) = auth else {
@@ -575,14 +639,4 @@ impl Core {
         pairs.push(("iss", &issuer));
         Ok(AuthorizeOutcome::Redirect(with_query(&c.redirect_uri, &pairs)))
     }
-}
-
-/// `prompt` without `login` (and `select_account`): once the user signed in
-/// again, coming back must not ask again.
-fn without_login(prompt: Option<&str>) -> Option<String> {
-    let rest: Vec<String> = split_list(prompt.unwrap_or(""))
-        .into_iter()
-        .filter(|v| v != "login" && v != "select_account")
-        .collect();
-    (!rest.is_empty()).then(|| rest.join(" "))
 }

@@ -137,6 +137,11 @@ pub struct ClientCredentials {
     pub malformed: Option<&'static str>,
 }
 
+/// Whether `id` has the form of a client id: 32 lowercase hex digits.
+pub fn is_client_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 fn invalid_client(description: &str) -> Error {
     Error::oauth(OAuthCode::InvalidClient, description)
 }
@@ -284,7 +289,9 @@ fn new_secret() -> String {
 impl Core {
     /// A client by id, if it exists (enabled or not).
     pub(crate) async fn oidc_client(&self, id: &str) -> Result<Option<OidcClient>> {
-        if id.is_empty() || id.len() > 200 {
+        // Anything else (a NUL byte, which PostgreSQL refuses in text, say)
+        // is simply no client.
+        if !is_client_id(id) {
             return Ok(None);
         }
         db::client(&self.db, id)

@@ -691,6 +691,11 @@ impl Core {
             let Some(live) = self.live_access(token).await? else {
                 return Ok(inactive);
             };
+            // A client learns about its own tokens only (RFC 7662 §4): who
+            // uses another app is not its business.
+            if live.claims.client_id != c.id {
+                return Ok(inactive);
+            }
             let mut answer = serde_json::json!({
                 "active": true,
                 "token_type": "Bearer",

@@ -9,6 +9,19 @@
 //! the client, the scope and the sign-in's `amr` beside it; access tokens
 //! name their grant, so userinfo and introspection see a revocation at once.
 
+/// An `error_description` as RFC 6749 allows it (printable ASCII but `"`
+/// and `\`): what a request sent is echoed in it at most this way, never
+/// as markup or another script's text.
+pub fn description_text(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            ' '..='~' if c != '"' && c != '\\' => c,
+            _ => '?',
+        })
+        .take(300)
+        .collect()
+}
+
 mod authorize;
 mod clients;
 mod grants;
@@ -26,7 +39,7 @@ pub const SCOPES: [&str; 5] = ["openid", "profile", "email", "offline_access", "
 /// The grant types of the token endpoint.
 pub const GRANT_TYPES: [&str; 3] = ["authorization_code", "refresh_token", "client_credentials"];
 /// The claims ID tokens and userinfo may carry.
-const CLAIMS: [&str; 15] = [
+const CLAIMS: [&str; 13] = [
     "iss",
     "sub",
     "aud",
@@ -36,8 +49,6 @@ const CLAIMS: [&str; 15] = [
     "nonce",
     "amr",
     "at_hash",
-    "azp",
-    "sid",
     "preferred_username",
     "email",
     "email_verified",
@@ -214,7 +225,9 @@ impl Core {
         client: &super::Client,
     ) -> super::Result<()> {
         let now = super::now();
-        if !crate::server::db::oidc::revoke_consent(&self.db, user_id, client_id, now).await? {
+        if !clients::is_client_id(client_id)
+            || !crate::server::db::oidc::revoke_consent(&self.db, user_id, client_id, now).await?
+        {
             return Err(super::Error::NotFound("no such connected app".into()));
         }
         self.audit(
