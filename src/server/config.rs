@@ -161,6 +161,13 @@ pub struct Config {
     pub access_token_lifetime: Duration,
     pub refresh_token_lifetime: Duration,
     pub trusted_proxies: Vec<IpNet>,
+    /// `GATEHOUSE_COOKIE_DOMAIN`: the session cookie is sent to this domain
+    /// and its subdomains (one sign-in for the apps behind forward
+    /// authentication), and `/login?return=` may send users back to them.
+    pub cookie_domain: Option<String>,
+    /// `GATEHOUSE_FORWARD_RULES`: who the forward-authentication check lets
+    /// through to which app.
+    pub forward_rules: Vec<crate::server::core::forward::ForwardRule>,
     /// IPv6 clients are counted per network of this many bits (`GATEHOUSE_IPV6_PREFIX`).
     pub ipv6_prefix: u8,
     /// The k-anonymity range API breached passwords are checked against
@@ -315,6 +322,23 @@ impl Config {
             None => Vec::new(),
             Some(raw) => parse_cidrs(&raw).map_err(|message| ConfigError {
                 variable: "GATEHOUSE_TRUSTED_PROXIES",
+                message,
+            })?,
+        };
+
+        let cookie_domain = match get("GATEHOUSE_COOKIE_DOMAIN") {
+            None => None,
+            Some(raw) => Some(
+                parse_cookie_domain(&raw, public_origin.as_deref()).map_err(|message| ConfigError {
+                    variable: "GATEHOUSE_COOKIE_DOMAIN",
+                    message,
+                })?,
+            ),
+        };
+        let forward_rules = match get("GATEHOUSE_FORWARD_RULES") {
+            None => Vec::new(),
+            Some(raw) => crate::server::core::forward::parse_rules(&raw).map_err(|message| ConfigError {
+                variable: "GATEHOUSE_FORWARD_RULES",
                 message,
             })?,
         };
@@ -479,6 +503,8 @@ impl Config {
             access_token_lifetime: secs(num("GATEHOUSE_ACCESS_TOKEN_SECONDS", 900, 1, DAY)?),
             refresh_token_lifetime: secs(num("GATEHOUSE_REFRESH_TOKEN_DAYS", 7, 1, 400)? * DAY),
             trusted_proxies,
+            cookie_domain,
+            forward_rules,
             ipv6_prefix: num("GATEHOUSE_IPV6_PREFIX", 64, 32, 128)? as u8,
             hibp_url,
             log_format,
@@ -505,13 +531,69 @@ impl Config {
         self.trusted_proxies.iter().any(|net| net.contains(&ip))
     }
 
-    /// The session cookie's name: `__Host-` prefixed when cookies are `Secure`.
+    /// The session cookie's name: `__Host-` prefixed when cookies are
+    /// `Secure`, or `__Secure-` when it is for a whole domain
+    /// (`GATEHOUSE_COOKIE_DOMAIN`: a `__Host-` cookie cannot name one).
     pub fn session_cookie_name(&self) -> &'static str {
-        if self.secure_cookies {
-            "__Host-gatehouse_session"
-        } else {
-            "gatehouse_session"
+        match (self.secure_cookies, self.cookie_domain.is_some()) {
+            (true, false) => "__Host-gatehouse_session",
+            (true, true) => "__Secure-gatehouse_session",
+            (false, _) => "gatehouse_session",
         }
+    }
+
+    /// Where to go after signing in: `target` when it is a local path, or,
+    /// with `GATEHOUSE_COOKIE_DOMAIN`, an absolute URL of that domain or a
+    /// subdomain (the apps behind forward authentication); else
+    /// `/dashboard`. Nothing else: no open redirect.
+    pub fn safe_return(&self, target: Option<&str>) -> String {
+        match target {
+            Some(t) if crate::model::is_local_path(t) => t.to_string(),
+            Some(t) => self
+                .return_url_in_domain(t)
+                .unwrap_or_else(|| "/dashboard".to_string()),
+            None => "/dashboard".to_string(),
+        }
+    }
+
+    /// `raw` as a URL of the cookie domain, if it is one: `https://` (or
+    /// `http://` while the site itself is), no user name or password, no
+    /// backslash, space or control character anywhere, and a host that is
+    /// the domain or ends with `.domain` once the URL is parsed (so
+    /// `https://example.com.evil.test`, `https:evil.test` or escaped dots
+    /// land elsewhere and are refused).
+    fn return_url_in_domain(&self, raw: &str) -> Option<String> {
+        let domain = self.cookie_domain.as_deref()?;
+        if raw.len() > 4096
+            || raw
+                .chars()
+                .any(|c| c.is_control() || c.is_whitespace() || c == '\\')
+        {
+            return None;
+        }
+        let lower = raw.to_ascii_lowercase();
+        let scheme_ok =
+            lower.starts_with("https://") || (!self.secure_cookies && lower.starts_with("http://"));
+        if !scheme_ok {
+            return None;
+        }
+        let url = Url::parse(raw).ok()?;
+        if !url.username().is_empty() || url.password().is_some() {
+            return None;
+        }
+        let host = url.domain()?.to_ascii_lowercase();
+        if host != domain && !host.ends_with(&format!(".{domain}")) {
+            return None;
+        }
+        Some(url.to_string())
+    }
+
+    /// The origin links to this site are built from: `GATEHOUSE_PUBLIC_URL`,
+    /// else the listen address.
+    pub fn site_origin(&self) -> String {
+        self.public_origin
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.site_addr))
     }
 }
 
@@ -529,6 +611,35 @@ fn bare_origin(raw: &str) -> Result<String, String> {
 
 /// `https://id.example.com/` -> `https://id.example.com`. Only http(s), no
 /// path beyond `/`, no credentials, query or fragment.
+/// `GATEHOUSE_COOKIE_DOMAIN`: a domain name (a leading dot is dropped) that
+/// is the public host or a parent of it, with at least two labels (a cookie
+/// for a whole top-level domain would reach strangers' sites).
+fn parse_cookie_domain(raw: &str, public_origin: Option<&str>) -> Result<String, String> {
+    let domain = raw.trim().trim_start_matches('.').to_ascii_lowercase();
+    let labels_ok = domain.split('.').count() >= 2
+        && domain.split('.').all(|l| {
+            !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+    if !labels_ok {
+        return Err(format!("{raw:?} is not a domain name such as example.com"));
+    }
+    let Some(origin) = public_origin else {
+        return Err("needs GATEHOUSE_PUBLIC_URL, whose host must be in this domain".into());
+    };
+    let host = Url::parse(origin)
+        .ok()
+        .and_then(|u| u.domain().map(str::to_ascii_lowercase))
+        .ok_or_else(|| {
+            "GATEHOUSE_PUBLIC_URL must name a host, not an IP address, to share a cookie domain".to_string()
+        })?;
+    if host != domain && !host.ends_with(&format!(".{domain}")) {
+        return Err(format!(
+            "{domain:?} does not contain the public host {host:?} (GATEHOUSE_PUBLIC_URL)"
+        ));
+    }
+    Ok(domain)
+}
+
 fn parse_origin(raw: &str) -> Result<String, String> {
     let url = Url::parse(raw).map_err(|e| format!("{raw:?} is not a URL ({e})"))?;
     if !matches!(url.scheme(), "http" | "https") {
@@ -792,6 +903,89 @@ mod tests {
         assert_eq!(c.public_origin.as_deref(), Some("https://id.example.com"));
         assert!(c.secure_cookies);
         assert_eq!(c.session_cookie_name(), "__Host-gatehouse_session");
+    }
+
+    #[test]
+    fn a_cookie_domain_must_contain_the_public_host() {
+        let c = with(&[
+            ("GATEHOUSE_PUBLIC_URL", "https://id.example.com"),
+            ("GATEHOUSE_COOKIE_DOMAIN", ".Example.com"),
+        ])
+        .unwrap();
+        assert_eq!(c.cookie_domain.as_deref(), Some("example.com"));
+        assert_eq!(c.session_cookie_name(), "__Secure-gatehouse_session");
+        for (public, domain) in [
+            (Some("https://id.example.com"), "other.com"),
+            (Some("https://id.example.com"), "ample.com"),
+            (Some("https://id.example.com"), "com"),
+            (Some("https://id.example.com"), "exa mple.com"),
+            (Some("https://127.0.0.1"), "0.0.1"),
+            (None, "example.com"),
+        ] {
+            let mut vars = vec![("GATEHOUSE_COOKIE_DOMAIN", domain)];
+            if let Some(p) = public {
+                vars.push(("GATEHOUSE_PUBLIC_URL", p));
+            }
+            let e = with(&vars).unwrap_err();
+            assert_eq!(e.variable, "GATEHOUSE_COOKIE_DOMAIN", "{domain}");
+        }
+    }
+
+    #[test]
+    fn returns_stay_local_or_in_the_cookie_domain() {
+        let c = with(&[
+            ("GATEHOUSE_PUBLIC_URL", "https://id.example.com"),
+            ("GATEHOUSE_COOKIE_DOMAIN", "example.com"),
+        ])
+        .unwrap();
+        for (target, expected) in [
+            ("/account?x=1", "/account?x=1"),
+            (
+                "https://wiki.example.com/page?a=b",
+                "https://wiki.example.com/page?a=b",
+            ),
+            ("https://example.com/", "https://example.com/"),
+            ("https://WIKI.Example.com", "https://wiki.example.com/"),
+            ("https://a.b.example.com:8443/x", "https://a.b.example.com:8443/x"),
+        ] {
+            assert_eq!(c.safe_return(Some(target)), expected, "{target}");
+        }
+        for evil in [
+            "https://example.com.evil.test/",
+            "https://evilexample.com/",
+            "//evil.test",
+            "///evil.test",
+            "https:evil.test",
+            "https:/evil.test",
+            "https:\\\\evil.test",
+            "https://evil.test\\@wiki.example.com/",
+            "https://wiki.example.com@evil.test/",
+            "https://user:pw@wiki.example.com/",
+            "https://evil%2Etest/",
+            "https://wiki.example.com%2Eevil.test/",
+            "https://evil.test%23.example.com/",
+            "http://wiki.example.com/",
+            "javascript:alert(1)//wiki.example.com",
+            "https://wiki.example.com/\n",
+            " https://wiki.example.com/",
+            "https://10.0.0.1/",
+            "ftp://wiki.example.com/",
+        ] {
+            assert_eq!(c.safe_return(Some(evil)), "/dashboard", "{evil}");
+        }
+        // Without a cookie domain, only local paths.
+        let plain = with(&[("GATEHOUSE_PUBLIC_URL", "https://id.example.com")]).unwrap();
+        assert_eq!(plain.safe_return(Some("https://id.example.com/x")), "/dashboard");
+        assert_eq!(plain.safe_return(None), "/dashboard");
+    }
+
+    #[test]
+    fn bad_forward_rules_stop_the_start() {
+        let e = with(&[("GATEHOUSE_FORWARD_RULES", "wiki.example.com=everyone")]).unwrap_err();
+        assert_eq!(e.variable, "GATEHOUSE_FORWARD_RULES");
+        assert!(e.message.contains("wiki.example.com=everyone"));
+        let c = with(&[("GATEHOUSE_FORWARD_RULES", "*.example.com=any")]).unwrap();
+        assert_eq!(c.forward_rules.len(), 1);
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod admin;
 pub mod audit;
 pub mod email;
 pub mod error;
+pub mod forward;
 pub mod invitations;
 pub mod keys;
 pub mod limits;
