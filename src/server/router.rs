@@ -95,6 +95,11 @@ pub fn build(state: AppState) -> Router {
         .with_secure(config.secure_cookies)
         .with_path("/")
         .with_expiry(Expiry::OnSessionEnd);
+    // One sign-in for the apps of the domain (forward authentication).
+    let sessions = match config.cookie_domain.clone() {
+        Some(domain) => sessions.with_domain(domain),
+        None => sessions,
+    };
 
     let with_sessions = Router::new()
         .merge(http::api_routes(config.mail.is_some(), &config.allowed_origins))

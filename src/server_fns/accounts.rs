@@ -86,13 +86,13 @@ pub async fn login(
             web_auth::establish(&state.core, &session, &new)
                 .await
                 .map_err(fail)?;
-            leptos_axum::redirect(&crate::model::safe_return(return_to.as_deref()));
+            leptos_axum::redirect(&state.config.safe_return(return_to.as_deref()));
         }
         LoginOutcome::SecondFactor(pending) => {
             web_auth::hold_pending(&session, &pending.token)
                 .await
                 .map_err(fail)?;
-            let back = crate::model::safe_return(return_to.as_deref());
+            let back = state.config.safe_return(return_to.as_deref());
             leptos_axum::redirect(&format!(
                 "/login/mfa?return={}",
                 crate::model::encode_return(&back)

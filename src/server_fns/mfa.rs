@@ -73,7 +73,7 @@ pub async fn verify_second_factor(
     web_auth::sign_in(&state.core, &session, &user, remember, &amr, &client)
         .await
         .map_err(fail)?;
-    leptos_axum::redirect(&crate::model::safe_return(return_to.as_deref()));
+    leptos_axum::redirect(&state.config.safe_return(return_to.as_deref()));
     Ok(())
 }
 
@@ -253,6 +253,6 @@ pub async fn reauthenticate(
         .reauthenticate(&auth, password, proof, &client())
         .await
         .map_err(fail)?;
-    leptos_axum::redirect(&crate::model::safe_return(return_to.as_deref()));
+    leptos_axum::redirect(&state.config.safe_return(return_to.as_deref()));
     Ok(())
 }

@@ -137,7 +137,7 @@ pub async fn guard_pages(State(state): State<AppState>, req: Request, next: Next
                 .query()
                 .and_then(|q| url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "return"))
                 .map(|(_, v)| v.into_owned());
-            found(&crate::model::safe_return(back.as_deref()))
+            found(&state.config.safe_return(back.as_deref()))
         }
         Page::Private | Page::Protected if !signed_in => {
             let target = req.uri().path_and_query().map(|pq| pq.as_str()).unwrap_or("/");

@@ -8,6 +8,7 @@ pub mod clients;
 pub mod email;
 pub mod error;
 pub mod extract;
+pub mod forward;
 pub mod guard;
 pub mod mfa;
 pub mod oidc;
@@ -19,7 +20,7 @@ use super::AppState;
 use axum::{
     extract::State,
     http::StatusCode,
-    routing::{delete, get, patch, post},
+    routing::{any, delete, get, patch, post},
     Json, Router,
 };
 use error::ApiError;
@@ -63,6 +64,8 @@ pub fn api_routes(mail: bool, allowed_origins: &[String]) -> Router<AppState> {
         .route("/admin/clients/{id}/secret", post(clients::rotate_secret))
         .route("/users/me/apps", get(clients::connected_apps))
         .route("/users/me/apps/{client_id}", delete(clients::disconnect_app))
+        .route("/auth/forward", any(forward::forward))
+        .route("/auth/forward/nginx", any(forward::forward_nginx))
         .route("/auth/token/mfa", post(tokens::token_mfa))
         .route("/auth/mfa/verify", post(mfa::verify))
         .route("/auth/passkey/start", post(mfa::passkey_start))

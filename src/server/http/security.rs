@@ -161,10 +161,15 @@ fn client_origin(path: &str, query: Option<&str>) -> Option<String> {
         "/oauth2/logout" => param(query, "post_logout_redirect_uri"),
         "/login" | "/login/mfa" | "/reauth" => {
             let back = param(query, "return")?;
-            let (to, q) = back.split_once('?')?;
-            (to == "/oauth2/authorize")
-                .then(|| param(q, "redirect_uri"))
-                .flatten()
+            match back.split_once('?') {
+                Some(("/oauth2/authorize", q)) => param(q, "redirect_uri"),
+                // An app of the cookie domain (forward authentication):
+                // where the sign-in's redirect goes, if the server agrees
+                // (`Config::safe_return` decides; this only lets the
+                // browser follow).
+                _ if back.starts_with("https://") || back.starts_with("http://") => Some(back),
+                _ => None,
+            }
         }
         _ => None,
     }?;
@@ -316,6 +321,11 @@ fn refuse_unknown_host<B>(req: &http::Request<B>, state: &AppState) -> Option<Re
     if path == "/health" || path == "/ready" {
         return None;
     }
+    // A reverse proxy asking about one of its apps names the app's host,
+    // or its own way of reaching Gatehouse: it is not a browser.
+    if is_forward_path(path) && from_trusted_proxy(req, state) {
+        return None;
+    }
     let host = req
         .headers()
         .get(header::HOST)
@@ -375,8 +385,26 @@ fn host_allowed(host: &str, public_origin: Option<&str>) -> bool {
 /// origin: `Sec-Fetch-Site` when present, else `Origin`, else `Referer`.
 /// Requests without any of them (curl, mobile apps) pass: they cannot carry a
 /// victim's cookies by accident.
+/// The forward-authentication endpoints (`/api/v1/auth/forward` and
+/// `/api/v1/auth/forward/nginx`).
+pub fn is_forward_path(path: &str) -> bool {
+    path == "/api/v1/auth/forward" || path == "/api/v1/auth/forward/nginx"
+}
+
+/// Whether the request's peer is one of `GATEHOUSE_TRUSTED_PROXIES`.
+pub fn from_trusted_proxy<B>(req: &http::Request<B>, state: &AppState) -> bool {
+    req.extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .is_some_and(|peer| state.config.is_trusted_proxy(peer.0.ip()))
+}
+
 fn refuse_cross_origin_write<B>(req: &http::Request<B>, state: &AppState) -> Option<Response> {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return None;
+    }
+    // A proxy's check carries the original request's method and headers
+    // (its `Origin` too), and changes nothing.
+    if is_forward_path(req.uri().path()) {
         return None;
     }
     // The provider's endpoints that clients post to from their own sites
