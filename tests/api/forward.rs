@@ -5,7 +5,7 @@
 
 use crate::common::factors::*;
 use crate::common::*;
-use reqwest::{header, Client, StatusCode};
+use reqwest::{header, StatusCode};
 use serde_json::{json, Value};
 
 const RULES: &str = "admin.example.test=admin;wiki.example.test/public=public;*.example.test=any";
@@ -472,15 +472,13 @@ async fn one_sign_in_covers_the_cookie_domain_and_returns_there_only() {
         ("GATEHOUSE_FORWARD_RULES", "*.example.test=any"),
     ])
     .await;
-    // The public host is id.example.test: requests name it.
-    let client = Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .resolve("id.example.test", app.addr)
-        .build()
-        .unwrap();
-    let base = format!("http://id.example.test:{}", app.addr.port());
+    // The public host is id.example.test (port 80): requests name it.
+    let client = app.bare_client();
+    let base = app.origin();
+    let public = "http://id.example.test";
     let res = client
         .post(format!("{base}/api/v1/auth/setup"))
+        .header(header::HOST, "id.example.test")
         .json(&json!({ "username": ADMIN, "password": ADMIN_PASSWORD, "email": "admin@example.com" }))
         .send()
         .await
@@ -501,8 +499,9 @@ async fn one_sign_in_covers_the_cookie_domain_and_returns_there_only() {
     ] {
         let res = client
             .post(format!("{base}/fn/login"))
+            .header(header::HOST, "id.example.test")
             .header(header::ACCEPT, "text/html")
-            .header(header::ORIGIN, &base)
+            .header(header::ORIGIN, public)
             .form(&[
                 ("username", ADMIN),
                 ("password", ADMIN_PASSWORD),
@@ -518,6 +517,7 @@ async fn one_sign_in_covers_the_cookie_domain_and_returns_there_only() {
     let value = cookie_value(&cookie);
     let res = client
         .get(format!("{base}/login?return=http%3A%2F%2Fwiki.example.test%2F"))
+        .header(header::HOST, "id.example.test")
         .header(header::ACCEPT, "text/html")
         .header(header::COOKIE, format!("gatehouse_session={value}"))
         .send()
