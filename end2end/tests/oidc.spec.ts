@@ -98,6 +98,9 @@ test("another app signs a user in through Gatehouse, with consent once, and sign
   await page.goto(`${gatehouse}/account`);
   await expect(page.getByRole("heading", { name: "Connected apps" })).toBeVisible();
   await expect(page.getByText("Example app")).toBeVisible();
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: "test-results/account-apps-phone.png", fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 720 });
   await page.goto(`${rp}/login`);
   await expect(page).toHaveURL(`${rp}/`);
   await expect(page.locator("#who")).toHaveText(`Signed in as ${user.username}`);

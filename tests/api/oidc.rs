@@ -369,11 +369,30 @@ async fn the_code_flow_signs_a_user_in_to_another_app_with_consent_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_client_or_redirect_uri_never_redirects() {
     let (app, _admin, id, _secret, uma) = scene().await;
+    // A native app on the loopback address may listen on any port (RFC
+    // 8252 §7.3); nothing else about the address may differ.
+    let res = authorize(
+        &app,
+        &uma,
+        &authorize_path(&id, &[("redirect_uri", "http://127.0.0.1:51234/callback")]),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert!(
+        location(&res).starts_with("/oauth2/consent?"),
+        "{}",
+        location(&res)
+    );
     let other = "https://evil.test/callback";
     for path in [
         authorize_path("no-such-client", &[]),
         authorize_path(&id, &[("redirect_uri", other)]),
         authorize_path(&id, &[("redirect_uri", "http://127.0.0.1:9/callback/")]),
+        authorize_path(&id, &[("redirect_uri", "http://127.0.0.1:51234/callback?x=1")]),
+        authorize_path(&id, &[("redirect_uri", "http://localhost:9/callback")]),
+        authorize_path(&id, &[("redirect_uri", "https://127.0.0.1:9/callback")]),
+        authorize_path(&id, &[("redirect_uri", "http://127.0.0.1:9/Callback")]),
+        authorize_path(&id, &[("redirect_uri", "http://127.0.0.1:09/callback")]),
         authorize_path(&id, &[("redirect_uri", "")]),
         authorize_path(&id, &[("client_id", "")]),
         format!("{}&client_id={id}", authorize_path(&id, &[])),
@@ -1075,7 +1094,7 @@ async fn prompt_login_and_max_age_ask_for_a_fresh_sign_in() {
 async fn a_second_factor_sign_in_says_so_in_amr() {
     let (app, _admin, id, secret, _) = scene().await;
     let uma = app.login("uma", PASSWORD).await;
-    let (totp_secret, _) = enable_totp(&app, &uma).await;
+    let (totp_secret, recovery) = enable_totp(&app, &uma).await;
     settle_step(8).await;
     let (browser, _) = password_step(&app, "uma", PASSWORD).await;
     // Waiting for the second factor is not signed in.
@@ -1091,6 +1110,38 @@ async fn a_second_factor_sign_in_says_so_in_amr() {
     assert_eq!(res.status(), StatusCode::OK);
     let code = code_for(&app, &browser, &id, &[]).await;
     let t: Value = json_of(exchange(&app, &id, &secret, &code).await).await;
+    let idt = verified(&app, t["id_token"].as_str().unwrap(), &id, "JWT").await;
+    assert_eq!(idt["amr"], json!(["pwd", "otp", "mfa"]));
+    // The first session signed in with the password alone (before the app
+    // was set up); asked for a fresh sign-in (max_age=0) and made again with
+    // the password and a recovery code, its next ID token says so.
+    let code = code_for(&app, &uma, &id, &[]).await;
+    let t: Value = json_of(exchange(&app, &id, &secret, &code).await).await;
+    let idt = verified(&app, t["id_token"].as_str().unwrap(), &id, "JWT").await;
+    assert_eq!(idt["amr"], json!(["pwd"]));
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let res = authorize(&app, &uma, &authorize_path(&id, &[("max_age", "0")])).await;
+    let to = location(&res);
+    assert!(to.starts_with("/reauth?return="), "{to}");
+    let back = url::Url::parse(&app.url(&to))
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "return")
+        .unwrap()
+        .1
+        .into_owned();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let res = app
+        .post_json(
+            &uma,
+            "/api/v1/auth/reauthenticate",
+            &json!({ "password": PASSWORD, "recovery_code": recovery[0] }),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = authorize(&app, &uma, &back).await;
+    let q = callback(&location(&res));
+    let t: Value = json_of(exchange(&app, &id, &secret, &q["code"]).await).await;
     let idt = verified(&app, t["id_token"].as_str().unwrap(), &id, "JWT").await;
     assert_eq!(idt["amr"], json!(["pwd", "otp", "mfa"]));
 }

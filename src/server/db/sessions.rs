@@ -170,11 +170,13 @@ pub async fn set_password_at(db: &Db, id: &str, password_at: i64) -> Result<(), 
         .map(|_| ()))
 }
 
-/// Records that the session proved who it is again (re-authentication).
-pub async fn set_auth_at(db: &Db, id: &str, now: i64) -> Result<(), sqlx::Error> {
-    on_pool!(db, pool => sqlx::query("UPDATE user_sessions SET auth_at = $1 WHERE id = $2")
+/// Records that the session proved who it is again (re-authentication),
+/// and how (`amr`, what the ID tokens issued from now on say).
+pub async fn set_auth_at(db: &Db, id: &str, now: i64, amr: &str) -> Result<(), sqlx::Error> {
+    on_pool!(db, pool => sqlx::query("UPDATE user_sessions SET auth_at = $1, amr = $3 WHERE id = $2")
         .bind(now)
         .bind(id)
+        .bind(amr)
         .execute(pool)
         .await
         .map(|_| ()))

@@ -185,10 +185,12 @@ impl Core {
         Ok(())
     }
 
-    async fn mark_authenticated(&self, auth: &Authenticated) -> Result<()> {
+    /// Records a re-authentication, and how it was made (`amr`): the ID
+    /// tokens of sign-ins that asked for it (prompt=login, max_age) say so.
+    async fn mark_authenticated(&self, auth: &Authenticated, amr: &super::sessions::Amr) -> Result<()> {
         let now = super::now();
         match &auth.credential {
-            Credential::Session(id) => sessions::set_auth_at(&self.db, id, now).await?,
+            Credential::Session(id) => sessions::set_auth_at(&self.db, id, now, &amr.stored()).await?,
             Credential::Bearer { family } => tokens::set_auth_at(&self.db, family, now).await?,
         }
         Ok(())
@@ -229,10 +231,14 @@ impl Core {
                     other => other,
                 })?;
         }
-        if let Some(proof) = proof.filter(|_| both) {
-            self.check_second_factor(&auth.user, &proof, client).await?;
-        }
-        self.mark_authenticated(auth).await?;
+        let amr = match proof.filter(|_| both) {
+            Some(proof) => {
+                self.check_second_factor(&auth.user, &proof, client).await?;
+                super::sessions::Amr::password_and_code()
+            }
+            None => super::sessions::Amr::password(),
+        };
+        self.mark_authenticated(auth, &amr).await?;
         self.audit(Event::Reauthenticated, Some(&auth.user.id), client, None)
             .await;
         Ok(())

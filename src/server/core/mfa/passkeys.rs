@@ -456,7 +456,8 @@ impl Core {
                 if !self.record_passkey_use(&row, key, &result).await? {
                     return Err(failed("its signature counter went back").await);
                 }
-                self.mark_authenticated(auth).await?;
+                self.mark_authenticated(auth, &Amr::passkey(result.backup_eligible(), false))
+                    .await?;
                 self.audit(
                     Event::Reauthenticated,
                     Some(&auth.user.id),

@@ -167,6 +167,41 @@ fn request_binding(c: &Checked) -> String {
     hash_token(&format!("{}\n{}\n{}", c.client.id, c.redirect_uri, c.challenge))
 }
 
+/// Whether the requested redirect URI is the registered one: the same
+/// string, or, for `http://127.0.0.1`, `http://[::1]` and `http://localhost`,
+/// the same but for the port (RFC 8252 §7.3: a native app listens on
+/// whatever port the system gives it).
+fn redirect_matches(registered: &str, requested: &str) -> bool {
+    if registered == requested {
+        return true;
+    }
+    let (Ok(a), Ok(b)) = (url::Url::parse(registered), url::Url::parse(requested)) else {
+        return false;
+    };
+    let loopback = |u: &url::Url| {
+        u.scheme() == "http"
+            && matches!(
+                u.host_str(),
+                Some("127.0.0.1") | Some("[::1]") | Some("localhost")
+            )
+    };
+    loopback(&a)
+        && loopback(&b)
+        && a.host_str() == b.host_str()
+        && a.username().is_empty()
+        && b.username().is_empty()
+        && b.password().is_none()
+        && b.fragment().is_none()
+        && a.path() == b.path()
+        && a.query() == b.query()
+        // The whole string minus the port must be the same (no
+        // normalisation the registration did not have).
+        && {
+            let mut b_as_a = b.clone();
+            b_as_a.set_port(a.port()).is_ok() && b_as_a.as_str() == a.as_str() && requested == b.as_str()
+        }
+}
+
 /// `redirect_uri` with `pairs` added to its query.
 fn with_query(redirect_uri: &str, pairs: &[(&str, &str)]) -> String {
     match url::Url::parse(redirect_uri) {
@@ -226,7 +261,11 @@ impl Core {
         let Some(redirect_uri) = p.redirect_uri.clone() else {
             return refused("The sign-in request does not say where to return to.");
         };
-        if !client.redirect_uris.contains(&redirect_uri) {
+        if !client
+            .redirect_uris
+            .iter()
+            .any(|r| redirect_matches(r, &redirect_uri))
+        {
             return refused("The app asked to return to an address that is not registered for it.");
         }
         let state = if p.repeated.iter().any(|n| n == "state") {
