@@ -175,6 +175,19 @@ fn client_request(
     Ok((params, creds))
 }
 
+/// A protocol endpoint's JSON answer (`Cache-Control: no-store`), or its
+/// RFC 6749 error.
+fn answer<T: serde::Serialize>(result: core::Result<T>) -> Response {
+    match result {
+        Ok(body) => {
+            let mut res = Json(body).into_response();
+            no_store(res.headers_mut());
+            res
+        }
+        Err(e) => oauth_error(e),
+    }
+}
+
 /// `POST /oauth2/token`.
 async fn token(
     State(state): State<AppState>,
@@ -186,14 +199,7 @@ async fn token(
         Ok(r) => r,
         Err(e) => return oauth_error(e),
     };
-    match state.core.token_request(&params, &creds, &client).await {
-        Ok(answer) => {
-            let mut res = Json(answer).into_response();
-            no_store(res.headers_mut());
-            res
-        }
-        Err(e) => oauth_error(e),
-    }
+    answer(state.core.token_request(&params, &creds, &client).await)
 }
 
 /// `GET`/`POST /oauth2/userinfo` with `Authorization: Bearer`.
@@ -217,14 +223,7 @@ async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Response
         no_store(res.headers_mut());
         return res;
     };
-    match state.core.userinfo(&token).await {
-        Ok(claims) => {
-            let mut res = Json(claims).into_response();
-            no_store(res.headers_mut());
-            res
-        }
-        Err(e) => oauth_error(e),
-    }
+    answer(state.core.userinfo(&token).await)
 }
 
 /// `POST /oauth2/revoke` (RFC 7009): 200 whether or not the token was known.
@@ -259,14 +258,7 @@ async fn introspect(
         Ok(r) => r,
         Err(e) => return oauth_error(e),
     };
-    match state.core.introspect(&params, &creds, &client).await {
-        Ok(answer) => {
-            let mut res = Json(answer).into_response();
-            no_store(res.headers_mut());
-            res
-        }
-        Err(e) => oauth_error(e),
-    }
+    answer(state.core.introspect(&params, &creds, &client).await)
 }
 
 /// A hidden-field form on a [`Page`].

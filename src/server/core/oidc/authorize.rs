@@ -445,8 +445,18 @@ impl Core {
         c: &Checked,
         auth: Option<&Authenticated>,
     ) -> Result<Option<AuthorizeOutcome>> {
-        let authorize_url = |p: &AuthorizeParams| format!("/oauth2/authorize?{}", p.to_query());
         let now = super::super::now();
+        // To the sign-in (`again`: the re-authentication page), and back
+        // here with a marker: that sign-in satisfies prompt=login and max_age.
+        let sign_in = |again: bool| async move {
+            let mut back = c.params.clone();
+            back.login_after = Some(self.login_marker(c, now).await?);
+            Ok(Some(AuthorizeOutcome::SignIn {
+                return_to: format!("/oauth2/authorize?{}", back.to_query()),
+                again,
+                login_hint: c.params.login_hint.clone(),
+            }))
+        };
         let signed_in = auth.filter(|a| a.session_id().is_some());
         let Some(auth) = signed_in else {
             if c.prompt.none {
@@ -457,14 +467,7 @@ impl Core {
                     "the user is not signed in",
                 )));
             }
-            // The sign-in about to happen satisfies prompt=login and max_age.
-            let mut back = c.params.clone();
-            back.login_after = Some(self.login_marker(c, now).await?);
-            return Ok(Some(AuthorizeOutcome::SignIn {
-                return_to: authorize_url(&back),
-                again: false,
-                login_hint: c.params.login_hint.clone(),
-            }));
+            return sign_in(false).await;
         };
         if auth.must_enrol {
             if c.prompt.none {
@@ -495,13 +498,7 @@ impl Core {
                     "the sign-in is older than max_age allows",
                 )));
             }
-            let mut back = c.params.clone();
-            back.login_after = Some(self.login_marker(c, now).await?);
-            return Ok(Some(AuthorizeOutcome::SignIn {
-                return_to: authorize_url(&back),
-                again: true,
-                login_hint: c.params.login_hint.clone(),
-            }));
+            return sign_in(true).await;
         }
         Ok(None)
     }
