@@ -16,7 +16,7 @@ use super::{
 };
 use axum::{
     extract::{ConnectInfo, Request, State},
-    http::{header, HeaderMap},
+    http::{header, HeaderMap, HeaderValue},
     middleware::Next,
     response::Response,
 };
@@ -161,18 +161,23 @@ pub async fn end(core: &Core, session: &Session, client: &Client) {
 /// Middleware: resolves the session cookie to a user once per request and
 /// records it as [`CurrentAuth`]. A cookie whose session is gone (logged out,
 /// expired, idle, revoked) is cleared.
+/// The token of an `Authorization: Bearer <token>` header value (the
+/// scheme in any case); `None` for any other value.
+pub fn bearer_token(value: &HeaderValue) -> Option<String> {
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim().to_string())
+}
+
 pub async fn resolve_user(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let mut auth = CurrentAuth(None);
     // The JSON API also takes bearer tokens, from the Authorization header only.
     if req.uri().path().starts_with("/api/v1/") {
         if let Some(value) = req.headers().get(header::AUTHORIZATION) {
-            let token = value
-                .to_str()
-                .ok()
-                .and_then(|v| v.split_once(' '))
-                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-                .map(|(_, token)| token.trim().to_string());
-            match token {
+            match bearer_token(value) {
                 Some(token) => match state.core.authenticate_bearer(&token).await {
                     Ok(found) => auth = CurrentAuth(Some(Arc::new(found))),
                     Err(crate::server::core::Error::Unauthenticated) => {

@@ -204,12 +204,7 @@ async fn token(
 
 /// `GET`/`POST /oauth2/userinfo` with `Authorization: Bearer`.
 async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, t)| t.trim().to_string());
+    let token = headers.get(header::AUTHORIZATION).and_then(auth::bearer_token);
     let Some(token) = token else {
         let mut res = (
             StatusCode::UNAUTHORIZED,

@@ -520,6 +520,27 @@ impl Core {
         Ok(scopes.iter().all(|s| granted.contains(s)))
     }
 
+    /// The checks of the request, then of the user, that the authorization
+    /// endpoint and the consent page share: the checked request and the
+    /// signed-in user, or the outcome to follow instead.
+    async fn checked<'a>(
+        &self,
+        params: &AuthorizeParams,
+        auth: Option<&'a Authenticated>,
+    ) -> Result<std::result::Result<(Checked, &'a Authenticated), AuthorizeOutcome>> {
+        let c = match self.check_request(params).await? {
+            Ok(c) => c,
+            Err(outcome) => return Ok(Err(outcome)),
+        };
+        if let Some(first) = self.check_user(&c, auth).await? {
+            return Ok(Err(first));
+        }
+        match auth {
+            Some(auth) => Ok(Ok((c, auth))),
+            None => Ok(Err(AuthorizeOutcome::Refused("Sign in first.".into()))),
+        }
+    }
+
     /// The authorization endpoint: a code for the client, or what must
     /// happen first (sign in, consent), or an error (see [`AuthorizeOutcome`]).
     pub async fn authorize(
@@ -527,15 +548,9 @@ impl Core {
         params: &AuthorizeParams,
         auth: Option<&Authenticated>,
     ) -> Result<AuthorizeOutcome> {
-        let c = match self.check_request(params).await? {
-            Ok(c) => c,
+        let (c, auth) = match self.checked(params, auth).await? {
+            Ok(checked) => checked,
             Err(outcome) => return Ok(outcome),
-        };
-        if let Some(first) = self.check_user(&c, auth).await? {
-            return Ok(first);
-        }
-        let Some(auth) = auth else {
-            return Ok(AuthorizeOutcome::Refused("Sign in first.".into()));
         };
         if c.prompt.consent || !self.consented(&auth.user.id, &c.client, &c.scopes).await? {
             if c.prompt.none {
@@ -561,15 +576,9 @@ impl Core {
         params: &AuthorizeParams,
         auth: Option<&Authenticated>,
     ) -> Result<std::result::Result<ConsentQuestion, AuthorizeOutcome>> {
-        let c = match self.check_request(params).await? {
-            Ok(c) => c,
+        let (c, auth) = match self.checked(params, auth).await? {
+            Ok(checked) => checked,
             Err(outcome) => return Ok(Err(outcome)),
-        };
-        if let Some(first) = self.check_user(&c, auth).await? {
-            return Ok(Err(first));
-        }
-        let Some(auth) = auth else {
-            return Ok(Err(AuthorizeOutcome::Refused("Sign in first.".into())));
         };
         let origin = url::Url::parse(&c.redirect_uri)
             .map(|u| u.origin().ascii_serialization())
@@ -597,15 +606,9 @@ impl Core {
         allow: bool,
         client: &Client,
     ) -> Result<AuthorizeOutcome> {
-        let c = match self.check_request(params).await? {
-            Ok(c) => c,
+        let (c, auth) = match self.checked(params, auth).await? {
+            Ok(checked) => checked,
             Err(outcome) => return Ok(outcome),
-        };
-        if let Some(first) = self.check_user(&c, auth).await? {
-            return Ok(first);
-        }
-        let Some(auth) = auth else {
-            return Ok(AuthorizeOutcome::Refused("Sign in first.".into()));
         };
         if !allow {
             return Ok(self.error_redirect(

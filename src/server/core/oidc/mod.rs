@@ -147,10 +147,7 @@ impl Core {
     /// The provider's issuer identifier: `GATEHOUSE_PUBLIC_URL`, or
     /// `http://{LEPTOS_SITE_ADDR}` in development.
     pub fn issuer(&self) -> String {
-        self.config
-            .public_origin
-            .clone()
-            .unwrap_or_else(|| format!("http://{}", self.config.site_addr))
+        self.config.site_origin()
     }
 
     /// The discovery document (OpenID Connect Discovery 1.0 §3).
