@@ -351,3 +351,70 @@ async fn rotate_signing_key_adds_a_key_and_can_retire_the_old_ones() {
     assert_eq!(rows.iter().filter(|(_, retired)| retired.is_none()).count(), 1);
     assert!(rows[2].1.is_none(), "the newest signs");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_create_prints_the_client_and_a_running_server_takes_it_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("c.db");
+    let app = TestApp::spawn_on(&db, &[]).await;
+    // Registered while the server runs, as an operator would.
+    let out = gatehouse(
+        &db,
+        &[
+            "client",
+            "create",
+            "--name",
+            "Reports",
+            "--redirect-uri",
+            "https://reports.example.com/callback",
+            "--grant",
+            "client_credentials",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let created: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    let id = created["client_id"].as_str().unwrap();
+    let secret = created["client_secret"].as_str().unwrap();
+    assert!(secret.len() >= 43, "256 bits");
+    let res = app
+        .bare_client()
+        .post(app.url("/oauth2/token"))
+        .basic_auth(id, Some(secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "usable at once");
+    // A public client has no secret; a bad address is refused with the reason.
+    let out = gatehouse(
+        &db,
+        &[
+            "client",
+            "create",
+            "--name",
+            "SPA",
+            "--public",
+            "--redirect-uri",
+            "http://127.0.0.1:8080/cb",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let public: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(public["client_id"].is_string() && public.get("client_secret").is_none());
+    let out = gatehouse(
+        &db,
+        &[
+            "client",
+            "create",
+            "--name",
+            "Bad",
+            "--redirect-uri",
+            "http://reports.example.com/cb",
+        ],
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(text(&out).contains("https://"), "{}", text(&out));
+}
