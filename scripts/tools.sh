@@ -74,6 +74,13 @@ install_tools() {
       say "installing npm packages in examples/oidc-rp/"
       (cd "$GATEHOUSE_ROOT/examples/oidc-rp" && npm ci --no-audit --no-fund)
     fi
+    # A real OpenID Connect provider (panva's oidc-provider) that the
+    # integration and browser tests sign in to Gatehouse through.
+    if [ ! -d "$GATEHOUSE_ROOT/examples/oidc-idp/node_modules" ] \
+      || [ "$GATEHOUSE_ROOT/examples/oidc-idp/package-lock.json" -nt "$GATEHOUSE_ROOT/examples/oidc-idp/node_modules/.package-lock.json" ]; then
+      say "installing npm packages in examples/oidc-idp/"
+      (cd "$GATEHOUSE_ROOT/examples/oidc-idp" && npm ci --no-audit --no-fund)
+    fi
     local packages=()
     if [ -z "${CHROMIUM_PATH:-}" ] && ! command -v chromium >/dev/null 2>&1; then
       packages+=(chromium)

@@ -93,6 +93,43 @@ pub struct AdminUserItem {
     pub last_login_at: Option<String>,
     /// A second factor (an authenticator app or a passkey) is set up.
     pub mfa_enabled: bool,
+    /// The identity providers linked to the account (their ids).
+    #[serde(default)]
+    pub providers: Vec<String>,
+}
+
+/// An identity provider users may sign in with: the button "Continue with {name}".
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderLink {
+    pub id: String,
+    pub name: String,
+}
+
+/// A provider on the account page: linked or not.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityItem {
+    pub provider: String,
+    pub name: String,
+    pub linked: bool,
+    /// The address the provider gave when it was linked.
+    pub email: Option<String>,
+    /// RFC 3339.
+    pub linked_at: Option<String>,
+    pub last_used_at: Option<String>,
+}
+
+/// `/auth/{id}/start?return=…` (`return` left out when it is empty).
+pub fn provider_start_url(id: &str, return_to: &str, intent: Option<&str>) -> String {
+    let mut url = format!("/auth/{id}/start");
+    let mut sep = '?';
+    if let Some(intent) = intent {
+        url.push_str(&format!("{sep}intent={intent}"));
+        sep = '&';
+    }
+    if !return_to.is_empty() {
+        url.push_str(&format!("{sep}return={}", encode_return(return_to)));
+    }
+    url
 }
 
 /// One audit row.

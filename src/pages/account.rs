@@ -36,7 +36,8 @@ pub fn AccountPage() -> impl IntoView {
                 })}
                 <SecurityCard site=site.clone()/>
                 <EmailCard user=user.clone() site=site.clone()/>
-                <PasswordCard min=site.password_min_length/>
+                <PasswordCard min=site.password_min_length has_password=site.has_password/>
+                {(!site.providers.is_empty()).then(|| view! { <ProvidersCard/> })}
                 <SessionsCard/>
                 <AppsCard/>
             </div>
@@ -63,6 +64,7 @@ fn Notice() -> impl IntoView {
             Some("passkey_deleted") => "The passkey was removed.",
             Some("factors_removed") => "Every second factor was removed. Set up your own again below.",
             Some("factors_kept") => "Thanks: your second factors stay as they are.",
+            Some("unlinked") => "The provider was unlinked: it no longer signs you in here.",
             Some("app_disconnected") => "The app was disconnected: it can no longer sign you in without asking again.",
             _ => return None,
         };
@@ -120,7 +122,7 @@ fn EmailCard(user: UserView, site: SiteInfo) -> impl IntoView {
 }
 
 #[component]
-fn PasswordCard(min: usize) -> impl IntoView {
+fn PasswordCard(min: usize, has_password: bool) -> impl IntoView {
     let action = ServerAction::<ChangePassword>::new();
     let error = last_error(action);
     let hint = Signal::derive(move || {
@@ -128,14 +130,20 @@ fn PasswordCard(min: usize) -> impl IntoView {
     });
     view! {
         <section class="card" aria-labelledby="password-title">
-            <h2 id="password-title">"Change password"</h2>
-            <p class="muted">"After the change, every other device is signed out."</p>
+            <h2 id="password-title">{if has_password { "Change password" } else { "Set a password" }}</h2>
+            <p class="muted">{if has_password {
+                "After the change, every other device is signed out."
+            } else {
+                "You sign in through another provider. A password lets you sign in here directly too."
+            }}</p>
             <ActionForm action=action attr:class="form narrow-form" attr:novalidate=true>
                 <FormAlert error=error/>
-                <Field label="Current password" name="current_password" kind="password" autocomplete="current-password" required=true error=error/>
+                {has_password.then(|| view! {
+                    <Field label="Current password" name="current_password" kind="password" autocomplete="current-password" required=true error=error/>
+                })}
                 <Field label="New password" name="new_password" kind="password" autocomplete="new-password" required=true strength=min hint=hint error=error/>
                 <Field label="Confirm new password" name="new_password_confirmation" kind="password" autocomplete="new-password" required=true error=error/>
-                <Submit label="Change password" busy_label="Changing password…" pending=action.pending()/>
+                <Submit label=if has_password { "Change password" } else { "Set password" } busy_label="Saving password…" pending=action.pending()/>
             </ActionForm>
         </section>
     }
@@ -199,6 +207,68 @@ fn SessionRow(session: SessionItem, revoke: ServerAction<RevokeSession>) -> impl
                 </ActionForm>
             })}
         </li>
+    }
+}
+
+/// The identity providers: linked ones (unlink), the others (link).
+#[component]
+fn ProvidersCard() -> impl IntoView {
+    let unlink = ServerAction::<crate::server_fns::UnlinkProvider>::new();
+    let error = last_error(unlink);
+    let list = Resource::new(
+        move || unlink.version().get(),
+        |_| crate::server_fns::my_identities(),
+    );
+    let query = use_query_map();
+    let linked_now = move || query.read().get("linked");
+    view! {
+        <section class="card" id="providers" aria-labelledby="providers-title">
+            <h2 id="providers-title">"Sign-in providers"</h2>
+            <p class="muted">"Accounts elsewhere you can sign in with. Linking asks you to sign in there."</p>
+            {move || linked_now().map(|_| view! { <div class="notice" role="status">"The provider was linked: you can sign in with it now."</div> })}
+            <FormAlert error=error/>
+            <Suspense fallback=|| view! { <p class="loading">"Loading providers…"</p> }>
+                {move || Suspend::new(async move {
+                    match list.await {
+                        Ok(items) => view! {
+                            <ul class="sessions" data-testid="identities">
+                                {items.into_iter().map(|item| {
+                                    let provider = item.provider.clone();
+                                    let unlink_label = format!("Unlink {}", item.name);
+                                    let link_href = crate::model::provider_start_url(&item.provider, "", Some("link"));
+                                    view! {
+                                        <li class="session" data-testid="identity" data-provider=item.provider.clone()>
+                                            <div class="session-main">
+                                                <p class="session-device">{item.name.clone()}</p>
+                                                <p class="session-meta muted">{match (&item.linked, &item.email, &item.linked_at) {
+                                                    (true, email, Some(at)) => format!(
+                                                        "Linked{} · {}",
+                                                        email.as_deref().map(|e| format!(" as {e}")).unwrap_or_default(),
+                                                        short_time(at)
+                                                    ),
+                                                    _ => "Not linked".to_string(),
+                                                }}</p>
+                                            </div>
+                                            {if item.linked {
+                                                view! {
+                                                    <ActionForm action=unlink attr:class="inline-form">
+                                                        <input type="hidden" name="provider" value=provider.clone()/>
+                                                        <button type="submit" class="btn btn-ghost" aria-label=unlink_label disabled=move || unlink.pending().get()>"Unlink"</button>
+                                                    </ActionForm>
+                                                }.into_any()
+                                            } else {
+                                                view! { <a class="btn btn-ghost" href=link_href>"Link "{item.name.clone()}</a> }.into_any()
+                                            }}
+                                        </li>
+                                    }
+                                }).collect_view()}
+                            </ul>
+                        }.into_any(),
+                        Err(e) => view! { <div class="alert" role="alert">{e.message}</div> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
     }
 }
 

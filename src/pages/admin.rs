@@ -370,6 +370,7 @@ fn UserRow(user: AdminUserItem, is_me: bool, actions: Actions) -> impl IntoView 
         disabled,
         locked_until,
         mfa_enabled,
+        providers,
     } = user;
     let (role_to, role_label) = match role {
         Role::Admin => ("user", "Make user"),
@@ -448,6 +449,9 @@ fn UserRow(user: AdminUserItem, is_me: bool, actions: Actions) -> impl IntoView 
             <td>
                 <span class="badge" class:badge-admin=role == Role::Admin>{role.as_str()}</span>
                 {mfa_enabled.then(|| view! { " " <span class="badge badge-ok badge-tiny" title="A second factor is set up">"2FA"</span> })}
+                {providers.into_iter().map(|p| view! {
+                    " " <span class="badge badge-tiny" data-testid="user-provider" title="Signs in through this provider">{p}</span>
+                }).collect_view()}
             </td>
             <td>{status}</td>
             <td><time datetime=created_at>{since}</time></td>

@@ -26,6 +26,7 @@ pub fn ReauthPage() -> impl IntoView {
             <section class="card auth" aria-labelledby="reauth-title">
                 <h1 id="reauth-title">"Confirm it’s you"</h1>
                 <p class="muted">"Before this change, sign in again as "<strong>{user.username.clone()}</strong>"."</p>
+                {site.has_password.then(|| view! {
                 <ActionForm action=action attr:class="form" attr:novalidate=true>
                     <FormAlert error=error/>
                     <input type="hidden" name="return_to" prop:value=return_to value=return_to/>
@@ -35,6 +36,18 @@ pub fn ReauthPage() -> impl IntoView {
                     })}
                     <Submit label="Continue" busy_label="Checking…" pending=action.pending()/>
                 </ActionForm>
+                })}
+                {(!site.mfa_enabled).then(|| {
+                    let linked: Vec<crate::model::ProviderLink> = site
+                        .providers
+                        .iter()
+                        .filter(|p| site.linked_providers.contains(&p.id))
+                        .cloned()
+                        .collect();
+                    view! {
+                        <crate::components::providers::ProviderButtons providers=linked return_to=Signal::derive(return_to) intent="reauth"/>
+                    }
+                })}
                 {site.passkeys.then(|| view! {
                     <div class="passkey-box" data-passkey-scope="">
                         <div class="divider" role="presentation"><span>"or"</span></div>

@@ -40,6 +40,7 @@ pub fn SignupPage() -> impl IntoView {
                         <Field label="Confirm password" name="password_confirmation" kind="password" autocomplete="new-password" required=true error=error/>
                         <Submit label="Create account" busy_label="Creating account…" pending=action.pending()/>
                     </ActionForm>
+                    <crate::components::providers::ProviderButtons providers=site.providers.clone() return_to=Signal::derive(String::new)/>
                     <p class="switch">"Already have an account? "<a href="/login">"Log in"</a></p>
                 </section>
             }.into_any()

@@ -168,6 +168,8 @@ pub struct Config {
     /// `GATEHOUSE_FORWARD_RULES`: who the forward-authentication check lets
     /// through to which app.
     pub forward_rules: Vec<crate::server::core::forward::ForwardRule>,
+    /// `GATEHOUSE_PROVIDERS`: the identity providers users may sign in with.
+    pub providers: Vec<crate::server::federation::settings::ProviderSettings>,
     /// IPv6 clients are counted per network of this many bits (`GATEHOUSE_IPV6_PREFIX`).
     pub ipv6_prefix: u8,
     /// The k-anonymity range API breached passwords are checked against
@@ -342,6 +344,16 @@ impl Config {
                 message,
             })?,
         };
+        let providers =
+            match get("GATEHOUSE_PROVIDERS") {
+                None => Vec::new(),
+                Some(raw) => crate::server::federation::settings::parse(&raw, &|name| lookup(name)).map_err(
+                    |message| ConfigError {
+                        variable: "GATEHOUSE_PROVIDERS",
+                        message,
+                    },
+                )?,
+            };
 
         let mail = match get("GATEHOUSE_SMTP_URL") {
             None => None,
@@ -505,6 +517,7 @@ impl Config {
             trusted_proxies,
             cookie_domain,
             forward_rules,
+            providers,
             ipv6_prefix: num("GATEHOUSE_IPV6_PREFIX", 64, 32, 128)? as u8,
             hibp_url,
             log_format,

@@ -149,6 +149,13 @@ impl Hasher {
     /// Whether `password` matches `phc`. A malformed stored hash is an error,
     /// not a mismatch.
     pub async fn verify(&self, password: &str, phc: &str) -> Result<bool> {
+        if phc.is_empty() {
+            // An account without a password (made through another identity
+            // provider): nothing matches, after the same work as a mismatch.
+            let dummy = self.dummy_hash().await?;
+            self.submit(password, |reply| Task::Verify(dummy, reply)).await?;
+            return Ok(false);
+        }
         let phc = phc.to_string();
         self.submit(password, |reply| Task::Verify(phc, reply)).await
     }
@@ -156,12 +163,18 @@ impl Hasher {
     /// Spends the same work as a real verification, for an unknown user, so
     /// that "no such user" and "wrong password" take the same time.
     pub async fn verify_dummy(&self, password: &str) -> Result<()> {
-        let dummy = self
+        let dummy = self.dummy_hash().await?;
+        self.submit(password, |reply| Task::Verify(dummy, reply))
+            .await
+            .map(|_| ())
+    }
+
+    async fn dummy_hash(&self) -> Result<String> {
+        Ok(self
             .dummy
             .get_or_try_init(|| async { self.hash("gatehouse dummy password for timing").await })
             .await?
-            .clone();
-        self.verify(password, &dummy).await.map(|_| ())
+            .clone())
     }
 
     pub fn stats(&self) -> QueueStats {

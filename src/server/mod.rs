@@ -5,6 +5,7 @@ pub mod breach;
 pub mod config;
 pub mod core;
 pub mod db;
+pub mod federation;
 pub mod hashing;
 pub mod http;
 pub mod jobs;
@@ -31,6 +32,8 @@ pub struct Shared {
     pub hasher: hashing::Hasher,
     pub config: Arc<config::Config>,
     pub leptos_options: Arc<LeptosOptions>,
+    /// The identity providers users may sign in with (`GATEHOUSE_PROVIDERS`).
+    pub providers: Arc<federation::Providers>,
 }
 
 impl std::ops::Deref for AppState {
@@ -80,11 +83,13 @@ impl AppState {
         core.backfill_username_skeletons()
             .await
             .map_err(|e| format!("cannot prepare the users table: {e}"))?;
+        let providers = federation::Providers::discover(&config.providers).await?;
         Ok(AppState(Arc::new(Shared {
             core: Arc::new(core),
             hasher,
             config,
             leptos_options: Arc::new(leptos_options),
+            providers: Arc::new(providers),
         })))
     }
 

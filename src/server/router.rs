@@ -104,6 +104,7 @@ pub fn build(state: AppState) -> Router {
     let with_sessions = Router::new()
         .merge(http::api_routes(config.mail.is_some(), &config.allowed_origins))
         .merge(http::oidc::browser_routes())
+        .merge(http::federation::routes())
         .merge(pages)
         .layer(
             ServiceBuilder::new()

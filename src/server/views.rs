@@ -27,6 +27,7 @@ impl From<ManagedUser> for AdminUserItem {
             locked_until: m.locked_until.map(rfc3339),
             last_login_at: m.user.last_login_at.map(rfc3339),
             mfa_enabled: m.user.mfa_enabled,
+            providers: m.providers,
             user: m.user.view(),
         }
     }

@@ -192,3 +192,45 @@ pub async fn revoke_other_sessions() -> Result<(), AppError> {
     leptos_axum::redirect("/account?changed=others");
     Ok(())
 }
+
+/// The identity providers, each with whether (and when) it is linked to the
+/// signed-in user's account.
+#[server(prefix = "/fn", endpoint = "my_identities")]
+pub async fn my_identities() -> Result<Vec<crate::model::IdentityItem>, AppError> {
+    use super::ssr::*;
+    use crate::server::core::rfc3339;
+    let state = state()?;
+    let auth = require_auth()?;
+    let linked = state.core.identities_of(&auth.user.id).await.map_err(fail)?;
+    Ok(state
+        .providers
+        .all()
+        .map(|p| {
+            let found = linked.iter().find(|i| i.provider == p.id());
+            crate::model::IdentityItem {
+                provider: p.id().to_string(),
+                name: p.name().to_string(),
+                linked: found.is_some(),
+                email: found.and_then(|i| i.email.clone()),
+                linked_at: found.map(|i| rfc3339(i.created_at)),
+                last_used_at: found.and_then(|i| i.last_used_at.map(rfc3339)),
+            }
+        })
+        .collect())
+}
+
+/// Unlinks an identity provider from the signed-in user's account (never
+/// the last way to sign in).
+#[server(prefix = "/fn", endpoint = "unlink_provider")]
+pub async fn unlink_provider(#[server(default)] provider: String) -> Result<(), AppError> {
+    use super::ssr::*;
+    let state = state()?;
+    let auth = require_auth()?;
+    state
+        .core
+        .unlink_identity(&auth, &provider, &client())
+        .await
+        .map_err(fail)?;
+    leptos_axum::redirect("/account?changed=unlinked");
+    Ok(())
+}

@@ -35,6 +35,13 @@ pub struct SiteInfo {
     pub passkeys: bool,
     /// The visitor has a second factor.
     pub mfa_enabled: bool,
+    /// The identity providers one may sign in with.
+    pub providers: Vec<crate::model::ProviderLink>,
+    /// The visitor's account has a password (one made through a provider
+    /// has none until its user sets one).
+    pub has_password: bool,
+    /// The providers linked to the visitor's account (their ids).
+    pub linked_providers: Vec<String>,
 }
 
 #[cfg(feature = "ssr")]
@@ -223,5 +230,25 @@ pub async fn site_state() -> Result<SiteInfo, AppError> {
         mfa_enrolment_required: auth().is_some_and(|a| a.must_enrol),
         passkeys: state.config.relying_party.is_some(),
         mfa_enabled: auth().is_some_and(|a| a.user.mfa_enabled),
+        providers: state
+            .providers
+            .all()
+            .map(|p| crate::model::ProviderLink {
+                id: p.id().to_string(),
+                name: p.name().to_string(),
+            })
+            .collect(),
+        has_password: auth().is_none_or(|a| a.user.has_password),
+        linked_providers: match auth() {
+            Some(a) if state.providers.all().next().is_some() => state
+                .core
+                .identities_of(&a.user.id)
+                .await
+                .map_err(fail)?
+                .into_iter()
+                .map(|i| i.provider)
+                .collect(),
+            _ => Vec::new(),
+        },
     })
 }

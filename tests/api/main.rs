@@ -17,6 +17,7 @@ mod attacks;
 mod auth_api;
 mod cli;
 mod cors;
+mod external;
 mod forward;
 mod hardening;
 mod hostile_input;

@@ -168,6 +168,7 @@ impl Core {
             email_verified: new.email_verified,
             password_changed_at: new.now,
             mfa_enabled: false,
+            has_password: !new.password_hash.is_empty(),
         })
     }
 
@@ -288,10 +289,14 @@ impl Core {
     ) -> Result<()> {
         self.require_recent_auth(auth)?;
         let user = &auth.user;
-        self.check_current_password(user, current, client).await?;
+        // An account made through another identity provider has no password
+        // to ask for: the recent sign-in is the proof.
+        if user.has_password {
+            self.check_current_password(user, current, client).await?;
+        }
         self.check_new_password("new_password", new, &user.username, user.email.as_deref(), client)
             .await?;
-        if super::passwords::normalize(new) == super::passwords::normalize(current) {
+        if user.has_password && super::passwords::normalize(new) == super::passwords::normalize(current) {
             return Err(Error::invalid(
                 "new_password",
                 "Choose a password different from your current one.",

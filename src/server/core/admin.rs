@@ -20,12 +20,15 @@ pub struct ManagedUser {
     pub user: super::User,
     /// Unix seconds, when the account is locked now.
     pub locked_until: Option<i64>,
+    /// The identity providers linked to the account (their ids).
+    pub providers: Vec<String>,
 }
 
 impl ManagedUser {
     fn from_row(row: AdminUserRow, now: i64) -> Result<ManagedUser> {
         Ok(ManagedUser {
             locked_until: row.locked_until.filter(|until| *until > now),
+            providers: Vec::new(),
             user: super::User {
                 role: Role::parse(&row.role)
                     .ok_or_else(|| Error::Internal(format!("unknown role {:?}", row.role)))?,
@@ -38,6 +41,7 @@ impl ManagedUser {
                 email_verified: row.email_verified,
                 password_changed_at: row.password_changed_at,
                 mfa_enabled: row.mfa_enabled,
+                has_password: row.has_password,
             },
         })
     }
@@ -115,11 +119,24 @@ impl Core {
             limit: i64::from(query.limit.clamp(1, USERS_PAGE_MAX)),
             now,
         };
-        users::page_for_admin(&self.db, &filter)
+        let mut list = users::page_for_admin(&self.db, &filter)
             .await?
             .into_iter()
             .map(|row| ManagedUser::from_row(row, now))
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        self.fill_providers(&mut list).await?;
+        Ok(list)
+    }
+
+    /// Adds each user's linked identity providers.
+    async fn fill_providers(&self, list: &mut [ManagedUser]) -> Result<()> {
+        let ids: Vec<String> = list.iter().map(|m| m.user.id.clone()).collect();
+        for (user_id, provider) in crate::server::db::identities::providers_of(&self.db, &ids).await? {
+            if let Some(m) = list.iter_mut().find(|m| m.user.id == user_id) {
+                m.providers.push(provider);
+            }
+        }
+        Ok(())
     }
 
     /// The id of the user `name` names (a username, an email, or an id).
@@ -159,7 +176,12 @@ impl Core {
             return Err(Error::NotFound("no such user".into()));
         }
         match users::find_for_admin(&self.db, id).await? {
-            Some(row) => ManagedUser::from_row(row, super::now()),
+            Some(row) => {
+                let mut one = [ManagedUser::from_row(row, super::now())?];
+                self.fill_providers(&mut one).await?;
+                let [m] = one;
+                Ok(m)
+            }
             None => Err(Error::NotFound("no such user".into())),
         }
     }

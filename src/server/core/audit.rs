@@ -55,10 +55,14 @@ pub enum Event {
     ClientChanged,
     ClientSecretRotated,
     ClientDeleted,
+    ExternalSignIn,
+    ExternalSignInRefused,
+    IdentityLinked,
+    IdentityUnlinked,
 }
 
 impl Event {
-    pub const ALL: [Event; 45] = [
+    pub const ALL: [Event; 49] = [
         Event::Setup,
         Event::Signup,
         Event::UserCreated,
@@ -104,6 +108,10 @@ impl Event {
         Event::ClientChanged,
         Event::ClientSecretRotated,
         Event::ClientDeleted,
+        Event::ExternalSignIn,
+        Event::ExternalSignInRefused,
+        Event::IdentityLinked,
+        Event::IdentityUnlinked,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -153,6 +161,10 @@ impl Event {
             Event::ClientChanged => "client_changed",
             Event::ClientSecretRotated => "client_secret_rotated",
             Event::ClientDeleted => "client_deleted",
+            Event::ExternalSignIn => "external_sign_in",
+            Event::ExternalSignInRefused => "external_sign_in_refused",
+            Event::IdentityLinked => "identity_linked",
+            Event::IdentityUnlinked => "identity_unlinked",
         }
     }
 

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod email;
 pub mod error;
 pub mod forward;
+pub mod identities;
 pub mod invitations;
 pub mod keys;
 pub mod limits;
@@ -60,6 +61,10 @@ pub struct User {
     pub password_changed_at: i64,
     /// A confirmed TOTP or a passkey.
     pub mfa_enabled: bool,
+    /// False for an account made through another identity provider until
+    /// its user sets a password (its stored hash is empty, which no
+    /// password matches).
+    pub has_password: bool,
 }
 
 impl User {
@@ -95,6 +100,7 @@ impl TryFrom<crate::server::db::users::UserRow> for User {
             email_verified: r.email_verified,
             password_changed_at: r.password_changed_at,
             mfa_enabled: r.mfa_enabled,
+            has_password: !r.password_hash.is_empty(),
         })
     }
 }

@@ -44,6 +44,17 @@ impl Amr {
         }
     }
 
+    /// Another identity provider's sign-in (RFC 8176 lists no value for
+    /// it; `fed`, federated, is this server's).
+    pub fn external() -> Amr {
+        Amr(vec!["fed"])
+    }
+
+    /// Another provider's sign-in, then an authenticator or recovery code.
+    pub fn external_and_code() -> Amr {
+        Amr(vec!["fed", "otp", "mfa"])
+    }
+
     /// Space-separated, as stored.
     pub fn stored(&self) -> String {
         self.0.join(" ")

@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod email_tokens;
 pub mod factors;
+pub mod identities;
 pub mod invitations;
 pub mod limits;
 pub mod oidc;

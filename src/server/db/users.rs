@@ -313,6 +313,7 @@ pub struct AdminUserRow {
     pub email_verified: bool,
     pub password_changed_at: i64,
     pub mfa_enabled: bool,
+    pub has_password: bool,
     pub locked_until: Option<i64>,
 }
 
@@ -327,7 +328,8 @@ const LOCKED_UNTIL: &str = "CASE WHEN COALESCE(m.locked_until, 0) > COALESCE(l.l
 static ADMIN_COLUMNS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
         "u.id, u.username, u.email, u.role, u.disabled, u.created_at, u.last_login_at, \
-         u.email_verified, u.password_changed_at, u.mfa_enabled, {LOCKED_UNTIL} AS locked_until"
+         u.email_verified, u.password_changed_at, u.mfa_enabled, \
+         (u.password_hash <> '') AS has_password, {LOCKED_UNTIL} AS locked_until"
     )
 });
 

@@ -8,6 +8,7 @@ pub mod clients;
 pub mod email;
 pub mod error;
 pub mod extract;
+pub mod federation;
 pub mod forward;
 pub mod guard;
 pub mod mfa;

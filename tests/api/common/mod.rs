@@ -14,6 +14,7 @@
 #![allow(dead_code)]
 
 pub mod factors;
+pub mod idp;
 pub mod passkeys;
 pub mod proxy;
 pub mod smtp;

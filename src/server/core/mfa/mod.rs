@@ -187,6 +187,14 @@ impl Core {
 
     /// Records a re-authentication, and how it was made (`amr`): the ID
     /// tokens of sign-ins that asked for it (prompt=login, max_age) say so.
+    pub(crate) async fn mark_reauthenticated(
+        &self,
+        auth: &Authenticated,
+        amr: &super::sessions::Amr,
+    ) -> Result<()> {
+        self.mark_authenticated(auth, amr).await
+    }
+
     async fn mark_authenticated(&self, auth: &Authenticated, amr: &super::sessions::Amr) -> Result<()> {
         let now = super::now();
         match &auth.credential {

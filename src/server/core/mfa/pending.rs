@@ -122,6 +122,11 @@ impl Core {
         let detail = format!("{} + {second}", state.first);
         self.audit(Event::LoginSucceeded, Some(&user.id), client, Some(&detail))
             .await;
-        Ok((user, state.remember, Amr::password_and_code()))
+        let amr = if state.first == "password" {
+            Amr::password_and_code()
+        } else {
+            Amr::external_and_code()
+        };
+        Ok((user, state.remember, amr))
     }
 }

@@ -1,0 +1,440 @@
+//! Signing in through another identity provider (issue 26), against a real
+//! OpenID Connect provider (panva's oidc-provider, `examples/oidc-idp`): sign
+//! up and in, the email collisions that must never link, closed signup,
+//! disabled users, the second factor, linking and unlinking, and every
+//! broken answer (state, `iss`, `aud`, expiry, unknown key, `alg: none`).
+
+use crate::common::{factors::*, idp::*, *};
+use reqwest::{header, StatusCode};
+use serde_json::{json, Value};
+
+const ID: &str = "idp";
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
+}
+
+/// A Gatehouse (set up, an admin signed in) that signs in through the test
+/// provider with a client of its own, plus `extra` configuration.
+async fn gatehouse(extra: &[(&str, &str)]) -> (TestApp, IdpClient, reqwest::Client) {
+    let client = idp().register(ID).await;
+    let mut vars = provider_vars(ID, &client);
+    for (k, v) in extra {
+        vars.retain(|(name, _)| name != k);
+        vars.push((k.to_string(), v.to_string()));
+    }
+    let borrowed: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let app = TestApp::spawn_with(&borrowed).await;
+    let admin = app.setup_admin().await;
+    (app, client, admin)
+}
+
+fn location(res: &reqwest::Response) -> String {
+    res.headers()
+        .get(header::LOCATION)
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default()
+}
+
+async fn audit(app: &TestApp, admin: &reqwest::Client) -> Vec<Value> {
+    let res = app.get(admin, "/api/v1/admin/audit?limit=100").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    json_of(res).await.as_array().unwrap().clone()
+}
+
+async fn identities(app: &TestApp) -> i64 {
+    with_pool!(app, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM user_identities")
+        .fetch_one(pool)
+        .await
+        .unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_person_signs_up_through_the_provider_then_signs_in_again() {
+    let (app, _client, admin) = gatehouse(&[]).await;
+    let sub = unique("ann");
+    idp().account(&sub, &format!("{sub}@example.com"), true).await;
+
+    let (browser, res) = sign_in(&app, ID, &sub).await;
+    assert_eq!(
+        res.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        res.text().await.unwrap_or_default()
+    );
+    assert_eq!(location(&res), "/dashboard");
+    let me = app.whoami(&browser).await;
+    assert_eq!(me["user"]["username"], json!(sub));
+    assert_eq!(me["user"]["email"], json!(format!("{sub}@example.com")));
+    assert_eq!(
+        me["user"]["email_verified"],
+        json!(true),
+        "the provider verified it"
+    );
+    let id = me["user"]["id"].clone();
+
+    // The account has no password: none signs in to it.
+    let res = app
+        .post_json(
+            &app.client(),
+            "/api/v1/auth/login",
+            &json!({ "username": sub, "password": "" }),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let res = app
+        .post_json(
+            &app.client(),
+            "/api/v1/auth/login",
+            &json!({ "username": sub, "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+
+    // Again, in another browser: the same account, no second one.
+    let (again, res) = sign_in(&app, ID, &sub).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.whoami(&again).await["user"]["id"], id);
+    assert_eq!(identities(&app).await, 1);
+
+    // It sets a password without a current one (its sign-in is recent), then
+    // signs in with it too.
+    let res = app
+        .post_json(
+            &again,
+            "/api/v1/users/me/password",
+            &json!({ "current_password": "", "new_password": PASSWORD }),
+        )
+        .await;
+    assert!(res.status().is_success(), "set a password: {}", res.status());
+    app.login(&sub, PASSWORD).await;
+
+    let events: Vec<String> = audit(&app, &admin)
+        .await
+        .iter()
+        .map(|r| r["event"].as_str().unwrap().to_string())
+        .collect();
+    assert!(events.contains(&"external_sign_in".to_string()), "{events:?}");
+    assert!(events.contains(&"signup".to_string()), "{events:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unverified_email_stays_unverified_and_usernames_are_made_unique() {
+    let (app, _client, _admin) = gatehouse(&[]).await;
+    app.signup("taken@example.com", Some("bea")).await;
+    // The provider calls this person "bea" too, with an unverified address.
+    let sub = unique("bea");
+    idp().account(&sub, &format!("{sub}@example.com"), false).await;
+    let res = reqwest::Client::new()
+        .post(format!("{}/_test/accounts", idp().issuer))
+        .json(&json!({ "sub": sub, "email": format!("{sub}@example.com"), "email_verified": false, "preferred_username": "bea" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let (browser, res) = sign_in(&app, ID, &sub).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let me = app.whoami(&browser).await;
+    assert_eq!(me["user"]["email_verified"], json!(false));
+    let name = me["user"]["username"].as_str().unwrap();
+    assert!(name.starts_with("bea-") && name != "bea", "{name}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_email_of_an_existing_account_is_never_linked_verified_or_not() {
+    let (app, _client, admin) = gatehouse(&[]).await;
+    let victim = app.signup("victim@example.com", Some("victim")).await;
+    for verified in [true, false] {
+        let sub = unique("mallory");
+        idp().account(&sub, "Victim@Example.com", verified).await;
+        let (browser, res) = sign_in(&app, ID, &sub).await;
+        assert_eq!(res.status(), StatusCode::CONFLICT, "verified: {verified}");
+        let page = res.text().await.unwrap();
+        assert!(page.contains("already exists") && page.contains("link"), "{page}");
+        assert_eq!(app.whoami(&browser).await["user"], Value::Null);
+    }
+    assert_eq!(identities(&app).await, 0, "nothing was attached to the victim");
+    // The victim's own sign-in is unchanged.
+    let me = app.whoami(&app.login("victim", PASSWORD).await).await;
+    assert_eq!(me["user"]["id"], victim["id"]);
+    let refused = audit(&app, &admin)
+        .await
+        .into_iter()
+        .filter(|r| r["event"] == json!("external_sign_in_refused"))
+        .count();
+    assert_eq!(refused, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_signup_refuses_an_unknown_identity_with_a_page() {
+    let (app, _client, _admin) = gatehouse(&[("GATEHOUSE_SIGNUP", "closed")]).await;
+    let sub = unique("cy");
+    idp().account(&sub, &format!("{sub}@example.com"), true).await;
+    let (browser, res) = sign_in(&app, ID, &sub).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(res.headers()[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let page = res.text().await.unwrap();
+    assert!(page.contains("signing up is closed"), "{page}");
+    assert_eq!(app.whoami(&browser).await["user"], Value::Null);
+    assert_eq!(identities(&app).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disabled_user_cannot_sign_in_through_the_provider() {
+    let (app, _client, admin) = gatehouse(&[]).await;
+    let sub = unique("dee");
+    idp().account(&sub, &format!("{sub}@example.com"), true).await;
+    let (browser, res) = sign_in(&app, ID, &sub).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let id = app.whoami(&browser).await["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let res = admin
+        .patch(app.url(&format!("/api/v1/admin/users/{id}")))
+        .json(&json!({ "disabled": true }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        app.whoami(&browser).await["user"],
+        Value::Null,
+        "disabling ended the session"
+    );
+    let (browser, res) = sign_in(&app, ID, &sub).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(res.text().await.unwrap().contains("disabled"));
+    assert_eq!(app.whoami(&browser).await["user"], Value::Null);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_second_factor_is_still_asked_after_the_provider() {
+    settle_step(8).await;
+    let (app, _client, _admin) = gatehouse(&[]).await;
+    let sub = unique("eve");
+    idp().account(&sub, &format!("{sub}@example.com"), true).await;
+    let (browser, res) = sign_in(&app, ID, &sub).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (secret, _codes) = enable_totp(&app, &browser).await;
+
+    let (browser, res) = sign_in(&app, ID, &sub).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(location(&res).starts_with("/login/mfa"), "{}", location(&res));
+    assert_eq!(
+        app.whoami(&browser).await["user"],
+        Value::Null,
+        "not signed in before the code"
+    );
+    // The code enrolment spent is refused; the next step's code signs in.
+    let res = app
+        .post_json(
+            &browser,
+            "/api/v1/auth/mfa/verify",
+            &json!({ "code": totp(&secret, 0) }),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let res = app
+        .post_json(
+            &browser,
+            "/api/v1/auth/mfa/verify",
+            &json!({ "code": totp(&secret, 1) }),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(app.whoami(&browser).await["user"]["username"], json!(sub));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampered_replayed_or_foreign_state_is_refused() {
+    let (app, _client, _admin) = gatehouse(&[]).await;
+    let sub = unique("fay");
+    idp().account(&sub, &format!("{sub}@example.com"), true).await;
+
+    // The state changed on the way back.
+    let b = browser();
+    let callback = to_callback(&b, &app.url(&format!("/auth/{ID}/start")), &sub).await;
+    let mut url = reqwest::Url::parse(&callback).unwrap();
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| {
+            let tampered = if k == "state" {
+                format!("{v}x")
+            } else {
+                v.to_string()
+            };
+            (k.into_owned(), tampered)
+        })
+        .collect();
+    url.query_pairs_mut().clear().extend_pairs(pairs);
+    let res = b.get(url).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.text().await.unwrap().contains("not started in this browser"));
+    assert_eq!(app.whoami(&b).await["user"], Value::Null);
+
+    // The right answer, in another browser (a login CSRF): refused.
+    let b = browser();
+    let callback = to_callback(&b, &app.url(&format!("/auth/{ID}/start")), &sub).await;
+    let res = browser().get(&callback).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+
+    // The right answer in the right browser works once, never twice.
+    let b = browser();
+    let callback = to_callback(&b, &app.url(&format!("/auth/{ID}/start")), &sub).await;
+    let res = b.get(&callback).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let res = b.get(&callback).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broken_id_tokens_and_a_wrong_issuer_are_refused() {
+    let (app, client, _admin) = gatehouse(&[]).await;
+    let sub = unique("gil");
+    idp().account(&sub, &format!("{sub}@example.com"), true).await;
+    for (mode, says) in [
+        ("wrong-aud", "another client"),
+        ("wrong-iss", "issued by someone else"),
+        ("expired", "expired"),
+        ("unknown-kid", "does not publish"),
+        ("alg-none", "not a signed JWT"),
+        ("bad-signature", "signature does not verify"),
+        ("wrong-nonce", "nonce"),
+        ("wrong-iss-param", "did not come from"),
+    ] {
+        idp().mode(&client, mode).await;
+        let (browser, res) = sign_in(&app, ID, &sub).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{mode}");
+        let page = res.text().await.unwrap();
+        assert!(page.contains(says), "{mode}: {page}");
+        assert_eq!(app.whoami(&browser).await["user"], Value::Null, "{mode}");
+    }
+    assert_eq!(
+        identities(&app).await,
+        0,
+        "no account was made from a broken answer"
+    );
+    idp().mode(&client, "").await;
+    let (_browser, res) = sign_in(&app, ID, &sub).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "the provider behaves again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_links_and_unlinks_a_provider_but_never_their_last_way_in() {
+    let (app, _client, admin) = gatehouse(&[]).await;
+    app.signup("hal@example.com", Some("hal")).await;
+    let hal = app.login("hal", PASSWORD).await;
+    let sub = unique("hal");
+    // A different address at the provider: linking is by choice, not email.
+    idp()
+        .account(&sub, &format!("{sub}@elsewhere.example"), true)
+        .await;
+    let res = sign_in_with(&app, &hal, &format!("/auth/{ID}/start?intent=link"), &sub).await;
+    assert_eq!(
+        res.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        res.text().await.unwrap_or_default()
+    );
+    assert_eq!(location(&res), format!("/account?linked={ID}"));
+
+    // The provider now signs in to hal's account.
+    let (browser, res) = sign_in(&app, ID, &sub).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.whoami(&browser).await["user"]["username"], json!("hal"));
+    let listed = json_of(app.get(&admin, "/api/v1/admin/users?limit=50").await).await;
+    let row = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == json!("hal"))
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        row["providers"],
+        json!([ID]),
+        "the admin sees the linked provider"
+    );
+
+    // Someone else cannot link the same provider account.
+    app.signup("ivy@example.com", Some("ivy")).await;
+    let ivy = app.login("ivy", PASSWORD).await;
+    let res = sign_in_with(&app, &ivy, &format!("/auth/{ID}/start?intent=link"), &sub).await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    assert!(res.text().await.unwrap().contains("another Gatehouse account"));
+
+    // Unlinking (a server function, as the account page's form posts it).
+    let res = hal
+        .post(app.url("/fn/unlink_provider"))
+        .header(header::ORIGIN, app.origin())
+        .form(&[("provider", ID)])
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        res.status().is_redirection() || res.status().is_success(),
+        "{}",
+        res.status()
+    );
+    assert_eq!(identities(&app).await, 0);
+    let (_browser, res) = sign_in(&app, ID, &sub).await;
+    assert_eq!(
+        res.status(),
+        StatusCode::SEE_OTHER,
+        "an unknown identity again: a new account"
+    );
+    assert_eq!(identities(&app).await, 1);
+
+    // That new account has no password: its only way in stays.
+    let (browser, _) = sign_in(&app, ID, &sub).await;
+    let res = browser
+        .post(app.url("/fn/unlink_provider"))
+        .header(header::ORIGIN, app.origin())
+        .header(header::ACCEPT, "application/json")
+        .form(&[("provider", ID)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    assert_eq!(identities(&app).await, 1);
+    let events: Vec<String> = audit(&app, &admin)
+        .await
+        .iter()
+        .map(|r| r["event"].as_str().unwrap().to_string())
+        .collect();
+    for e in ["identity_linked", "identity_unlinked", "external_sign_in_refused"] {
+        assert!(events.contains(&e.to_string()), "{e}: {events:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_or_unreachable_provider_stops_the_start_naming_the_variable() {
+    use gatehouse::server::config::Config;
+    use std::collections::HashMap;
+    let map: HashMap<&str, &str> = [
+        ("GATEHOUSE_PROVIDERS", "corp"),
+        ("GATEHOUSE_PROVIDER_CORP_ISSUER", "https://id.example"),
+    ]
+    .into_iter()
+    .collect();
+    let e = Config::from_map(&map).unwrap_err().to_string();
+    assert!(e.contains("GATEHOUSE_PROVIDER_CORP_CLIENT_ID"), "{e}");
+
+    let map: HashMap<&str, &str> = [
+        ("GATEHOUSE_PROVIDERS", "corp"),
+        ("GATEHOUSE_PROVIDER_CORP_ISSUER", "http://127.0.0.1:9"),
+        ("GATEHOUSE_PROVIDER_CORP_CLIENT_ID", "x"),
+    ]
+    .into_iter()
+    .collect();
+    let config = Config::from_map(&map).unwrap();
+    let e = gatehouse::server::federation::Providers::discover(&config.providers)
+        .await
+        .err()
+        .expect("an unreachable issuer stops the start");
+    assert!(e.contains("GATEHOUSE_PROVIDER_CORP_ISSUER"), "{e}");
+}
