@@ -428,6 +428,7 @@ mod tests {
         assert_eq!(username_from(Some("Jane Doe!"), None), "JaneDoe");
         assert_eq!(username_from(Some("a"), Some("jane.doe@example.com")), "jane.doe");
         assert_eq!(username_from(None, None), "user");
-        assert_eq!(username_from(Some("a@b.c"), None), "user");
+        assert_eq!(username_from(Some("a@b.c"), None), "ab.c");
+        assert_eq!(username_from(Some("!!"), Some("@x")), "user");
     }
 }
