@@ -438,3 +438,93 @@ async fn a_missing_or_unreachable_provider_stops_the_start_naming_the_variable()
         .expect("an unreachable issuer stops the start");
     assert!(e.contains("GATEHOUSE_PROVIDER_CORP_ISSUER"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gatehouse_signs_in_through_another_gatehouse() {
+    // The provider: a Gatehouse at http://localhost:PORT (so its cookies and
+    // the relying party's, at 127.0.0.1, stay apart in one browser).
+    let home = TestApp::spawn_with(&[
+        ("GATEHOUSE_PUBLIC_URL", "{local_origin}"),
+        ("GATEHOUSE_LOGIN_ATTEMPTS", "100"),
+    ])
+    .await;
+    let admin = home.setup_admin().await;
+    home.signup("joan@example.com", Some("joan")).await;
+    let res = home
+        .post_json(
+            &admin,
+            "/api/v1/admin/clients",
+            &json!({
+                "name": "Branch office",
+                "redirect_uris": ["http://127.0.0.1/auth/home/callback"],
+                "first_party": true,
+            }),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let created = json_of(res).await;
+
+    // The relying party: another Gatehouse, configured as the README says.
+    let client = IdpClient {
+        id: created["client_id"].as_str().unwrap().to_string(),
+        secret: created["client_secret"].as_str().unwrap().to_string(),
+    };
+    let mut vars = provider_vars("home", &client);
+    for (k, v) in vars.iter_mut() {
+        if k == "GATEHOUSE_PROVIDER_HOME_ISSUER" {
+            *v = home.origin();
+        }
+    }
+    let borrowed: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let branch = TestApp::spawn_with(&borrowed).await;
+    branch.setup_admin().await;
+
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .resolve("localhost", home.addr)
+        .build()
+        .unwrap();
+    let res = browser.get(branch.url("/auth/home/start")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let authorize = location(&res);
+    assert!(
+        authorize.starts_with(&format!("{}/oauth2/authorize?", home.origin())),
+        "{authorize}"
+    );
+    // Not signed in at home: its sign-in page, then back to the request.
+    let res = browser.get(&authorize).send().await.unwrap();
+    assert!(res.status().is_redirection());
+    assert!(location(&res).starts_with("/login?return="), "{}", location(&res));
+    let res = browser
+        .post(home.url("/api/v1/auth/login"))
+        .json(&json!({ "username": "joan", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = browser.get(&authorize).send().await.unwrap();
+    assert!(res.status().is_redirection());
+    let callback = location(&res);
+    assert!(
+        callback.starts_with(&branch.url("/auth/home/callback?")),
+        "{callback}"
+    );
+    assert!(callback.contains("iss="), "the provider names itself (RFC 9207)");
+    let res = browser.get(&callback).send().await.unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        res.text().await.unwrap_or_default()
+    );
+    assert_eq!(location(&res), "/dashboard");
+    let me = branch.whoami(&browser).await;
+    assert_eq!(me["user"]["username"], json!("joan"));
+    assert_eq!(me["user"]["email"], json!("joan@example.com"));
+    assert_eq!(
+        me["user"]["email_verified"],
+        json!(false),
+        "home never verified it"
+    );
+}
