@@ -13,11 +13,14 @@ pub fn ProviderButtons(
     /// `reauth` on the re-authentication page; sign-in otherwise.
     #[prop(optional)]
     intent: Option<&'static str>,
+    /// Another "or" divider is just above (the passkey button's).
+    #[prop(optional)]
+    no_divider: bool,
 ) -> impl IntoView {
     (!providers.is_empty()).then(|| {
         view! {
             <div class="providers" data-testid="providers">
-                <div class="divider" role="presentation"><span>"or"</span></div>
+                {(!no_divider).then(|| view! { <div class="divider" role="presentation"><span>"or"</span></div> })}
                 {providers.into_iter().map(|p| {
                     let id = p.id.clone();
                     let href = move || provider_start_url(&id, &return_to.get(), intent);

@@ -81,7 +81,7 @@ pub fn LoginPage() -> impl IntoView {
                         <p class="passkey-status" aria-live="polite" data-passkey-status=""></p>
                     </div>
                 })}
-                <crate::components::providers::ProviderButtons providers=site.providers.clone() return_to=Signal::derive(return_to)/>
+                <crate::components::providers::ProviderButtons providers=site.providers.clone() return_to=Signal::derive(return_to) no_divider=site.passkeys/>
                 {site.signup_open.then(|| view! {
                     <p class="switch">"New here? "<a href="/signup">"Create an account"</a></p>
                 })}

@@ -528,3 +528,17 @@ async fn gatehouse_signs_in_through_another_gatehouse() {
         "home never verified it"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_in_through_the_provider_spends_no_login_attempts() {
+    // Two failed passwords per address are allowed; the provider's sign-ins
+    // guess no password and must not use them up.
+    let (app, _client, _admin) = gatehouse(&[("GATEHOUSE_LOGIN_ATTEMPTS", "2")]).await;
+    let sub = unique("kim");
+    idp().account(&sub, &format!("{sub}@example.com"), true).await;
+    for round in 0..4 {
+        let (browser, res) = sign_in(&app, ID, &sub).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "sign-in {round}");
+        assert_eq!(app.whoami(&browser).await["user"]["username"], json!(sub));
+    }
+}

@@ -101,7 +101,9 @@ impl Core {
         identity: &ExternalIdentity,
         client: &Client,
     ) -> Result<LoginOutcome> {
-        self.admit_attempt(client).await?;
+        // No password is guessed here: the provider proved who this is, so
+        // the sign-in takes nothing from the address's login budget (new
+        // accounts count against the signup limit).
         let user = match identities::find(&self.db, &identity.provider, &identity.subject).await? {
             Some(row) => {
                 let user = self.user(&row.user_id).await?;
