@@ -43,6 +43,16 @@ fs.writeFileSync(
 );
 const nginxBinary = process.env.NGINX_PATH ?? "/usr/sbin/nginx";
 
+/**
+ * Sign-in through another identity provider: a real OpenID Connect provider
+ * (panva's oidc-provider with its development login page, examples/oidc-idp)
+ * and a Gatehouse that offers "Continue with Test IdP".
+ */
+export const idpPort = port + 78;
+export const federatedPort = port + 3;
+export const federatedGatehouse = `http://127.0.0.1:${federatedPort}`;
+const idpClient = { id: "gatehouse-e2e", secret: "e2e-secret-for-the-test-provider-only" };
+
 function server(portNumber: number, name: string, extra: Record<string, string> = {}) {
   return {
     command: binary,
@@ -132,6 +142,31 @@ export default defineConfig({
       stdout: "ignore" as const,
       stderr: "pipe" as const,
     })),
+    {
+      command: `node examples/oidc-idp/server.mjs ${idpPort}`,
+      cwd: root,
+      url: `http://127.0.0.1:${idpPort}/.well-known/openid-configuration`,
+      reuseExistingServer: false,
+      timeout: 30_000,
+      stdout: "ignore" as const,
+      stderr: "ignore" as const,
+      env: {
+        IDP_CLIENT_ID: idpClient.id,
+        IDP_CLIENT_SECRET: idpClient.secret,
+        IDP_REDIRECT_URI: "http://127.0.0.1/auth/testidp/callback",
+      },
+    },
+    // It fetches the provider's discovery document as it starts: after it.
+    server(federatedPort, "federated", {
+      GATEHOUSE_PUBLIC_URL: federatedGatehouse,
+      GATEHOUSE_PROVIDERS: "testidp",
+      GATEHOUSE_PROVIDER_TESTIDP_ISSUER: `http://127.0.0.1:${idpPort}`,
+      GATEHOUSE_PROVIDER_TESTIDP_CLIENT_ID: idpClient.id,
+      GATEHOUSE_PROVIDER_TESTIDP_CLIENT_SECRET: idpClient.secret,
+      GATEHOUSE_PROVIDER_TESTIDP_NAME: "Test IdP",
+      GATEHOUSE_LOGIN_ATTEMPTS: "1000",
+      GATEHOUSE_SIGNUP_LIMIT: "1000",
+    }),
     server(limitedPort, "limited", { GATEHOUSE_LOGIN_ATTEMPTS: "2", GATEHOUSE_LOGIN_WINDOW_SECONDS: "900" }),
     server(forwardPort, "forward", {
       GATEHOUSE_PUBLIC_URL: forwardGatehouse,

@@ -11,6 +11,9 @@
 //        bad-signature, wrong-nonce; and the authorization answers:
 //        wrong-iss-param; "" for none.
 //
+// A client may be given at start too (for a server started before the
+// tests): IDP_CLIENT_ID, IDP_CLIENT_SECRET and IDP_REDIRECT_URI.
+//
 // Usage: node server.mjs [port]  (0 or none: any free port). Prints one
 // JSON line {"issuer": ...} when ready; with --exit-with-stdin it stops
 // when its standard input closes (its parent test process ended).
@@ -43,7 +46,18 @@ const server = createServer();
 await new Promise((resolve) => server.listen(port, host, resolve));
 const issuer = `http://${host === '127.0.0.1' && process.env.IDP_PUBLIC_HOST ? process.env.IDP_PUBLIC_HOST : host}:${server.address().port}`;
 
+const clients = process.env.IDP_CLIENT_ID
+  ? [{
+    client_id: process.env.IDP_CLIENT_ID,
+    client_secret: process.env.IDP_CLIENT_SECRET,
+    redirect_uris: [process.env.IDP_REDIRECT_URI],
+    application_type: 'native',
+    token_endpoint_auth_method: 'client_secret_basic',
+  }]
+  : [];
+
 const provider = new Provider(issuer, {
+  clients,
   jwks: { keys: [signingJwk] },
   cookies: { keys: ['gatehouse-test-idp-cookie-key'] },
   features: {

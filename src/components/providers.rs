@@ -25,7 +25,8 @@ pub fn ProviderButtons(
                     let id = p.id.clone();
                     let href = move || provider_start_url(&id, &return_to.get(), intent);
                     view! {
-                        <a class="btn btn-ghost btn-wide" href=href data-provider=p.id.clone()>
+                        // A server route, not a page: the router must let the browser go.
+                        <a class="btn btn-ghost btn-wide" href=href rel="external" data-provider=p.id.clone()>
                             "Continue with "{p.name}
                         </a>
                     }

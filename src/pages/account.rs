@@ -257,7 +257,7 @@ fn ProvidersCard() -> impl IntoView {
                                                     </ActionForm>
                                                 }.into_any()
                                             } else {
-                                                view! { <a class="btn btn-ghost" href=link_href>"Link "{item.name.clone()}</a> }.into_any()
+                                                view! { <a class="btn btn-ghost" href=link_href rel="external">"Link "{item.name.clone()}</a> }.into_any()
                                             }}
                                         </li>
                                     }

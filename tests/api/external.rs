@@ -542,3 +542,38 @@ async fn signing_in_through_the_provider_spends_no_login_attempts() {
         assert_eq!(app.whoami(&browser).await["user"]["username"], json!(sub));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_oauth_provider_signs_in_through_its_userinfo() {
+    // The test provider used the way GitHub is: authorize, token and
+    // userinfo URLs, no discovery, no ID token; the secret in the form.
+    let client = idp().register_with("plain", "client_secret_post").await;
+    let issuer = idp().issuer.clone();
+    let app = TestApp::spawn_with(&[
+        ("GATEHOUSE_PUBLIC_URL", "{origin}"),
+        ("GATEHOUSE_PROVIDERS", "plain"),
+        (
+            "GATEHOUSE_PROVIDER_PLAIN_AUTHORIZE_URL",
+            &format!("{issuer}/auth"),
+        ),
+        ("GATEHOUSE_PROVIDER_PLAIN_TOKEN_URL", &format!("{issuer}/token")),
+        ("GATEHOUSE_PROVIDER_PLAIN_USERINFO_URL", &format!("{issuer}/me")),
+        ("GATEHOUSE_PROVIDER_PLAIN_SCOPES", "openid email profile"),
+        ("GATEHOUSE_PROVIDER_PLAIN_CLIENT_ID", &client.id),
+        ("GATEHOUSE_PROVIDER_PLAIN_CLIENT_SECRET", &client.secret),
+    ])
+    .await;
+    app.setup_admin().await;
+    let sub = unique("lou");
+    idp().account(&sub, &format!("{sub}@example.com"), true).await;
+    let (browser, res) = sign_in(&app, "plain", &sub).await;
+    assert_eq!(
+        res.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        res.text().await.unwrap_or_default()
+    );
+    let me = app.whoami(&browser).await;
+    assert_eq!(me["user"]["username"], json!(sub));
+    assert_eq!(me["user"]["email_verified"], json!(true));
+}

@@ -81,8 +81,22 @@ fn page(status: StatusCode, page: Page) -> Response {
     }
 }
 
+/// `message` as a sentence: a capital first letter and a full stop.
+fn sentence(message: &str) -> String {
+    let mut chars = message.trim().chars();
+    let mut out: String = match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => return String::new(),
+    };
+    if !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    out
+}
+
 /// A sign-in that did not happen, and the way back.
 fn not_signed_in(status: StatusCode, provider: &str, message: String, intent: Intent) -> Response {
+    let message = sentence(&message);
     let (link_href, link_text) = match intent {
         Intent::SignIn => ("/login", "Back to sign in"),
         Intent::Link | Intent::Reauth => ("/account", "Back to your account"),

@@ -63,12 +63,17 @@ pub struct IdpClient {
 
 impl Idp {
     pub async fn register(&self, provider_id: &str) -> IdpClient {
+        self.register_with(provider_id, "client_secret_basic").await
+    }
+
+    /// A client that authenticates at the token endpoint with `method`.
+    pub async fn register_with(&self, provider_id: &str, method: &str) -> IdpClient {
         let res = Client::new()
             .post(format!("{}/reg", self.issuer))
             .json(&json!({
                 "redirect_uris": [format!("http://127.0.0.1/auth/{provider_id}/callback")],
                 "application_type": "native",
-                "token_endpoint_auth_method": "client_secret_basic",
+                "token_endpoint_auth_method": method,
             }))
             .send()
             .await
