@@ -134,6 +134,9 @@ fn the_core_knows_nothing_of_http_leptos_or_the_machinery() {
             "server::serve",
             "server::breach",
             "server::hashing",
+            "server::federation",
+            "reqwest::",
+            "oauth2::",
             "server::mail",
             "server::jobs",
             "server::metrics",
@@ -145,6 +148,23 @@ fn the_core_knows_nothing_of_http_leptos_or_the_machinery() {
         ],
     );
     assert!(found.is_empty(), "{found:#?}");
+}
+
+#[test]
+fn the_provider_and_the_client_roles_share_nothing_but_the_jose_library() {
+    // Gatehouse as an OpenID Connect provider (core/oidc, core/keys,
+    // http/oidc.rs) and as a client of other providers (federation/,
+    // core/identities.rs, http/federation.rs) never reach into each other.
+    let provider = mentions(
+        &["src/server/core/oidc", "src/server/http/oidc.rs", "src/server/core/keys.rs"],
+        &["federation", "identities"],
+    );
+    assert!(provider.is_empty(), "{provider:#?}");
+    let client = mentions(
+        &["src/server/federation", "src/server/http/federation.rs", "src/server/core/identities.rs"],
+        &["core::oidc", "oidc::", "core::keys", "keys::"],
+    );
+    assert!(client.is_empty(), "{client:#?}");
 }
 
 #[test]
