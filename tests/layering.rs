@@ -156,12 +156,20 @@ fn the_provider_and_the_client_roles_share_nothing_but_the_jose_library() {
     // http/oidc.rs) and as a client of other providers (federation/,
     // core/identities.rs, http/federation.rs) never reach into each other.
     let provider = mentions(
-        &["src/server/core/oidc", "src/server/http/oidc.rs", "src/server/core/keys.rs"],
+        &[
+            "src/server/core/oidc",
+            "src/server/http/oidc.rs",
+            "src/server/core/keys.rs",
+        ],
         &["federation", "identities"],
     );
     assert!(provider.is_empty(), "{provider:#?}");
     let client = mentions(
-        &["src/server/federation", "src/server/http/federation.rs", "src/server/core/identities.rs"],
+        &[
+            "src/server/federation",
+            "src/server/http/federation.rs",
+            "src/server/core/identities.rs",
+        ],
         &["core::oidc", "oidc::", "core::keys", "keys::"],
     );
     assert!(client.is_empty(), "{client:#?}");

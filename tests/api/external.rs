@@ -577,3 +577,155 @@ async fn a_plain_oauth_provider_signs_in_through_its_userinfo() {
     assert_eq!(me["user"]["username"], json!(sub));
     assert_eq!(me["user"]["email_verified"], json!(true));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_reset_ends_an_identity_that_claimed_the_address_unverified() {
+    // Someone signs up through a provider that did not verify the address
+    // they gave: the victim's. When the victim takes the account over with
+    // a reset link (proof of the mailbox), that identity is gone.
+    let sink = smtp::SmtpSink::start().await;
+    let client = idp().register(ID).await;
+    let mut vars = provider_vars(ID, &client);
+    let url = sink.url();
+    vars.push(("GATEHOUSE_SMTP_URL".into(), url));
+    vars.push((
+        "GATEHOUSE_MAIL_FROM".into(),
+        "Gatehouse Test <no-reply@gatehouse.test>".into(),
+    ));
+    vars.push(("GATEHOUSE_EMAIL_VERIFICATION".into(), "off".into()));
+    let borrowed: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let app = TestApp::spawn_with(&borrowed).await;
+    let admin = app.setup_admin().await;
+    let intruder = unique("mal");
+    idp().account(&intruder, "nia@example.com", false).await;
+    let (_b, res) = sign_in(&app, ID, &intruder).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(identities(&app).await, 1);
+
+    let res = app
+        .post_json(
+            &app.client(),
+            "/api/v1/auth/password/forgot",
+            &json!({ "email": "nia@example.com" }),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let token = sink
+        .last_to("nia@example.com")
+        .await
+        .token("/reset-password")
+        .unwrap();
+    let res = app
+        .post_json(
+            &app.client(),
+            "/api/v1/auth/password/reset",
+            &json!({ "token": token, "new_password": "the owner's own passphrase" }),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        identities(&app).await,
+        0,
+        "the unverified identity ended with the reset"
+    );
+    let (browser, res) = sign_in(&app, ID, &intruder).await;
+    assert_eq!(
+        res.status(),
+        StatusCode::CONFLICT,
+        "the address is the owner's account now"
+    );
+    assert_eq!(app.whoami(&browser).await["user"], Value::Null);
+    let unlinked = audit(&app, &admin).await.into_iter().any(|r| {
+        r["event"] == json!("identity_unlinked")
+            && r["detail"].as_str().unwrap_or("").contains("not verified")
+    });
+    assert!(unlinked, "audited");
+
+    // A verified identity stays through a reset (the provider vouched for the address).
+    let owner = unique("ola");
+    idp().account(&owner, "ola@example.com", true).await;
+    let (_b, res) = sign_in(&app, ID, &owner).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let res = app
+        .post_json(
+            &app.client(),
+            "/api/v1/auth/password/forgot",
+            &json!({ "email": "ola@example.com" }),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let token = sink
+        .last_to("ola@example.com")
+        .await
+        .token("/reset-password")
+        .unwrap();
+    let res = app
+        .post_json(
+            &app.client(),
+            "/api/v1/auth/password/reset",
+            &json!({ "token": token, "new_password": "the owner's own passphrase" }),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(identities(&app).await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn linking_starts_only_from_this_site_and_asks_the_provider_again() {
+    let (app, _client, _admin) = gatehouse(&[]).await;
+    app.signup("pia@example.com", Some("pia")).await;
+    let pia = app.login("pia", PASSWORD).await;
+    // A link on another site: refused before the provider is asked.
+    let res = pia
+        .get(app.url(&format!("/auth/{ID}/start?intent=link")))
+        .header("Sec-Fetch-Site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(res.text().await.unwrap().contains("account page"));
+    // From this site: the provider is asked to sign the person in again.
+    let res = pia
+        .get(app.url(&format!("/auth/{ID}/start?intent=link")))
+        .header("Sec-Fetch-Site", "same-origin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let to = location(&res);
+    assert!(to.contains("prompt=login") && to.contains("max_age=0"), "{to}");
+    // A plain sign-in does not force that.
+    let res = app
+        .client()
+        .get(app.url(&format!("/auth/{ID}/start")))
+        .send()
+        .await
+        .unwrap();
+    assert!(!location(&res).contains("prompt=login"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_without_a_password_cannot_be_locked_by_password_guesses() {
+    let (app, _client, _admin) = gatehouse(&[("GATEHOUSE_LOCKOUT_THRESHOLD", "2")]).await;
+    let sub = unique("quinn");
+    idp().account(&sub, &format!("{sub}@example.com"), true).await;
+    let (_b, res) = sign_in(&app, ID, &sub).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    for _ in 0..4 {
+        let res = app
+            .post_json(
+                &app.client(),
+                "/api/v1/auth/login",
+                &json!({ "username": sub, "password": "guess guess guess" }),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    }
+    let (browser, res) = sign_in(&app, ID, &sub).await;
+    assert_eq!(
+        res.status(),
+        StatusCode::SEE_OTHER,
+        "not locked out of the provider"
+    );
+    assert_eq!(app.whoami(&browser).await["user"]["username"], json!(sub));
+}

@@ -237,6 +237,18 @@ impl Core {
         }
         self.admit_attempt(client).await?;
         let row = users::find_by_key(&self.db, &key).await?;
+        // An account without a password (made through another identity
+        // provider) has none to guess: a try fails like a wrong password,
+        // counted against the client, but takes nothing from the account's
+        // lockout (else anyone could lock its owner out of their provider).
+        if let Some(r) = row.as_ref().filter(|r| r.password_hash.is_empty()) {
+            self.hasher.verify_dummy(password).await?;
+            let user = User::try_from(r.clone())?;
+            let detail = failed_login_detail(identifier, Some(&user), "the account has no password");
+            self.audit(Event::LoginFailed, Some(&user.id), client, Some(&detail))
+                .await;
+            return Err(Error::InvalidCredentials);
+        }
         let lock_key = limits::account_key(row.as_ref().map(|r| r.id.as_str()), identifier);
         // Counted as a failure before the password is checked, so racing
         // guesses cannot slip past the lockout.

@@ -17,7 +17,7 @@ use crate::server::{
     config::EmailVerification,
     db::{
         email_tokens::{self, NewToken},
-        factors,
+        factors, identities,
         users::{self, EmailChangeError},
         Tx,
     },
@@ -425,9 +425,20 @@ impl Core {
         if user.mfa_enabled {
             factors::set_factors_review(&mut tx, &user.id, true).await?;
         }
+        // Identities that came with an address their provider had not
+        // verified end here: whoever claimed this address at a provider
+        // before its owner proved it (now) loses the way in they set up.
+        let dropped = identities::delete_unverified(&mut tx, &user.id).await?;
         self.queue_password_notice(&mut tx, &user, true).await?;
         tx.commit().await?;
         self.wake_mailer();
+        for provider in &dropped {
+            let detail = format!(
+                "{provider}: linked with an address the provider had not verified; the password was reset"
+            );
+            self.audit(Event::IdentityUnlinked, Some(&user.id), client, Some(&detail))
+                .await;
+        }
         let sessions = self.end_other_sessions(&user.id, None).await?;
         let families = self
             .revoke_token_families(&user.id, None, "password reset")

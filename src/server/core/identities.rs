@@ -163,7 +163,16 @@ impl Core {
                 identity.provider_name, identity.provider_name
             )));
         }
+        // New accounts count against the signup limit, and so does asking
+        // whether an address has an account (the answer below says so).
+        self.throttle_signup(client).await?;
         let email = identity.email.as_deref().and_then(|e| validate::email(e).ok());
+        // The provider verified the address it sent, not one rewritten here.
+        let email_verified = identity.email_verified
+            && email
+                .as_deref()
+                .zip(identity.email.as_deref())
+                .is_some_and(|(ours, theirs)| ours.eq_ignore_ascii_case(theirs));
         let taken = || {
             Error::conflict(
                 "email",
@@ -181,7 +190,6 @@ impl Core {
                 return Err(taken());
             }
         }
-        self.throttle_signup(client).await?;
         let base = username_from(identity.username.as_deref(), email.as_deref());
         let mut attempt = 0u32;
         loop {
@@ -201,7 +209,7 @@ impl Core {
                 email: email.clone(),
                 password_hash: String::new(),
                 role: Role::User.as_str(),
-                email_verified: email.is_some() && identity.email_verified,
+                email_verified,
                 now: super::now(),
             };
             let mut tx = self.db.begin().await?;
@@ -221,6 +229,7 @@ impl Core {
                 subject: identity.subject.clone(),
                 user_id: user.id.clone(),
                 email: identity.email.clone(),
+                email_verified,
                 created_at: new.now,
                 last_used_at: Some(new.now),
             };
@@ -282,6 +291,7 @@ impl Core {
             subject: identity.subject.clone(),
             user_id: auth.user.id.clone(),
             email: identity.email.clone(),
+            email_verified: identity.email_verified,
             created_at: now,
             last_used_at: Some(now),
         };
@@ -416,7 +426,7 @@ fn username_from(preferred: Option<&str>, email: Option<&str>) -> String {
         .into_iter()
         .flatten()
         .map(tidy)
-        .find(|c| validate::username(c).is_ok());
+        .find_map(|c| validate::username(&c).ok());
     candidate.unwrap_or_else(|| "user".to_string())
 }
 

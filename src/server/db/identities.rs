@@ -8,11 +8,12 @@ pub struct IdentityRow {
     pub subject: String,
     pub user_id: String,
     pub email: Option<String>,
+    pub email_verified: bool,
     pub created_at: i64,
     pub last_used_at: Option<i64>,
 }
 
-const COLUMNS: &str = "provider, subject, user_id, email, created_at, last_used_at";
+const COLUMNS: &str = "provider, subject, user_id, email, email_verified, created_at, last_used_at";
 
 /// The identity `(provider, subject)`, whoever it belongs to.
 pub async fn find(db: &Db, provider: &str, subject: &str) -> Result<Option<IdentityRow>, sqlx::Error> {
@@ -50,13 +51,14 @@ impl From<sqlx::Error> for LinkError {
 
 pub async fn insert(tx: &mut Tx, row: &IdentityRow) -> Result<(), LinkError> {
     let result = on_tx!(tx, conn => sqlx::query(
-        "INSERT INTO user_identities (provider, subject, user_id, email, created_at, last_used_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO user_identities (provider, subject, user_id, email, email_verified, created_at, last_used_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&row.provider)
     .bind(&row.subject)
     .bind(&row.user_id)
     .bind(&row.email)
+    .bind(row.email_verified)
     .bind(row.created_at)
     .bind(row.last_used_at)
     .execute(conn)
@@ -69,7 +71,8 @@ pub async fn insert(tx: &mut Tx, row: &IdentityRow) -> Result<(), LinkError> {
                 .as_database_error()
                 .map(|d| d.message().to_string())
                 .unwrap_or_default();
-            if message.contains("user_id") {
+            // SQLite names the columns, PostgreSQL the constraint.
+            if message.contains("user_identities.user_id") || message.contains("user_id_provider") {
                 Err(LinkError::ProviderTaken)
             } else {
                 Err(LinkError::Taken)
@@ -126,4 +129,15 @@ pub async fn providers_of(db: &Db, user_ids: &[String]) -> Result<Vec<(String, S
         }
         q.fetch_all(pool).await
     })
+}
+
+/// Removes `user_id`'s identities linked without a verified email; returns
+/// their providers.
+pub async fn delete_unverified(tx: &mut Tx, user_id: &str) -> Result<Vec<String>, sqlx::Error> {
+    on_tx!(tx, conn => sqlx::query_scalar::<_, String>(
+        "DELETE FROM user_identities WHERE user_id = $1 AND email_verified = FALSE RETURNING provider",
+    )
+    .bind(user_id)
+    .fetch_all(conn)
+    .await)
 }

@@ -62,6 +62,10 @@ pub struct Started {
     pub nonce: String,
     pub verifier: String,
     pub at: i64,
+    /// The provider was asked to sign the person in again (`prompt=login`,
+    /// `max_age=0`): its ID token must say it did (`auth_time`).
+    #[serde(default)]
+    pub fresh: bool,
 }
 
 /// The provider's answer at the callback, as its query string has it.
@@ -165,6 +169,7 @@ struct IdClaims {
     sub: String,
     nonce: Option<String>,
     azp: Option<String>,
+    auth_time: Option<i64>,
     #[serde(default)]
     aud: serde_json::Value,
     #[serde(flatten)]
@@ -230,7 +235,7 @@ async fn get_json<T: serde::de::DeserializeOwned>(
     if let Some(token) = bearer {
         req = req.bearer_auth(token);
     }
-    let res = req
+    let mut res = req
         .send()
         .await
         .map_err(|e| format!("no answer ({})", e.without_url()))?;
@@ -240,12 +245,17 @@ async fn get_json<T: serde::de::DeserializeOwned>(
     if res.content_length().is_some_and(|n| n as usize > MAX_BODY) {
         return Err("its answer is too large".into());
     }
-    let body = res
-        .bytes()
+    // Read in chunks, so a chunked answer cannot grow past the limit either.
+    let mut body = Vec::new();
+    while let Some(chunk) = res
+        .chunk()
         .await
-        .map_err(|e| format!("its answer broke off ({})", e.without_url()))?;
-    if body.len() > MAX_BODY {
-        return Err("its answer is too large".into());
+        .map_err(|e| format!("its answer broke off ({})", e.without_url()))?
+    {
+        if body.len() + chunk.len() > MAX_BODY {
+            return Err("its answer is too large".into());
+        }
+        body.extend_from_slice(&chunk);
     }
     serde_json::from_slice(&body).map_err(|e| format!("its answer is not the JSON expected ({e})"))
 }
@@ -303,8 +313,18 @@ impl Provider {
                         doc.issuer
                     ));
                 }
+                // An https:// issuer's endpoints are https:// too (never this
+                // machine's own services over http://, with the secret).
+                let remote = issuer.starts_with("https://");
                 let checked = |name: &str, value: &str| {
-                    settings::endpoint_url(value).map_err(|e| format!("{var}ISSUER: discovery's {name}: {e}"))
+                    if remote && !value.starts_with("https://") {
+                        return Err(format!(
+                            "{var}ISSUER: discovery's {name} {value:?} is not https://"
+                        ));
+                    }
+                    settings::endpoint_url(value)
+                        .map(|_| ())
+                        .map_err(|e| format!("{var}ISSUER: discovery's {name}: {e}"))
                 };
                 checked("authorization_endpoint", &doc.authorization_endpoint)?;
                 checked("token_endpoint", &doc.token_endpoint)?;
@@ -387,7 +407,21 @@ impl Provider {
     /// Where to send the browser, and what to keep until it comes back:
     /// `state` (kept in this browser's session), a `nonce` the ID token must
     /// carry, and the PKCE S256 verifier.
-    pub fn start(&self, redirect_uri: &str, now: i64) -> Result<(String, Started), FederationError> {
+    /// Whether the provider can be asked to sign the person in again (an
+    /// OpenID Connect provider: `prompt=login`, checked by `auth_time`). A
+    /// plain OAuth 2.0 provider may answer silently from its own session.
+    pub fn can_ask_fresh_login(&self) -> bool {
+        self.oidc.is_some()
+    }
+
+    /// `fresh`: the person must sign in at the provider again (linking,
+    /// re-authentication), not pass through on its session.
+    pub fn start(
+        &self,
+        redirect_uri: &str,
+        now: i64,
+        fresh: bool,
+    ) -> Result<(String, Started), FederationError> {
         let client = self.oauth(redirect_uri)?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let nonce = random(24);
@@ -397,6 +431,11 @@ impl Provider {
             .set_pkce_challenge(challenge);
         if self.oidc.is_some() {
             request = request.add_extra_param("nonce", nonce.clone());
+            if fresh {
+                request = request
+                    .add_extra_param("prompt", "login")
+                    .add_extra_param("max_age", "0");
+            }
         }
         let (url, state) = request.url();
         Ok((
@@ -407,6 +446,7 @@ impl Provider {
                 nonce,
                 verifier: verifier.secret().clone(),
                 at: now,
+                fresh: fresh && self.oidc.is_some(),
             },
         ))
     }
@@ -482,6 +522,11 @@ impl Provider {
                     .as_deref()
                     .ok_or_else(|| self.id_token_error("the token answer has no ID token"))?;
                 let claims = self.verify_id_token(oidc, id_token, &started.nonce).await?;
+                // Asked to sign the person in again: it must have, after the
+                // request was made (a minute of clock skew allowed).
+                if started.fresh && !claims.auth_time.is_some_and(|t| t >= started.at - 60) {
+                    return Err(self.id_token_error("the provider did not sign you in again (auth_time)"));
+                }
                 let mut profile = claims.profile;
                 if let Some(url) = &self.userinfo_url {
                     let info: serde_json::Value = get_json(&self.http, url, Some(&access))
@@ -553,10 +598,14 @@ impl Provider {
         if !claims.nonce.as_deref().is_some_and(|n| same(n, nonce)) {
             return Err(self.id_token_error("it was not made for this sign-in (nonce)"));
         }
-        // Several audiences: the token must say it was issued to us (azp).
-        if claims.aud.as_array().is_some_and(|a| a.len() > 1)
-            && claims.azp.as_deref() != Some(self.settings.client_id.as_str())
-        {
+        // Several audiences: the token must say it was issued to us (azp);
+        // an azp naming another client is refused in any case.
+        let several = claims.aud.as_array().is_some_and(|a| a.len() > 1);
+        let azp_ok = match claims.azp.as_deref() {
+            Some(azp) => azp == self.settings.client_id,
+            None => !several,
+        };
+        if !azp_ok {
             return Err(self.id_token_error("it was issued to another client (azp)"));
         }
         if claims.sub.is_empty() || claims.sub.len() > 255 {
@@ -644,12 +693,14 @@ impl Provider {
 
     fn identity(&self, subject: String, p: Profile) -> ExternalIdentity {
         let clean = |s: Option<String>, max: usize| s.map(|v| printable(&v, max)).filter(|v| !v.is_empty());
-        let email = clean(p.email, 254);
+        let email = clean(p.email.clone(), 254);
+        // Verified is said of the address the provider sent, not a tidied one.
+        let unchanged = email.is_some() && email == p.email;
         ExternalIdentity {
             provider: self.settings.id.clone(),
             provider_name: self.settings.name.clone(),
             subject,
-            email_verified: p.email_verified && email.is_some(),
+            email_verified: p.email_verified && unchanged,
             email,
             username: clean(p.preferred_username.or(p.login), 64),
             name: clean(p.name, 128),

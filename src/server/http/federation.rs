@@ -14,7 +14,7 @@ use crate::server::{
 use askama::Template;
 use axum::{
     extract::{Path, RawQuery, State},
-    http::{header, HeaderValue, StatusCode},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
     routing::get,
     Router,
@@ -163,6 +163,7 @@ async fn start(
     Path(id): Path<String>,
     MaybeUser(auth): MaybeUser,
     session: Session,
+    headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
     let Some(provider) = state.providers.get(&id) else {
@@ -199,7 +200,37 @@ async fn start(
         }
         (Intent::Reauth, Some(a)) => Some(a.user.id.clone()),
     };
-    let (url, started) = match provider.start(&redirect_uri(&state, &id), core::now()) {
+    // Linking and re-authenticating change the account: only from this
+    // site's own pages (a link elsewhere could make a signed-in browser do
+    // it), and the person signs in at the provider again, knowingly.
+    if intent != Intent::SignIn {
+        let cross_site = headers
+            .get("sec-fetch-site")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v != "same-origin" && v != "none");
+        if cross_site {
+            return not_signed_in(
+                StatusCode::FORBIDDEN,
+                provider.name(),
+                "Linking a provider or confirming it is you starts from your account page on this site."
+                    .into(),
+                intent,
+            );
+        }
+        if intent == Intent::Reauth && !provider.can_ask_fresh_login() {
+            return not_signed_in(
+                StatusCode::BAD_REQUEST,
+                provider.name(),
+                format!(
+                    "{} cannot be asked to sign you in again: confirm it is you another way.",
+                    provider.name()
+                ),
+                intent,
+            );
+        }
+    }
+    let fresh = intent != Intent::SignIn;
+    let (url, started) = match provider.start(&redirect_uri(&state, &id), core::now(), fresh) {
         Ok(s) => s,
         Err(e) => return not_signed_in(StatusCode::BAD_GATEWAY, provider.name(), e.to_string(), intent),
     };
