@@ -103,6 +103,9 @@ pub struct AdminUserItem {
 pub struct ProviderLink {
     pub id: String,
     pub name: String,
+    /// It can be asked to sign the person in again (OpenID Connect), so it
+    /// can confirm it is them before a sensitive change.
+    pub reauth: bool,
 }
 
 /// A provider on the account page: linked or not.

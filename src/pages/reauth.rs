@@ -41,7 +41,7 @@ pub fn ReauthPage() -> impl IntoView {
                     let linked: Vec<crate::model::ProviderLink> = site
                         .providers
                         .iter()
-                        .filter(|p| site.linked_providers.contains(&p.id))
+                        .filter(|p| p.reauth && site.linked_providers.contains(&p.id))
                         .cloned()
                         .collect();
                     view! {

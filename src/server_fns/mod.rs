@@ -236,6 +236,7 @@ pub async fn site_state() -> Result<SiteInfo, AppError> {
             .map(|p| crate::model::ProviderLink {
                 id: p.id().to_string(),
                 name: p.name().to_string(),
+                reauth: p.can_ask_fresh_login(),
             })
             .collect(),
         has_password: auth().is_none_or(|a| a.user.has_password),

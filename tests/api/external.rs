@@ -729,3 +729,71 @@ async fn an_account_without_a_password_cannot_be_locked_by_password_guesses() {
     );
     assert_eq!(app.whoami(&browser).await["user"]["username"], json!(sub));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_provider_confirms_it_is_them_before_a_sensitive_change() {
+    let (app, _client, _admin) = gatehouse(&[]).await;
+    let sub = unique("ray");
+    idp().account(&sub, &format!("{sub}@example.com"), true).await;
+    let (browser, res) = sign_in(&app, ID, &sub).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    // An hour later, setting a password needs a recent sign-in.
+    with_pool!(app, pool => sqlx::query("UPDATE user_sessions SET auth_at = auth_at - 3600")
+        .execute(pool)
+        .await
+        .map(|_| ())
+        .unwrap());
+    let set = |b: reqwest::Client| {
+        let url = app.url("/api/v1/users/me/password");
+        async move {
+            b.post(url)
+                .json(&json!({ "current_password": "", "new_password": PASSWORD }))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert!(
+        !set(browser.clone()).await.is_success(),
+        "a stale sign-in is not enough"
+    );
+    let res = sign_in_with(
+        &app,
+        &browser,
+        &format!("/auth/{ID}/start?intent=reauth&return=/account"),
+        &sub,
+    )
+    .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        res.text().await.unwrap_or_default()
+    );
+    assert_eq!(location(&res), "/account");
+    assert!(
+        set(browser.clone()).await.is_success(),
+        "confirmed through the provider"
+    );
+
+    // Another provider account cannot confirm it for this one.
+    with_pool!(app, pool => sqlx::query("UPDATE user_sessions SET auth_at = auth_at - 3600")
+        .execute(pool)
+        .await
+        .map(|_| ())
+        .unwrap());
+    let stranger = unique("sam");
+    idp()
+        .account(&stranger, &format!("{stranger}@example.com"), true)
+        .await;
+    let res = sign_in_with(
+        &app,
+        &browser,
+        &format!("/auth/{ID}/start?intent=reauth"),
+        &stranger,
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(res.text().await.unwrap().contains("not the one linked"));
+}

@@ -524,7 +524,7 @@ impl Provider {
                 let claims = self.verify_id_token(oidc, id_token, &started.nonce).await?;
                 // Asked to sign the person in again: it must have, after the
                 // request was made (a minute of clock skew allowed).
-                if started.fresh && !claims.auth_time.is_some_and(|t| t >= started.at - 60) {
+                if started.fresh && claims.auth_time.is_none_or(|t| t < started.at - 60) {
                     return Err(self.id_token_error("the provider did not sign you in again (auth_time)"));
                 }
                 let mut profile = claims.profile;

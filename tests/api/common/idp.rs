@@ -161,35 +161,44 @@ pub async fn to_callback(browser: &Client, url: &str, login: &str) -> String {
             url = absolute(&url, &location);
             continue;
         }
-        assert!(
-            res.status() == StatusCode::OK && url.contains("/interaction/"),
-            "expected the provider's login page at {url}, got {}",
-            res.status()
-        );
+        let status = res.status();
         let page = res.text().await.expect("page");
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "a page of the provider's at {url}: {page}"
+        );
         let action = page
             .split("action=\"")
             .nth(1)
             .and_then(|rest| rest.split('"').next())
-            .expect("the provider's login form")
+            .unwrap_or_else(|| panic!("a form at {url}: {page}"))
             .to_string();
-        // Its login page, or its consent page.
-        let prompt = page
-            .split("name=\"prompt\" value=\"")
-            .nth(1)
-            .and_then(|rest| rest.split('"').next())
-            .unwrap_or("login")
-            .to_string();
+        // Its hidden fields (the step, or the session-ending confirmation it
+        // posts when another person signs in), plus the login on its login page.
+        let mut fields: Vec<(String, String)> = page
+            .split("<input type=\"hidden\" ")
+            .skip(1)
+            .filter_map(|tag| {
+                let attr = |name: &str| {
+                    tag.split(&format!("{name}=\""))
+                        .nth(1)
+                        .and_then(|rest| rest.split('"').next())
+                        .map(str::to_string)
+                };
+                Some((attr("name")?, attr("value").unwrap_or_default()))
+            })
+            .collect();
+        if page.contains("name=\"login\"") {
+            fields.push(("login".into(), login.into()));
+            fields.push(("password".into(), "any password".into()));
+        }
         let res = browser
             .post(absolute(&url, &action))
-            .form(&[
-                ("prompt", prompt.as_str()),
-                ("login", login),
-                ("password", "any password"),
-            ])
+            .form(&fields)
             .send()
             .await
-            .expect("login at the provider");
+            .expect("a form post at the provider");
         if !res.status().is_redirection() {
             let status = res.status();
             panic!(
