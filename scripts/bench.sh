@@ -58,7 +58,7 @@ rss_sampler() {
   done
 }
 # peak_of OUT: "total anon file" (MiB) of the sample with the largest total.
-peak_of() { sort -n -k1 "$1" | tail -1 | awk '{ printf "%.1f %.1f %.1f", $1 / 1024, $2 / 1024, $3 / 1024 }'; }
+peak_of() { sort -n -k1 "$1" | tail -1 | awk '{ printf "%.1f %.1f %.1f\n", $1 / 1024, $2 / 1024, $3 / 1024 }'; }
 ratio() { python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2]):.3f}')" "$1" "$2"; }
 
 # wrk NAME ARGS...: runs wrk; sets RPS, P50 and P99 (milliseconds).
