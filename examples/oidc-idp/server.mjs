@@ -9,7 +9,8 @@
 //   POST /_test/mode {client_id, mode}: the token answers to that client
 //        misbehave: wrong-aud, wrong-iss, expired, unknown-kid, alg-none,
 //        bad-signature, wrong-nonce; and the authorization answers:
-//        wrong-iss-param; "" for none.
+//        wrong-iss-param; "" for none. (next-key signs with the key
+//        POST /_test/rotate starts publishing: a rotation, not a fault.)
 //
 // A client may be given at start too (for a server started before the
 // tests): IDP_CLIENT_ID, IDP_CLIENT_SECRET and IDP_REDIRECT_URI.
@@ -29,6 +30,9 @@ const host = process.env.IDP_HOST ?? '127.0.0.1';
 const { privateKey } = await jose.generateKeyPair('RS256', { extractable: true });
 const signingJwk = { ...(await jose.exportJWK(privateKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
 const { privateKey: strayKey } = await jose.generateKeyPair('RS256');
+// A key the provider starts publishing on POST /_test/rotate (a rotation).
+const { privateKey: nextKey, publicKey: nextPublic } = await jose.generateKeyPair('RS256', { extractable: true });
+let rotated = false;
 
 const accounts = new Map();
 const modes = new Map();
@@ -106,6 +110,7 @@ async function tamper(idToken, mode) {
     case 'expired': return sign({ ...payload, iat: now - 7200, exp: now - 3600 });
     case 'wrong-nonce': return sign({ ...payload, nonce: 'not-the-nonce' });
     case 'unknown-kid': return sign(payload, strayKey, 'k-unknown');
+    case 'next-key': return sign(payload, nextKey, 'k2');
     case 'alg-none': return `${b64({ alg: 'none', typ: 'JWT' })}.${p}.`;
     case 'bad-signature': {
       const token = await sign({ ...payload, sub: `${payload.sub}-forged` });
@@ -147,6 +152,18 @@ server.on('request', async (req, res) => {
       const a = await body(req);
       accounts.set(a.sub, a);
       res.writeHead(204).end();
+      return;
+    }
+    if (req.method === 'POST' && req.url === '/_test/rotate') {
+      rotated = true;
+      res.writeHead(204).end();
+      return;
+    }
+    if (rotated && req.method === 'GET' && req.url === '/jwks') {
+      const current = { ...(await jose.exportJWK(privateKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
+      delete current.d; delete current.p; delete current.q; delete current.dp; delete current.dq; delete current.qi;
+      const next = { ...(await jose.exportJWK(nextPublic)), kid: 'k2', alg: 'RS256', use: 'sig' };
+      res.writeHead(200, { 'content-type': 'application/jwk-set+json' }).end(JSON.stringify({ keys: [current, next] }));
       return;
     }
     if (req.method === 'POST' && req.url === '/_test/mode') {

@@ -797,3 +797,31 @@ async fn the_provider_confirms_it_is_them_before_a_sensitive_change() {
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert!(res.text().await.unwrap().contains("not the one linked"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_provider_key_is_fetched_when_a_token_names_it() {
+    let (app, client, _admin) = gatehouse(&[]).await;
+    let sub = unique("uma");
+    idp().account(&sub, &format!("{sub}@example.com"), true).await;
+    // The provider starts publishing a new key (after Gatehouse read its
+    // keys at start) and signs with it: Gatehouse fetches the keys again.
+    let res = reqwest::Client::new()
+        .post(format!("{}/_test/rotate", idp().issuer))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    idp().mode(&client, "next-key").await;
+    let (browser, res) = sign_in(&app, ID, &sub).await;
+    assert_eq!(
+        res.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        res.text().await.unwrap_or_default()
+    );
+    assert_eq!(app.whoami(&browser).await["user"]["username"], json!(sub));
+    // A key it still does not publish stays refused.
+    idp().mode(&client, "unknown-kid").await;
+    let (_browser, res) = sign_in(&app, ID, &sub).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+}

@@ -365,7 +365,12 @@ impl Provider {
                         algorithms,
                         iss_parameter: doc.authorization_response_iss_parameter_supported,
                         keys: RwLock::new(Arc::new(keys)),
-                        refreshed: tokio::sync::Mutex::new(Instant::now()),
+                        // The first unknown key may be fetched at once.
+                        refreshed: tokio::sync::Mutex::new(
+                            Instant::now()
+                                .checked_sub(KEY_REFRESH_GAP)
+                                .unwrap_or_else(Instant::now),
+                        ),
                     }),
                     http,
                 })
