@@ -39,6 +39,13 @@ pub struct ExternalIdentity {
     pub name: Option<String>,
 }
 
+impl ExternalIdentity {
+    /// "Name (id)", as the audit log names the provider.
+    fn label(&self) -> String {
+        format!("{} ({})", self.provider_name, self.provider)
+    }
+}
+
 /// An identity linked to a user, as `/account` and the admin list it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LinkedIdentity {
@@ -79,19 +86,13 @@ impl Core {
                 Error::EmailNotVerified => "email not verified".into(),
                 other => other.to_string(),
             };
-            let detail = format!("{} ({}): {reason}", identity.provider_name, identity.provider);
             let user_id = identities::find(&self.db, &identity.provider, &identity.subject)
                 .await
                 .ok()
                 .flatten()
                 .map(|r| r.user_id);
-            self.audit(
-                Event::ExternalSignInRefused,
-                user_id.as_deref(),
-                client,
-                Some(&detail),
-            )
-            .await;
+            self.note_refused(user_id.as_deref(), &identity.label(), &reason, client)
+                .await;
         }
         result
     }
@@ -113,7 +114,7 @@ impl Core {
             }
             None => self.create_from_identity(identity, client).await?,
         };
-        let first = format!("{} ({})", identity.provider_name, identity.provider);
+        let first = identity.label();
         if let Some(pending) = self.pend_sign_in(&user, false, &first).await? {
             return Ok(LoginOutcome::SecondFactor(pending));
         }
@@ -248,7 +249,7 @@ impl Core {
             if mailed {
                 self.wake_mailer();
             }
-            let detail = format!("through {} ({})", identity.provider_name, identity.provider);
+            let detail = format!("through {}", identity.label());
             self.audit(Event::Signup, Some(&user.id), client, Some(&detail))
                 .await;
             if self.config.email_verification == crate::server::config::EmailVerification::Required
@@ -274,14 +275,8 @@ impl Core {
             if row.user_id == auth.user.id {
                 return Ok(());
             }
-            let detail = format!("{} ({}): {TAKEN}", identity.provider_name, identity.provider);
-            self.audit(
-                Event::ExternalSignInRefused,
-                Some(&auth.user.id),
-                client,
-                Some(&detail),
-            )
-            .await;
+            self.note_refused(Some(&auth.user.id), &identity.label(), TAKEN, client)
+                .await;
             return Err(Error::conflict("provider", TAKEN));
         }
         let now = super::now();
@@ -310,7 +305,7 @@ impl Core {
             Err(LinkError::Db(e)) => return Err(e.into()),
         }
         tx.commit().await?;
-        let detail = format!("{} ({})", identity.provider_name, identity.provider);
+        let detail = identity.label();
         self.audit(Event::IdentityLinked, Some(&auth.user.id), client, Some(&detail))
             .await;
         Ok(())
@@ -354,8 +349,15 @@ impl Core {
         reason: &str,
         client: &Client,
     ) {
-        let detail = format!("{provider_name} ({provider}): {reason}");
-        self.audit(Event::ExternalSignInRefused, None, client, Some(&detail))
+        let label = format!("{provider_name} ({provider})");
+        self.note_refused(None, &label, reason, client).await;
+    }
+
+    /// Audits a refused sign-in, link or re-authentication through the
+    /// provider `label` names, with the reason (and the user, if known).
+    async fn note_refused(&self, user_id: Option<&str>, label: &str, reason: &str, client: &Client) {
+        let detail = format!("{label}: {reason}");
+        self.audit(Event::ExternalSignInRefused, user_id, client, Some(&detail))
             .await;
     }
 
@@ -382,15 +384,11 @@ impl Core {
             .await?
             .is_some_and(|r| r.user_id == auth.user.id);
         if !mine {
-            let detail = format!(
-                "{} ({}): not linked to this account",
-                identity.provider_name, identity.provider
-            );
-            self.audit(
-                Event::ExternalSignInRefused,
+            self.note_refused(
                 Some(&auth.user.id),
+                &identity.label(),
+                "not linked to this account",
                 client,
-                Some(&detail),
             )
             .await;
             return Err(Error::Forbidden(format!(
@@ -405,7 +403,7 @@ impl Core {
             )));
         }
         self.mark_reauthenticated(auth, &Amr::external()).await?;
-        let detail = format!("through {} ({})", identity.provider_name, identity.provider);
+        let detail = format!("through {}", identity.label());
         self.audit(Event::Reauthenticated, Some(&auth.user.id), client, Some(&detail))
             .await;
         Ok(())

@@ -64,21 +64,10 @@ struct Page {
 }
 
 fn page(status: StatusCode, page: Page) -> Response {
-    match page.render() {
-        Ok(html) => (
-            status,
-            [
-                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-                (header::CACHE_CONTROL, "no-store"),
-            ],
-            html,
-        )
-            .into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "could not render a page");
-            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
-        }
-    }
+    let mut res = super::html_page(status, &page);
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
 }
 
 /// `message` as a sentence: a capital first letter and a full stop.
@@ -131,9 +120,7 @@ fn redirect(location: &str) -> Response {
 }
 
 fn pairs(query: Option<String>) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
+    super::form_pairs(query.unwrap_or_default().as_bytes())
 }
 
 fn first(pairs: &[(String, String)], name: &str) -> Option<String> {

@@ -222,3 +222,24 @@ pub async fn ready(State(state): State<AppState>) -> Result<Json<Status>, ApiErr
         ))
     }
 }
+
+/// The name-value pairs of a query string or form body, in order (repeats
+/// kept: the protocol endpoints refuse a repeated parameter themselves).
+pub(crate) fn form_pairs(raw: &[u8]) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(raw)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// A server-rendered page of the protocol endpoints (askama), or a bare 500
+/// when the template cannot render.
+pub(crate) fn html_page(status: StatusCode, page: &impl askama::Template) -> axum::response::Response {
+    use axum::{http::header, response::IntoResponse};
+    match page.render() {
+        Ok(html) => (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "could not render a page");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}

@@ -53,12 +53,6 @@ async fn discovery(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-fn pairs_of(raw: &[u8]) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(raw)
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
-}
-
 /// An RFC 6749 §5.2 error answer. `invalid_client` is 401 with a Basic
 /// challenge; a token that failed is 401 with a Bearer one (RFC 6750 §3).
 /// Errors that are not the protocol's (a limit, the database away) keep
@@ -128,7 +122,7 @@ fn form_body(headers: &HeaderMap, body: &Bytes) -> Result<Vec<(String, String)>,
             "send the parameters as application/x-www-form-urlencoded",
         ));
     }
-    Ok(pairs_of(body))
+    Ok(super::form_pairs(body))
 }
 
 /// The client's id and secret from `Authorization: Basic` (RFC 6749 §2.3.1:
@@ -277,13 +271,7 @@ struct Page {
 }
 
 fn page(status: StatusCode, page: Page) -> Response {
-    match page.render() {
-        Ok(html) => (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "could not render a page");
-            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
-        }
-    }
+    super::html_page(status, &page)
 }
 
 fn refused(message: String) -> Response {
@@ -328,7 +316,7 @@ async fn authorize(
     MaybeUser(auth): MaybeUser,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let params = AuthorizeParams::from_pairs(pairs_of(query.unwrap_or_default().as_bytes()));
+    let params = AuthorizeParams::from_pairs(super::form_pairs(query.unwrap_or_default().as_bytes()));
     match state.core.authorize(&params, auth.as_deref()).await {
         Ok(outcome) => follow(outcome),
         Err(e) => core_failed(e),
@@ -392,7 +380,7 @@ async fn logout(
     session: Session,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let params = LogoutParams::from_pairs(pairs_of(query.unwrap_or_default().as_bytes()));
+    let params = LogoutParams::from_pairs(super::form_pairs(query.unwrap_or_default().as_bytes()));
     decide_logout(&state, auth.as_deref(), &client, &session, &params, false).await
 }
 
