@@ -1,27 +1,12 @@
 import { expect, test, type Page } from "@playwright/test";
 import { federatedGatehouse, idpPort } from "../playwright.config";
-import { ADMIN, hydrated, logIn, uniqueUser } from "./helpers";
+import { ADMIN, api, hydrated, logIn, uniqueUser } from "./helpers";
 
 // Signing in through another identity provider: a real OpenID Connect
 // provider (panva's oidc-provider, with its development login and consent
 // pages) and a Gatehouse that offers "Continue with Test IdP".
 
 const idp = `http://127.0.0.1:${idpPort}`;
-
-/** A same-origin JSON call from a Gatehouse page. */
-async function api(page: Page, path: string, body: unknown): Promise<number> {
-  return page.evaluate(
-    async ([path, body]) => {
-      const res = await fetch(path as string, {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify(body),
-      });
-      return res.status;
-    },
-    [path, body],
-  );
-}
 
 /** This Gatehouse has its first admin (the first test to come creates it). */
 async function ensureSetUp(page: Page) {

@@ -1,6 +1,6 @@
 import { expect, test, type Page } from "@playwright/test";
 import { forwardGatehouse, nginxPort } from "../playwright.config";
-import { ADMIN, hydrated, logIn, uniqueUser } from "./helpers";
+import { ADMIN, api, hydrated, logIn, uniqueUser } from "./helpers";
 
 // An app with no login of its own behind a real nginx, which asks Gatehouse
 // about every request (auth_request). Gatehouse's pages are on
@@ -9,21 +9,6 @@ import { ADMIN, hydrated, logIn, uniqueUser } from "./helpers";
 
 const app = `http://app.gatehouse.test:${nginxPort}`;
 const adminApp = `http://admin.gatehouse.test:${nginxPort}`;
-
-/** A same-origin JSON call from a Gatehouse page (the browser resolves the names). */
-async function api(page: Page, path: string, body: unknown): Promise<number> {
-  return page.evaluate(
-    async ([path, body]) => {
-      const res = await fetch(path as string, {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify(body),
-      });
-      return res.status;
-    },
-    [path, body],
-  );
-}
 
 async function ensureAccounts(page: Page, user: { username: string; email: string; password: string }) {
   await page.goto(`${forwardGatehouse}/login`);

@@ -105,3 +105,18 @@ export async function logOut(page: Page) {
   await page.getByRole("button", { name: "Logout" }).click();
   await expect(page).toHaveURL(/\/login$/);
 }
+
+/** A same-origin JSON POST from the page's own origin (a Gatehouse page); its status. */
+export async function api(page: Page, path: string, body: unknown): Promise<number> {
+  return page.evaluate(
+    async ([path, body]) => {
+      const res = await fetch(path as string, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      return res.status;
+    },
+    [path, body],
+  );
+}

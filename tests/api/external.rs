@@ -29,13 +29,6 @@ async fn gatehouse(extra: &[(&str, &str)]) -> (TestApp, IdpClient, reqwest::Clie
     (app, client, admin)
 }
 
-fn location(res: &reqwest::Response) -> String {
-    res.headers()
-        .get(header::LOCATION)
-        .map(|v| v.to_str().unwrap().to_string())
-        .unwrap_or_default()
-}
-
 async fn audit(app: &TestApp, admin: &reqwest::Client) -> Vec<Value> {
     let res = app.get(admin, "/api/v1/admin/audit?limit=100").await;
     assert_eq!(res.status(), StatusCode::OK);
@@ -578,6 +571,27 @@ async fn a_plain_oauth_provider_signs_in_through_its_userinfo() {
     assert_eq!(me["user"]["email_verified"], json!(true));
 }
 
+/// The owner of `address` resets the account's password with the mailed link.
+async fn reset_password(app: &TestApp, sink: &smtp::SmtpSink, address: &str) {
+    let res = app
+        .post_json(
+            &app.client(),
+            "/api/v1/auth/password/forgot",
+            &json!({ "email": address }),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let token = sink.last_to(address).await.token("/reset-password").unwrap();
+    let res = app
+        .post_json(
+            &app.client(),
+            "/api/v1/auth/password/reset",
+            &json!({ "token": token, "new_password": "the owner's own passphrase" }),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_password_reset_ends_an_identity_that_claimed_the_address_unverified() {
     // Someone signs up through a provider that did not verify the address
@@ -602,27 +616,7 @@ async fn a_password_reset_ends_an_identity_that_claimed_the_address_unverified()
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(identities(&app).await, 1);
 
-    let res = app
-        .post_json(
-            &app.client(),
-            "/api/v1/auth/password/forgot",
-            &json!({ "email": "nia@example.com" }),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::ACCEPTED);
-    let token = sink
-        .last_to("nia@example.com")
-        .await
-        .token("/reset-password")
-        .unwrap();
-    let res = app
-        .post_json(
-            &app.client(),
-            "/api/v1/auth/password/reset",
-            &json!({ "token": token, "new_password": "the owner's own passphrase" }),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::OK);
+    reset_password(&app, &sink, "nia@example.com").await;
     assert_eq!(
         identities(&app).await,
         0,
@@ -646,27 +640,7 @@ async fn a_password_reset_ends_an_identity_that_claimed_the_address_unverified()
     idp().account(&owner, "ola@example.com", true).await;
     let (_b, res) = sign_in(&app, ID, &owner).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    let res = app
-        .post_json(
-            &app.client(),
-            "/api/v1/auth/password/forgot",
-            &json!({ "email": "ola@example.com" }),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::ACCEPTED);
-    let token = sink
-        .last_to("ola@example.com")
-        .await
-        .token("/reset-password")
-        .unwrap();
-    let res = app
-        .post_json(
-            &app.client(),
-            "/api/v1/auth/password/reset",
-            &json!({ "token": token, "new_password": "the owner's own passphrase" }),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::OK);
+    reset_password(&app, &sink, "ola@example.com").await;
     assert_eq!(identities(&app).await, 1);
 }
 
