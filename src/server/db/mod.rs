@@ -237,6 +237,14 @@ impl Db {
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(DATABASE_WAIT);
+            // The first connection to a new file turns it to WAL, which
+            // needs the file to itself: two processes doing it at once can
+            // get SQLITE_BUSY at once (SQLite skips the busy wait where it
+            // would deadlock). The lock file that orders migrations orders
+            // this first connection too.
+            let turn = migration_turn(options.get_filename())
+                .await
+                .map_err(sqlx::Error::Io)?;
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
                 // A connection to a local file cannot go stale the way a
@@ -246,6 +254,7 @@ impl Db {
                 .acquire_timeout(DATABASE_WAIT)
                 .connect_with(options.clone())
                 .await?;
+            drop(turn);
             Ok(Db::Sqlite(pool, readers::Readers::for_file(url, &options)))
         } else {
             let options = PgConnectOptions::from_str(url)?;
