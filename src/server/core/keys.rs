@@ -44,6 +44,13 @@ pub(crate) struct KeySet {
     jwks: serde_json::Value,
 }
 
+impl KeySet {
+    /// Whether `kid` is a key that verifies tokens (not retired).
+    pub(crate) fn verifies(&self, kid: &str) -> bool {
+        self.verifying.contains_key(kid)
+    }
+}
+
 /// A key set and when it was read from the database.
 type Loaded = (Arc<KeySet>, Instant);
 

@@ -128,6 +128,9 @@ pub struct Core {
     pub policy: passwords::Policy,
     setup_done: Arc<AtomicBool>,
     keys: keys::KeyCache,
+    /// Access tokens whose signature and claims were checked (see
+    /// [`tokens::VerifiedTokens`]).
+    verified: tokens::VerifiedTokens,
     /// Rung when mail is queued, so this instance's sender starts at once.
     mailer_wake: Arc<tokio::sync::Notify>,
     /// Work begun for a request that goes on after its answer (see
@@ -167,6 +170,7 @@ impl Core {
             policy,
             setup_done: Arc::new(AtomicBool::new(false)),
             keys: keys::KeyCache::default(),
+            verified: tokens::VerifiedTokens::default(),
             mailer_wake: Arc::new(tokio::sync::Notify::new()),
             background: tokio_util::task::TaskTracker::new(),
         }

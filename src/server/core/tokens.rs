@@ -215,11 +215,34 @@ impl Core {
             leeway: LEEWAY,
             expired_ok: false,
         };
-        let claims: Claims = self.verify(token, &expect).await?;
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let now = super::now();
+        let cached = match self.verified.get(&digest, now) {
+            // Its key must still verify: a retired key's tokens stop at once.
+            Some(hit) if self.keys(false).await?.verifies(&hit.kid) => Some(hit),
+            _ => None,
+        };
+        let claims = match cached {
+            Some(hit) => hit,
+            None => {
+                let claims: Claims = self.verify(token, &expect).await?;
+                let kid = jsonwebtoken::decode_header(token)
+                    .ok()
+                    .and_then(|h| h.kid)
+                    .ok_or(Error::Unauthenticated)?;
+                let checked = Checked {
+                    kid,
+                    exp: claims.exp,
+                    sub: claims.sub,
+                    sid: claims.sid,
+                };
+                self.verified.put(digest, checked.clone(), now);
+                checked
+            }
+        };
         let found = tokens::family_with_user(&self.db, &claims.sid)
             .await?
             .ok_or(Error::Unauthenticated)?;
-        let now = super::now();
         if found.user.id != claims.sub
             || found.client_id.is_some()
             || found.revoked_at.is_some()
@@ -244,5 +267,95 @@ impl Core {
     pub async fn purge_token_families(&self) -> Result<u64> {
         let now = super::now();
         Ok(tokens::purge(&self.db, now, now - REVOKED_RETENTION).await?)
+    }
+}
+
+/// What a verified access token says that a request needs, and the key that
+/// signed it.
+#[derive(Clone, Debug)]
+pub(crate) struct Checked {
+    kid: String,
+    exp: i64,
+    sub: String,
+    sid: String,
+}
+
+/// Access tokens already verified, keyed by the SHA-256 of the token, so a
+/// client sending the same token again costs no signature check (an RS256
+/// verification is most of a bearer request's work). Only the signature and
+/// the claims are remembered: the family and the user are read on every
+/// request, so revocation, disabling and password changes stay exact; an
+/// entry serves only before the token's `exp` and while its key verifies.
+/// At most [`VerifiedTokens::CAPACITY`] entries.
+#[derive(Clone, Default)]
+pub(crate) struct VerifiedTokens(
+    std::sync::Arc<std::sync::Mutex<std::collections::HashMap<[u8; 32], Checked>>>,
+);
+
+impl VerifiedTokens {
+    const CAPACITY: usize = 4096;
+
+    fn get(&self, digest: &[u8; 32], now: i64) -> Option<Checked> {
+        let entries = self.0.lock().ok()?;
+        entries.get(digest).filter(|c| now < c.exp).cloned()
+    }
+
+    fn put(&self, digest: [u8; 32], checked: Checked, now: i64) {
+        let Ok(mut entries) = self.0.lock() else {
+            return;
+        };
+        if entries.len() >= Self::CAPACITY {
+            entries.retain(|_, c| now < c.exp);
+            if entries.len() >= Self::CAPACITY / 2 {
+                // Full of live tokens: start over rather than scan for the
+                // oldest (a miss costs one verification).
+                entries.clear();
+            }
+        }
+        entries.insert(digest, checked);
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.0.lock().map(|e| e.len()).unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Checked, VerifiedTokens};
+
+    fn checked(exp: i64) -> Checked {
+        Checked {
+            kid: "k".into(),
+            exp,
+            sub: "u".into(),
+            sid: "f".into(),
+        }
+    }
+
+    #[test]
+    fn the_verified_token_cache_forgets_expired_tokens_and_stays_bounded() {
+        let cache = VerifiedTokens::default();
+        cache.put([1; 32], checked(100), 50);
+        assert!(cache.get(&[1; 32], 99).is_some());
+        assert!(cache.get(&[1; 32], 100).is_none(), "not at exp");
+        assert!(cache.get(&[2; 32], 50).is_none());
+        for i in 0..(3 * VerifiedTokens::CAPACITY) {
+            let mut digest = [0u8; 32];
+            digest[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            cache.put(digest, checked(1000), 50);
+            assert!(cache.len() <= VerifiedTokens::CAPACITY);
+        }
+        // Expired ones go first when it is full.
+        let cache = VerifiedTokens::default();
+        for i in 0..VerifiedTokens::CAPACITY {
+            let mut digest = [0u8; 32];
+            digest[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            cache.put(digest, checked(if i == 0 { 1000 } else { 60 }), 50);
+        }
+        cache.put([9; 32], checked(1000), 70);
+        assert_eq!(cache.len(), 2);
+        assert!(cache.get(&[0; 32], 70).is_some(), "the live one stays");
     }
 }
