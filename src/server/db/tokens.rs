@@ -168,19 +168,22 @@ pub async fn insert_token(db: &Db, family_id: &str, token_hash: &str, now: i64) 
         .map(|_| ()))
 }
 
-/// Spends the token in one statement, so two concurrent refreshes with the
-/// same token cannot both succeed. Returns its family if it was unspent.
 /// The families a token may be spent in: the API's own (`None`) or one
 /// client's. A token of another kind is neither spent nor found, so one
-/// party's attempt never spends (or revokes) another's tokens.
+/// party's attempt never spends (or revokes) another's tokens. A condition
+/// on the family id in `family`, looked up by its key (an `IN (SELECT ...)`
+/// list would read every family of the client, or of the API, each time);
 /// `param` is the number of the client id's placeholder.
-fn owner_filter(client_id: Option<&str>, param: u8) -> String {
-    match client_id {
-        None => "(SELECT id FROM refresh_families WHERE client_id IS NULL)".into(),
-        Some(_) => format!("(SELECT id FROM refresh_families WHERE client_id = ${param})"),
-    }
+fn owner_filter(family: &str, client_id: Option<&str>, param: u8) -> String {
+    let client = match client_id {
+        None => "o.client_id IS NULL".to_string(),
+        Some(_) => format!("o.client_id = ${param}"),
+    };
+    format!("EXISTS (SELECT 1 FROM refresh_families o WHERE o.id = {family} AND {client})")
 }
 
+/// Spends the token in one statement, so two concurrent refreshes with the
+/// same token cannot both succeed. Returns its family if it was unspent.
 pub async fn spend(
     db: &Db,
     token_hash: &str,
@@ -189,8 +192,8 @@ pub async fn spend(
 ) -> Result<Option<String>, sqlx::Error> {
     let sql = format!(
         "UPDATE refresh_tokens SET spent_at = $1 WHERE token_hash = $2 AND spent_at IS NULL \
-         AND family_id IN {} RETURNING family_id",
-        owner_filter(client_id, 3)
+         AND {} RETURNING family_id",
+        owner_filter("refresh_tokens.family_id", client_id, 3)
     );
     on_pool!(db, pool => {
         let mut q = sqlx::query_scalar::<_, String>(&sql).bind(now).bind(token_hash);
@@ -210,8 +213,8 @@ pub async fn family_of(
 ) -> Result<Option<(String, String)>, sqlx::Error> {
     let sql = format!(
         "SELECT t.family_id, f.user_id FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id \
-         WHERE t.token_hash = $1 AND f.id IN {}",
-        owner_filter(client_id, 2)
+         WHERE t.token_hash = $1 AND {}",
+        owner_filter("t.family_id", client_id, 2)
     );
     on_pool!(db, pool => {
         let mut q = sqlx::query_as::<_, (String, String)>(&sql).bind(token_hash);
