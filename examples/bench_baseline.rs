@@ -12,11 +12,13 @@
 //!                                             prints its URL
 //!   bench_baseline rs256 SECONDS THREADS      RS256 (RSA-2048) JWT signatures the way
 //!                                             Gatehouse signs, on THREADS threads; prints signs/s
-//!   bench_baseline oidc BASE CLIENT_ID SECRET COOKIE SECONDS CONNECTIONS
-//!                                             the OpenID Connect provider's token endpoint:
-//!                                             code exchanges/s (each after a code from
-//!                                             /oauth2/authorize), then refresh grants/s;
-//!                                             prints both, space-separated
+//!   bench_baseline oidc ISSUER CLIENT_ID SECRET COOKIE SECONDS CONNECTIONS
+//!                                             an OpenID Connect provider's token endpoint
+//!                                             (endpoints from ISSUER's discovery; COOKIE
+//!                                             is a signed-in session there): code
+//!                                             exchanges/s (each after a code from the
+//!                                             authorization endpoint), then refresh
+//!                                             grants/s; prints both, space-separated
 //!
 //! `cargo build --release --features ssr --example bench_baseline`
 
@@ -228,17 +230,33 @@ fn oidc(
             .redirect(reqwest::redirect::Policy::none())
             .pool_max_idle_per_host(connections)
             .build()?;
+        // The endpoints from discovery: the same loop measures any provider
+        // (Gatehouse, or npm's oidc-provider beside it).
+        let discovery: serde_json::Value = http
+            .get(format!("{base}/.well-known/openid-configuration"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let endpoint = |name: &str| {
+            discovery[name]
+                .as_str()
+                .map(str::to_string)
+                .ok_or(format!("discovery has no {name}"))
+        };
+        let (authorization_endpoint, token_endpoint) =
+            (endpoint("authorization_endpoint")?, endpoint("token_endpoint")?);
         let authorize = format!(
-            "{base}/oauth2/authorize?response_type=code&client_id={id}&redirect_uri={}&scope=openid%20offline_access\
+            "{authorization_endpoint}?response_type=code&client_id={id}&redirect_uri={}&scope=openid%20offline_access\
              &state=s&nonce=n&code_challenge={CHALLENGE}&code_challenge_method=S256",
             REDIRECT.replace(':', "%3A").replace('/', "%2F"),
         );
         // One cycle: a code, then its exchange; the answer's refresh token.
         let cycle = {
-            let (http, authorize, base) = (http.clone(), authorize.clone(), base.to_string());
+            let (http, authorize, token_endpoint) = (http.clone(), authorize.clone(), token_endpoint.clone());
             let (id, secret, cookie) = (id.to_string(), secret.to_string(), cookie.to_string());
             move || {
-                let (http, authorize, base) = (http.clone(), authorize.clone(), base.clone());
+                let (http, authorize, token_endpoint) = (http.clone(), authorize.clone(), token_endpoint.clone());
                 let (id, secret, cookie) = (id.clone(), secret.clone(), cookie.clone());
                 async move {
                     let res = http.get(&authorize).header("Cookie", &cookie).send().await.ok()?;
@@ -250,7 +268,7 @@ fn oidc(
                         .1
                         .into_owned();
                     let res = http
-                        .post(format!("{base}/oauth2/token"))
+                        .post(&token_endpoint)
                         .basic_auth(&id, Some(&secret))
                         .form(&[
                             ("grant_type", "authorization_code"),
@@ -288,33 +306,40 @@ fn oidc(
             }));
         }
         let mut exchanges = 0;
-        let mut refresh_tokens = vec![first];
+        // The newest tokens first: a provider with a bounded store (npm
+        // oidc-provider's in-memory one keeps 1000 entries) has forgotten
+        // the oldest.
+        let mut refresh_tokens = Vec::new();
         for t in tasks {
             let (n, last) = t.await??;
             exchanges += n;
             refresh_tokens.extend(last);
         }
+        refresh_tokens.push(first);
         let exchange_rate = exchanges as f64 / start.elapsed().as_secs_f64();
 
         let start = Instant::now();
         let mut tasks = Vec::new();
         for mut rt in refresh_tokens.into_iter().take(connections) {
-            let (http, base, id, secret) = (http.clone(), base.to_string(), id.to_string(), secret.to_string());
+            let (http, token_endpoint, id, secret) = (http.clone(), token_endpoint.clone(), id.to_string(), secret.to_string());
             tasks.push(tokio::spawn(async move {
                 let mut n = 0usize;
                 while start.elapsed() < length {
                     let res = http
-                        .post(format!("{base}/oauth2/token"))
+                        .post(&token_endpoint)
                         .basic_auth(&id, Some(&secret))
                         .form(&[("grant_type", "refresh_token"), ("refresh_token", rt.as_str())])
                         .send()
                         .await
-                        .map_err(|_| "a refresh failed")?;
-                    let body: serde_json::Value = res.json().await.map_err(|_| "a refresh failed")?;
-                    rt = body["refresh_token"].as_str().ok_or("a refresh was refused")?.to_string();
+                        .map_err(|e| format!("a refresh failed: {e}"))?;
+                    let body: serde_json::Value = res.json().await.map_err(|e| format!("a refresh failed: {e}"))?;
+                    rt = body["refresh_token"]
+                        .as_str()
+                        .ok_or(format!("a refresh was refused: {body}"))?
+                        .to_string();
                     n += 1;
                 }
-                Ok::<_, &str>(n)
+                Ok::<_, String>(n)
             }));
         }
         let mut refreshes = 0;

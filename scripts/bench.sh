@@ -137,10 +137,10 @@ sign_in() {
     | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')"
 }
 
-# login_flood SECONDS: logins/s into LOGINS.
+# login_flood SECONDS [CONNECTIONS]: logins/s into LOGINS.
 login_flood() {
   local out
-  out="$(wrk -t2 -c"$CONNECTIONS" -d"$1s" --latency -s "$work/login.lua" "$BASE/api/v1/auth/login")"
+  out="$(wrk -t2 -c"${2:-$CONNECTIONS}" -d"$1s" --latency -s "$work/login.lua" "$BASE/api/v1/auth/login")"
   parse_wrk "$out"
   LOGINS="$RPS"
 }
@@ -167,17 +167,20 @@ printf '  %-52s %10s ms\n' "start to /health 200" "$STARTUP_MS"
 printf '  %-52s %10s MiB\n' "RSS idle" "$IDLE_RSS"
 
 measure "GET /health" "$BASE/health"
-row "GET /health" "$RPS/s" "$(ratio "$RPS" "$HELLO")" "of hello (target >= 0.6)"
+row "GET /health" "$RPS/s" "$(ratio "$RPS" "$HELLO")" "of hello (target >= 0.75)"
 measure "GET /api/v1/auth/session (signed in)" -H "Cookie: $COOKIE" "$BASE/api/v1/auth/session"
 SESSION_RPS="$RPS"
-row "session check GET /api/v1/auth/session" "$RPS/s" "$(ratio "$RPS" "$HELLO")" "of hello (target >= 0.2)"
+row "session check GET /api/v1/auth/session" "$RPS/s" "$(ratio "$RPS" "$HELLO")" "of hello (target >= 0.4)"
 measure "GET /api/v1/users/me (bearer)" -H "Authorization: Bearer $BEARER" "$BASE/api/v1/users/me"
-row "bearer GET /api/v1/users/me" "$RPS/s" "$(ratio "$RPS" "$HELLO")" "of hello (target >= 0.3)"
+row "bearer GET /api/v1/users/me (RS256)" "$RPS/s" "$(ratio "$RPS" "$HELLO")" "of hello (target >= 0.35)"
 # Forward authentication: the question a proxy asks on every request of
 # every app it protects (here as Caddy and Traefik ask it, with the cookie).
 measure "GET /api/v1/auth/forward (signed in)" -H "Cookie: $COOKIE" -H "X-Forwarded-Proto: https" \
   -H "X-Forwarded-Host: app.bench.test" -H "X-Forwarded-Uri: /" "$BASE/api/v1/auth/forward"
 row "forward-auth check (cookie)" "$RPS/s" "$(ratio "$RPS" "$HELLO")" "of hello (target >= 0.4; the session check: $(ratio "$SESSION_RPS" "$HELLO"))"
+measure "GET /api/v1/auth/forward (bearer)" -H "Authorization: Bearer $BEARER" -H "X-Forwarded-Proto: https" \
+  -H "X-Forwarded-Host: app.bench.test" -H "X-Forwarded-Uri: /" "$BASE/api/v1/auth/forward"
+row "forward-auth check (bearer, RS256)" "$RPS/s" "$(ratio "$RPS" "$HELLO")" "of hello (target >= 0.4)"
 
 # The OpenID Connect provider: its public documents, then the token
 # endpoint (a code exchange signs an access and an ID token; a refresh too).
@@ -194,17 +197,35 @@ printf '  %-52s %10s/s\n' "OIDC code flow: authorize + code exchange" "$EXCHANGE
 printf '  %-52s %10s/s\n' "OIDC refresh grant" "$REFRESHES"
 row "OIDC authorize + code exchange (2 signatures)" "$EXCHANGES/s" "$(ratio "$(python3 -c "print($EXCHANGES * 2)")" "$RS256")" "of the RS256 limit, counting 2 signs each (target >= 0.5); $(ratio "$EXCHANGES" "$HELLO") of hello"
 row "OIDC refresh grant (2 signatures)" "$REFRESHES/s" "$(ratio "$(python3 -c "print($REFRESHES * 2)")" "$RS256")" "of the RS256 limit, counting 2 signs each (target >= 0.5); $(ratio "$REFRESHES" "$HELLO") of hello"
+# npm's oidc-provider (panva's, OpenID Certified; the provider the tests sign
+# in through) on the same grants, measured by the same loop beside Gatehouse:
+# its in-memory store, one Node.js process (as its quick start runs it).
+idp_port="$(free_port)"
+idp_secret="bench-secret-for-the-reference-provider-0123456789"
+(cd examples/oidc-idp && IDP_BENCH=1 IDP_CLIENT_ID=bench IDP_CLIENT_SECRET="$idp_secret" \
+  IDP_REDIRECT_URI=http://127.0.0.1:9/callback exec node server.mjs "$idp_port") > "$work/idp.log" 2>&1 &
+idp=$!; pids+=("$idp")
+wait_for "http://127.0.0.1:$idp_port/.well-known/openid-configuration"
+idp_cookie="$(cd examples/oidc-idp && node bench-session.mjs "http://127.0.0.1:$idp_port" bench http://127.0.0.1:9/callback)"
+read -r IDP_EXCHANGES IDP_REFRESHES < <("$baseline" oidc "http://127.0.0.1:$idp_port" bench "$idp_secret" "$idp_cookie" "$DURATION" "$CONNECTIONS")
+kill "$idp" 2>/dev/null || true; wait "$idp" 2>/dev/null || true
+printf '  %-52s %10s/s\n' "oidc-provider (npm): authorize + code exchange" "$IDP_EXCHANGES"
+printf '  %-52s %10s/s\n' "oidc-provider (npm): refresh grant" "$IDP_REFRESHES"
+row "oidc-provider 9 (npm): authorize + exchange" "$IDP_EXCHANGES/s" "$(ratio "$EXCHANGES" "$IDP_EXCHANGES")" "Gatehouse / oidc-provider"
+row "oidc-provider 9 (npm): refresh grant" "$IDP_REFRESHES/s" "$(ratio "$REFRESHES" "$IDP_REFRESHES")" "Gatehouse / oidc-provider"
 measure "GET /dashboard (server-rendered, signed in)" -H 'Accept: text/html' -H "Cookie: $COOKIE" "$BASE/dashboard"
-row "signed-in SSR GET /dashboard" "$RPS/s" "$(ratio "$RPS" "$HELLO")" "of hello (target >= 0.06)"
+row "signed-in SSR GET /dashboard" "$RPS/s" "$(ratio "$RPS" "$HELLO")" "of hello (target >= 0.08)"
 
 : > "$work/rss.samples"
 rss_sampler "$SERVER" "$work/rss.samples" &
 sampler=$!
-login_flood "$FLOOD"
+# The flood of record for memory: 64 connections (more waiting requests
+# than workers, so queued work shows in the peak).
+login_flood "$FLOOD" "${FLOOD_CONNECTIONS:-64}"
 kill "$sampler" 2>/dev/null || true
 wait "$sampler" 2>/dev/null || true
-printf '  %-52s %10s logins/s\n' "POST /api/v1/auth/login, ${FLOOD}s flood" "$LOGINS"
-row "password logins/s" "$LOGINS/s" "$(ratio "$LOGINS" "$ARGON2")" "of the argon2 loop (target >= 0.9)"
+printf '  %-52s %10s logins/s\n' "POST /api/v1/auth/login, ${FLOOD}s flood, ${FLOOD_CONNECTIONS:-64} connections" "$LOGINS"
+row "password logins/s" "$LOGINS/s" "$(ratio "$LOGINS" "$ARGON2")" "of the argon2 loop (target >= 0.95)"
 read -r SAMPLED_PEAK SAMPLED_ANON SAMPLED_FILE < <(peak_of "$work/rss.samples")
 printf '  %-52s %10s MiB (anonymous %s, file-backed %s; %s samples)\n' "RSS peak sampled every 50 ms during the flood" \
   "$SAMPLED_PEAK" "$SAMPLED_ANON" "$SAMPLED_FILE" "$(wc -l < "$work/rss.samples")"
@@ -236,7 +257,7 @@ sleep 2
 quiet_check "$DURATION"
 wait "$flood" || true
 printf '  %-52s %10s ms (alone %s ms)\n' "session check p99 during a login flood" "$P99" "$BASE_P99"
-row "session check p99 during a login flood" "$P99 ms" "$(ratio "$P99" "$BASE_P99")" "of alone, $BASE_P99 ms (target <= 2)"
+row "session check p99 during a login flood" "$P99 ms" "$(ratio "$P99" "$BASE_P99")" "of alone, $BASE_P99 ms (target <= 1.5)"
 
 # The same for the forward-authentication check (a proxy's question).
 forward_check() {
@@ -253,7 +274,7 @@ sleep 2
 forward_check "$DURATION"
 wait "$flood" || true
 printf '  %-52s %10s ms (alone %s ms)\n' "forward check p99 during a login flood" "$P99" "$BASE_P99"
-row "forward check p99 during a login flood" "$P99 ms" "$(ratio "$P99" "$BASE_P99")" "of alone, $BASE_P99 ms (target <= 2)"
+row "forward check p99 during a login flood" "$P99 ms" "$(ratio "$P99" "$BASE_P99")" "of alone, $BASE_P99 ms (target <= 1.5)"
 
 say "bytes to make /login interactive (br)"
 LOGIN_KB="$(login_bytes)"

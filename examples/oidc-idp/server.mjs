@@ -15,6 +15,11 @@
 // A client may be given at start too (for a server started before the
 // tests): IDP_CLIENT_ID, IDP_CLIENT_SECRET and IDP_REDIRECT_URI.
 //
+// IDP_BENCH=1 (scripts/bench.sh): the client gets a refresh token with every
+// code (the provider otherwise asks prompt=consent for offline_access, an
+// interaction each time) and refresh tokens rotate on use, as Gatehouse's
+// do, so both providers are measured on the same grants.
+//
 // Usage: node server.mjs [port]  (0 or none: any free port). Prints one
 // JSON line {"issuer": ...} when ready; with --exit-with-stdin it stops
 // when its standard input closes (its parent test process ended).
@@ -50,13 +55,17 @@ const server = createServer();
 await new Promise((resolve) => server.listen(port, host, resolve));
 const issuer = `http://${host === '127.0.0.1' && process.env.IDP_PUBLIC_HOST ? process.env.IDP_PUBLIC_HOST : host}:${server.address().port}`;
 
+const bench = process.env.IDP_BENCH === '1';
 const clients = process.env.IDP_CLIENT_ID
   ? [{
     client_id: process.env.IDP_CLIENT_ID,
     client_secret: process.env.IDP_CLIENT_SECRET,
     redirect_uris: [process.env.IDP_REDIRECT_URI],
-    application_type: 'native',
+    // A native client is asked for consent on every authorization; the
+    // bench's client is a web app (consent once), as Gatehouse's is.
+    application_type: bench ? 'web' : 'native',
     token_endpoint_auth_method: 'client_secret_basic',
+    grant_types: ['authorization_code', 'refresh_token'],
   }]
   : [];
 
@@ -68,6 +77,13 @@ const provider = new Provider(issuer, {
     devInteractions: { enabled: true },
     registration: { enabled: true },
   },
+  ...(bench ? {
+    issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
+    // Without offline_access a refresh token ends with the browser session
+    // (which each new authorization moves on); Gatehouse's outlive it.
+    expiresWithSession: async () => false,
+    rotateRefreshToken: true,
+  } : {}),
   claims: {
     openid: ['sub'],
     email: ['email', 'email_verified'],
@@ -95,6 +111,7 @@ const provider = new Provider(issuer, {
 });
 provider.proxy = false;
 provider.on('server_error', (ctx, err) => console.error('server_error', err));
+if (bench) provider.on('grant.error', (ctx, err) => console.error('grant.error', err.error_detail ?? err.message));
 
 const b64 = (obj) => Buffer.from(JSON.stringify(obj)).toString('base64url');
 
