@@ -34,6 +34,9 @@ pub struct Shared {
     pub leptos_options: Arc<LeptosOptions>,
     /// The identity providers users may sign in with (`GATEHOUSE_PROVIDERS`).
     pub providers: Arc<federation::Providers>,
+    /// The OpenID Connect discovery document, serialised once: it depends
+    /// on the configuration only, and relying parties fetch it often.
+    pub discovery: axum::body::Bytes,
 }
 
 impl std::ops::Deref for AppState {
@@ -84,7 +87,11 @@ impl AppState {
             .await
             .map_err(|e| format!("cannot prepare the users table: {e}"))?;
         let providers = federation::Providers::discover(&config.providers).await?;
+        let discovery = serde_json::to_vec(&core.discovery())
+            .map_err(|e| format!("cannot write the discovery document: {e}"))?
+            .into();
         Ok(AppState(Arc::new(Shared {
+            discovery,
             core: Arc::new(core),
             hasher,
             config,

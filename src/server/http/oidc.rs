@@ -47,8 +47,11 @@ pub fn browser_routes() -> Router<AppState> {
 /// The discovery document; public and cacheable like the keys.
 async fn discovery(State(state): State<AppState>) -> Response {
     (
-        [(header::CACHE_CONTROL, "public, max-age=300")],
-        Json(state.core.discovery()),
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        state.discovery.clone(),
     )
         .into_response()
 }
