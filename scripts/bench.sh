@@ -10,6 +10,7 @@
 #   DURATION=5 FLOOD=15 scripts/bench.sh
 #   GATEHOUSE_BENCH_POSTGRES=postgres://... scripts/bench.sh   (else a throwaway server)
 #   SKIP_POSTGRES=1 / SKIP_SCALE=1   leave those parts out
+#   SKIP_BUILD=1                     measure the release build already in target/
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
 cd "$GATEHOUSE_ROOT"
@@ -28,8 +29,12 @@ fi
 install_tools --browser
 # Always through cargo-leptos: a plain `cargo build` of the server leaves the
 # asset names (LEPTOS_OUTPUT_NAME, read at compile time) empty.
-say "building the release site (cargo leptos build --release --precompress --split)"
-cargo leptos build --release --precompress --split
+if [ -n "${SKIP_BUILD:-}" ] && [ -x target/release/gatehouse ]; then
+  say "using the release site already built (SKIP_BUILD)"
+else
+  say "building the release site (cargo leptos build --release --precompress --split)"
+  cargo leptos build --release --precompress --split
+fi
 say "building the baselines (examples/bench_baseline.rs)"
 # The same LEPTOS_OUTPUT_NAME as cargo-leptos, so the library is not rebuilt.
 LEPTOS_OUTPUT_NAME=gatehouse cargo build -q --release --no-default-features --features ssr --example bench_baseline
