@@ -613,6 +613,41 @@ async fn a_code_works_once_for_its_client_verifier_and_redirect_uri() {
     assert_eq!(stored, 0);
 }
 
+/// Eight exchanges of one code at once: at most one gets tokens, and since
+/// the others are replays of a spent code, what it got is revoked too. The
+/// code is spent and the grant made in one transaction, so no exchange can
+/// come between the two and miss the grant it must end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn exchanges_of_one_code_at_once_give_tokens_at_most_once_and_end_them() {
+    let (app, _admin, id, secret, uma) = scene().await;
+    for _ in 0..3 {
+        let code = code_for(&app, &uma, &id, &[]).await;
+        let answers = futures::future::join_all((0..8).map(|_| exchange(&app, &id, &secret, &code))).await;
+        let mut won = Vec::new();
+        for res in answers {
+            match res.status() {
+                StatusCode::OK => won.push(json_of(res).await),
+                StatusCode::BAD_REQUEST => {
+                    let body: Value = json_of(res).await;
+                    assert_eq!(body["error"], "invalid_grant", "{body}");
+                }
+                other => panic!("an exchange answered {other}"),
+            }
+        }
+        assert!(won.len() <= 1, "{} exchanges of one code got tokens", won.len());
+        for t in won {
+            let access = t["access_token"].as_str().unwrap();
+            assert_eq!(introspect(&app, &id, &secret, access).await["active"], false);
+            oauth_error(
+                refresh(&app, &id, &secret, t["refresh_token"].as_str().unwrap()).await,
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+            )
+            .await;
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_authentication_failures_are_401_with_a_challenge_and_guessing_is_limited() {
     let (app, _admin, id, secret, uma) = scene().await;

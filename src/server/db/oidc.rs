@@ -243,18 +243,87 @@ pub async fn code(db: &Db, code_hash: &str) -> Result<Option<CodeRow>, sqlx::Err
     .await)
 }
 
-/// Spends a code in one statement (of two exchanges at once, one wins),
-/// recording the grant its exchange starts. Returns whether it was unspent.
-pub async fn take_code(db: &Db, code_hash: &str, now: i64, family_id: &str) -> Result<bool, sqlx::Error> {
-    on_pool!(db, pool => sqlx::query(
-        "UPDATE oauth_codes SET used_at = $1, family_id = $2 WHERE code_hash = $3 AND used_at IS NULL",
-    )
-    .bind(now)
-    .bind(family_id)
-    .bind(code_hash)
-    .execute(pool)
-    .await
-    .map(|r| r.rows_affected() > 0))
+/// Spends the code `code_hash` and makes grant `g` from it, in one
+/// transaction: both happen or neither. `false` (nothing written) when the
+/// code was already spent (another exchange of it won). On SQLite the whole
+/// transaction is one script for the connection's worker thread (one
+/// hand-off instead of one per statement).
+pub async fn grant_for_code(db: &Db, g: &NewGrant<'_>, code_hash: &str) -> Result<bool, sqlx::Error> {
+    match db {
+        Db::Sqlite(pool, _) => {
+            const SCRIPT: &str = "BEGIN IMMEDIATE;\n\
+                UPDATE oauth_codes SET used_at = $1, family_id = $2 WHERE code_hash = $3 AND used_at IS NULL;\n\
+                INSERT INTO refresh_families (id, user_id, created_at, expires_at, password_at, auth_at, client_id, scope, amr) \
+                SELECT $2, $4, $1, $5, $6, $7, $8, $9, $10 WHERE changes() = 1;\n\
+                INSERT INTO refresh_tokens (token_hash, family_id, created_at) \
+                SELECT $11, $2, $1 WHERE $11 IS NOT NULL AND changes() = 1;\n\
+                COMMIT;\n\
+                SELECT COUNT(*) FROM refresh_families WHERE id = $2;";
+            let mut conn = pool.acquire().await?;
+            let made = sqlx::query_scalar::<_, i64>(SCRIPT)
+                .bind(g.created_at)
+                .bind(g.id)
+                .bind(code_hash)
+                .bind(g.user_id)
+                .bind(g.expires_at)
+                .bind(g.password_at)
+                .bind(g.auth_at)
+                .bind(g.client_id)
+                .bind(g.scope)
+                .bind(g.amr)
+                .bind(g.refresh_hash)
+                .fetch_one(&mut *conn)
+                .await;
+            if made.is_err() {
+                // A statement failed inside the script's transaction:
+                // closing the connection rolls it back.
+                let _ = conn.close().await;
+            }
+            Ok(made? == 1)
+        }
+        Db::Postgres(pool) => {
+            let mut tx = pool.begin().await?;
+            let taken = sqlx::query(
+                "UPDATE oauth_codes SET used_at = $1, family_id = $2 WHERE code_hash = $3 AND used_at IS NULL",
+            )
+            .bind(g.created_at)
+            .bind(g.id)
+            .bind(code_hash)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if taken == 0 {
+                return Ok(false);
+            }
+            sqlx::query(
+                "INSERT INTO refresh_families (id, user_id, created_at, expires_at, password_at, auth_at, client_id, scope, amr) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(g.id)
+            .bind(g.user_id)
+            .bind(g.created_at)
+            .bind(g.expires_at)
+            .bind(g.password_at)
+            .bind(g.auth_at)
+            .bind(g.client_id)
+            .bind(g.scope)
+            .bind(g.amr)
+            .execute(&mut *tx)
+            .await?;
+            if let Some(hash) = g.refresh_hash {
+                sqlx::query(
+                    "INSERT INTO refresh_tokens (token_hash, family_id, created_at) VALUES ($1, $2, $3)",
+                )
+                .bind(hash)
+                .bind(g.id)
+                .bind(g.created_at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(true)
+        }
+    }
 }
 
 /// A grant to a client: a token family with its client, scope and sign-in.
@@ -271,36 +340,6 @@ pub struct NewGrant<'a> {
     pub expires_at: i64,
     /// The first refresh token's hash, when the grant has refresh tokens.
     pub refresh_hash: Option<&'a str>,
-}
-
-pub async fn insert_grant(db: &Db, g: &NewGrant<'_>) -> Result<(), sqlx::Error> {
-    on_pool!(db, pool => {
-        let mut tx = pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO refresh_families (id, user_id, created_at, expires_at, password_at, auth_at, client_id, scope, amr) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(g.id)
-        .bind(g.user_id)
-        .bind(g.created_at)
-        .bind(g.expires_at)
-        .bind(g.password_at)
-        .bind(g.auth_at)
-        .bind(g.client_id)
-        .bind(g.scope)
-        .bind(g.amr)
-        .execute(&mut *tx)
-        .await?;
-        if let Some(hash) = g.refresh_hash {
-            sqlx::query("INSERT INTO refresh_tokens (token_hash, family_id, created_at) VALUES ($1, $2, $3)")
-                .bind(hash)
-                .bind(g.id)
-                .bind(g.created_at)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await
-    })
 }
 
 /// What a grant was for: its scope and the sign-in's `amr`.

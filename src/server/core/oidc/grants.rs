@@ -335,9 +335,9 @@ impl Core {
         } else {
             now + self.config.access_token_lifetime.as_secs() as i64
         };
-        // The grant exists before the code is spent, so a replay that comes
-        // between the two still finds (and ends) it.
-        db::insert_grant(
+        // The code is spent and the grant made in one transaction, so a
+        // replay finds the grant to end whenever it comes.
+        let made = db::grant_for_code(
             &self.db,
             &NewGrant {
                 id: &grant_id,
@@ -351,11 +351,12 @@ impl Core {
                 expires_at,
                 refresh_hash: refresh.as_deref().map(hash_token).as_deref(),
             },
+            &hash,
         )
         .await?;
-        if !db::take_code(&self.db, &hash, now, &grant_id).await? {
-            // Another exchange of the same code won the race: both end.
-            tokens::revoke_family(&self.db, &grant_id, now, "code reused").await?;
+        if !made {
+            // Another exchange of the same code won the race: what it
+            // gave ends too.
             if let Some(row) = db::code(&self.db, &hash).await? {
                 self.code_replayed(&row, client).await?;
             }
