@@ -393,9 +393,11 @@ fn create_private(path: &std::path::Path) -> std::io::Result<()> {
 }
 
 /// Waits for, then holds, the exclusive lock on `<database>.migrate-lock`
-/// until the returned file is dropped. In-memory databases need none.
+/// until the returned file is dropped. In-memory databases need none (sqlx
+/// names `sqlite::memory:` `file:sqlx-in-memory-N`: no file beside it).
 async fn migration_turn(database: &std::path::Path) -> std::io::Result<Option<std::fs::File>> {
-    if database.as_os_str().is_empty() || database.to_string_lossy().contains(":memory:") {
+    let name = database.to_string_lossy();
+    if name.is_empty() || name.contains(":memory:") || name.starts_with("file:") {
         return Ok(None);
     }
     let mut path = database.as_os_str().to_owned();
@@ -426,6 +428,25 @@ mod tests {
     async fn n_of(db: &Db, k: &str) -> Option<i64> {
         on_pool!(db, pool => sqlx::query_scalar("SELECT n FROM t WHERE k = $1").bind(k).fetch_optional(pool).await)
             .expect("a read")
+    }
+
+    #[tokio::test]
+    async fn an_in_memory_database_leaves_no_lock_file_behind() {
+        let locks = || {
+            std::fs::read_dir(".")
+                .map(|d| {
+                    d.filter_map(|e| e.ok())
+                        .filter(|e| e.file_name().to_string_lossy().ends_with(".migrate-lock"))
+                        .count()
+                })
+                .unwrap_or(0)
+        };
+        let before = locks();
+        let db = Db::connect("sqlite::memory:")
+            .await
+            .expect("an in-memory database");
+        db.migrate().await.expect("migrations");
+        assert_eq!(locks(), before, "a lock file appeared in the working directory");
     }
 
     #[tokio::test]
