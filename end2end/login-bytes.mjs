@@ -4,8 +4,10 @@
 // anything still loading a moment later. Used by scripts/bench.sh:
 //
 //   node end2end/login-bytes.mjs http://127.0.0.1:3000/login
+//   COOKIE='gatehouse.sid=...' node end2end/login-bytes.mjs http://127.0.0.1:3000/account
 //
-// Prints the total in KB (1000 bytes), and each response on stderr.
+// Prints the total in KB (1000 bytes), and each response on stderr. With
+// COOKIE (name=value), the browser is signed in first.
 import { chromium } from "playwright";
 
 const url = process.argv[2];
@@ -14,7 +16,16 @@ const browser = await chromium.launch({
   args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
 });
 try {
-  const page = await browser.newPage();
+  const context = await browser.newContext();
+  if (process.env.COOKIE) {
+    const eq = process.env.COOKIE.indexOf("=");
+    await context.addCookies([{
+      name: process.env.COOKIE.slice(0, eq),
+      value: process.env.COOKIE.slice(eq + 1),
+      url: new URL(url).origin,
+    }]);
+  }
+  const page = await context.newPage();
   const cdp = await page.context().newCDPSession(page);
   await cdp.send("Network.enable");
   const urls = new Map();
