@@ -270,13 +270,22 @@ impl Core {
     /// algorithm and it is what `expect` says (type, issuer, audience,
     /// lifetime); else `Unauthenticated`.
     pub(crate) async fn verify<T: DeserializeOwned>(&self, token: &str, expect: &Expect<'_>) -> Result<T> {
+        self.verify_keyed(token, expect).await.map(|(claims, _)| claims)
+    }
+
+    /// [`Core::verify`], also saying which key (`kid`) verified the token.
+    pub(crate) async fn verify_keyed<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        expect: &Expect<'_>,
+    ) -> Result<(T, String)> {
         let header = decode_header(token).map_err(|_| Error::Unauthenticated)?;
         if header.typ.as_deref() != Some(expect.typ) {
             return Err(Error::Unauthenticated);
         }
         let kid = header.kid.ok_or(Error::Unauthenticated)?;
         let mut keys = self.keys(false).await?;
-        if !keys.verifying.contains_key(&kid) && self.keys.may_reload_for_miss() {
+        if !keys.verifies(&kid) && self.keys.may_reload_for_miss() {
             // Another instance may have rotated in a key we have not seen yet.
             keys = self.keys(true).await?;
         }
@@ -285,7 +294,7 @@ impl Core {
             return Err(Error::Unauthenticated);
         }
         decode::<T>(token, key, &validation(*alg, expect))
-            .map(|data| data.claims)
+            .map(|data| (data.claims, kid))
             .map_err(|_| Error::Unauthenticated)
     }
 

@@ -225,11 +225,7 @@ impl Core {
         let claims = match cached {
             Some(hit) => hit,
             None => {
-                let claims: Claims = self.verify(token, &expect).await?;
-                let kid = jsonwebtoken::decode_header(token)
-                    .ok()
-                    .and_then(|h| h.kid)
-                    .ok_or(Error::Unauthenticated)?;
+                let (claims, kid): (Claims, String) = self.verify_keyed(token, &expect).await?;
                 let checked = Checked {
                     kid,
                     exp: claims.exp,
