@@ -229,7 +229,7 @@ impl Db {
         if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)?;
             // An in-memory database (`sqlite::memory:`) has no file to make.
-            if !url.contains(":memory:") {
+            if names_a_file(options.get_filename()) {
                 create_private(options.get_filename()).map_err(sqlx::Error::Io)?;
             }
             let options = options
@@ -392,12 +392,18 @@ fn create_private(path: &std::path::Path) -> std::io::Result<()> {
     }
 }
 
+/// Whether SQLite's `filename` is a file on disk: not an in-memory
+/// database (sqlx names `sqlite::memory:` `file:sqlx-in-memory-N`) nor
+/// another URI name.
+fn names_a_file(filename: &std::path::Path) -> bool {
+    let name = filename.to_string_lossy();
+    !(name.is_empty() || name.contains(":memory:") || name.starts_with("file:"))
+}
+
 /// Waits for, then holds, the exclusive lock on `<database>.migrate-lock`
-/// until the returned file is dropped. In-memory databases need none (sqlx
-/// names `sqlite::memory:` `file:sqlx-in-memory-N`: no file beside it).
+/// until the returned file is dropped. In-memory databases need none.
 async fn migration_turn(database: &std::path::Path) -> std::io::Result<Option<std::fs::File>> {
-    let name = database.to_string_lossy();
-    if name.is_empty() || name.contains(":memory:") || name.starts_with("file:") {
+    if !names_a_file(database) {
         return Ok(None);
     }
     let mut path = database.as_os_str().to_owned();

@@ -46,8 +46,7 @@ impl Readers {
     /// database (another connection would not see it).
     pub fn for_file(url: &str, options: &SqliteConnectOptions) -> Readers {
         let path = options.get_filename();
-        let name = path.to_string_lossy();
-        if url.contains("mode=memory") || name.is_empty() || name == ":memory:" || name.starts_with("file:") {
+        if url.contains("mode=memory") || !super::names_a_file(path) {
             return Readers(None);
         }
         Readers(Some(Arc::new(Inner {
