@@ -90,12 +90,14 @@ async function signIn(button, kind) {
     second_factor: kind === "second-factor",
   });
   const credential = await navigator.credentials.get({ publicKey: requestOptions(start.publicKey) });
-  await api("/api/v1/auth/passkey/finish", {
+  const answer = await api("/api/v1/auth/passkey/finish", {
     ceremony: start.ceremony,
     credential: assertionJson(credential),
     remember: remember(),
+    return_to: button.dataset.return,
   });
-  location.assign(button.dataset.return || "/dashboard");
+  // The server checked where the page may go (an app of the cookie domain too).
+  location.assign(answer.redirect_to || "/dashboard");
 }
 
 async function register(button) {
@@ -146,13 +148,13 @@ async function offerInAutofill() {
       mediation: "conditional",
       signal: conditional.signal,
     });
-    await api("/api/v1/auth/passkey/finish", {
+    const answer = await api("/api/v1/auth/passkey/finish", {
       ceremony: start.ceremony,
       credential: assertionJson(credential),
       remember: remember(),
+      return_to: document.querySelector('[data-passkey="login"]')?.dataset.return,
     });
-    // The server checked where to go next (a local path) for the button.
-    location.assign(document.querySelector('[data-passkey="login"]')?.dataset.return || "/dashboard");
+    location.assign(answer.redirect_to || "/dashboard");
   } catch (e) {
     if (e && e.name !== "AbortError") say(input, `${e.message || e}`);
   }

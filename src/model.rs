@@ -443,15 +443,6 @@ pub fn is_local_path(target: &str) -> bool {
     }
 }
 
-/// The page to go to after signing in: `target` when it is local, else the
-/// dashboard.
-pub fn safe_return(target: Option<&str>) -> String {
-    match target {
-        Some(t) if is_local_path(t) => t.to_string(),
-        _ => "/dashboard".to_string(),
-    }
-}
-
 /// Percent-encodes a path and query for use as a `return` query value.
 pub fn encode_return(path_and_query: &str) -> String {
     let mut out = String::with_capacity(path_and_query.len() * 3);
@@ -482,7 +473,7 @@ mod tests {
     }
 
     #[test]
-    fn foreign_targets_fall_back() {
+    fn foreign_targets_are_not_local() {
         for bad in [
             "",
             "dashboard",
@@ -498,7 +489,6 @@ mod tests {
             " /dashboard",
         ] {
             assert!(!is_local_path(bad), "{bad:?}");
-            assert_eq!(safe_return(Some(bad)), "/dashboard");
         }
     }
 

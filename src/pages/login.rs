@@ -74,7 +74,7 @@ pub fn LoginPage() -> impl IntoView {
                     <div class="passkey-box" data-passkey-scope="">
                         <div class="divider" role="presentation"><span>"or"</span></div>
                         <button type="button" class="btn btn-ghost btn-wide needs-js" data-passkey="login"
-                            data-return=move || crate::model::safe_return(Some(&return_to()))>
+                            data-return=return_to>
                             "Sign in with a passkey"
                         </button>
                         <p class="muted small center no-js-only">"Passkeys need JavaScript, which is off in this browser."</p>

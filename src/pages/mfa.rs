@@ -57,7 +57,7 @@ pub fn SecondFactorPage() -> impl IntoView {
                                     <div class="passkey-box" data-passkey-scope="">
                                         {(totp || recovery).then(|| view! { <div class="divider" role="presentation"><span>"or"</span></div> })}
                                         <button type="button" class="btn btn-ghost btn-wide needs-js" data-passkey="second-factor"
-                                            data-return=move || crate::model::safe_return(Some(&return_to()))>
+                                            data-return=return_to>
                                             "Use a passkey"
                                         </button>
                                         <p class="muted small center no-js-only">"Passkeys need JavaScript, which is off in this browser."</p>

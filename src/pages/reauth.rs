@@ -52,7 +52,7 @@ pub fn ReauthPage() -> impl IntoView {
                     <div class="passkey-box" data-passkey-scope="">
                         <div class="divider" role="presentation"><span>"or"</span></div>
                         <button type="button" class="btn btn-ghost btn-wide needs-js" data-passkey="reauth"
-                            data-return=move || crate::model::safe_return(Some(&return_to()))>
+                            data-return=return_to>
                             "Use a passkey"
                         </button>
                         <p class="passkey-status" aria-live="polite" data-passkey-status=""></p>

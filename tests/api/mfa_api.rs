@@ -580,11 +580,15 @@ mod passkeys {
             .post_json(
                 &browser,
                 "/api/v1/auth/passkey/finish",
-                &json!({ "ceremony": start["ceremony"], "credential": assertion, "remember": true }),
+                &json!({ "ceremony": start["ceremony"], "credential": assertion, "remember": true,
+                         "return_to": "https://evil.test/" }),
             )
             .await;
         assert_eq!(res.status(), StatusCode::OK);
-        assert_eq!(json_of(res).await["user"]["username"], json!("pia"));
+        let answer = json_of(res).await;
+        assert_eq!(answer["user"]["username"], json!("pia"));
+        // The server, not the page, decides where the browser goes next.
+        assert_eq!(answer["redirect_to"], json!("/dashboard"), "not another site");
         assert_eq!(app.whoami(&browser).await["user"]["username"], json!("pia"));
         // The same answer again: the ceremony is spent.
         let res = app
@@ -662,10 +666,15 @@ mod passkeys {
             .post_json(
                 &pending,
                 "/api/v1/auth/passkey/finish",
-                &json!({ "ceremony": start["ceremony"], "credential": assertion }),
+                &json!({ "ceremony": start["ceremony"], "credential": assertion,
+                         "return_to": "/account?changed=x#security" }),
             )
             .await;
         assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(
+            json_of(res).await["redirect_to"],
+            json!("/account?changed=x#security")
+        );
         assert_eq!(app.whoami(&pending).await["user"]["username"], json!("sol"));
 
         // A forged assertion (another authenticator's key) is refused.

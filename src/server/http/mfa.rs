@@ -7,7 +7,7 @@ use super::{
     extract::{AdminUser, ApiJson, ClientInfo, CurrentUser, EnrollingUser, MaybeUser, OptionalJson},
 };
 use crate::{
-    model::{PasskeyItem, TotpSetup},
+    model::{PasskeyItem, TotpSetup, UserView},
     server::{
         auth, core,
         core::mfa::{Ceremony, PasskeyOutcome, Proof},
@@ -156,6 +156,22 @@ pub struct PasskeyFinishBody {
     /// Keep the session for `GATEHOUSE_REMEMBER_DAYS` (passwordless sign-in).
     #[serde(default)]
     pub remember: bool,
+    /// Where the page means to go next (its `?return=`): the answer's
+    /// `redirect_to` says where it may.
+    #[serde(default)]
+    pub return_to: Option<String>,
+}
+
+/// A finished passkey ceremony: who is signed in, and where the browser
+/// goes next.
+#[derive(Serialize, ToSchema)]
+pub struct PasskeyAnswer {
+    pub ok: bool,
+    pub user: UserView,
+    /// `return_to` if it may be gone to (a local path, or with
+    /// `GATEHOUSE_COOKIE_DOMAIN` an app of that domain), else `/dashboard`.
+    #[schema(example = "/dashboard")]
+    pub redirect_to: String,
 }
 
 /// Completes the sign-in waiting in this browser session with a code or a
@@ -489,7 +505,7 @@ pub async fn passkey_start(
 /// re-authenticated. A passkey that verified the user counts as both factors.
 #[utoipa::path(post, path = "/api/v1/auth/passkey/finish", tag = "mfa", request_body = PasskeyFinishBody,
     responses(
-        (status = 200, description = "Signed in (or re-authenticated)", body = LoginAnswer),
+        (status = 200, description = "Signed in (or re-authenticated)", body = PasskeyAnswer),
         (status = 400, description = "The ceremony expired or was used, or the answer is malformed", body = ErrorBody),
         (status = 401, description = "invalid credentials (unknown passkey, a bad signature)", body = ErrorBody),
         (status = 429, description = "Rate-limited; see Retry-After", body = ErrorBody),
@@ -500,23 +516,33 @@ pub async fn passkey_finish(
     ClientInfo(client): ClientInfo,
     session: Session,
     ApiJson(body): ApiJson<PasskeyFinishBody>,
-) -> ApiResult<Json<LoginAnswer>> {
-    match state
+) -> ApiResult<Json<PasskeyAnswer>> {
+    let user = match state
         .core
         .finish_passkey_sign_in(&body.ceremony, &body.credential, auth.as_deref(), &client)
         .await?
     {
         PasskeyOutcome::SignedIn { user, remember, amr } => {
-            sign_in(&state, &session, &user, remember || body.remember, &amr, &client).await
+            auth::sign_in(
+                &state.core,
+                &session,
+                &user,
+                remember || body.remember,
+                &amr,
+                &client,
+            )
+            .await?;
+            user.view()
         }
-        PasskeyOutcome::Reauthenticated => {
-            let auth = auth.ok_or(core::Error::Unauthenticated)?;
-            Ok(Json(LoginAnswer::SignedIn(super::auth::UserEnvelope {
-                ok: true,
-                user: auth.user.view(),
-            })))
-        }
-    }
+        PasskeyOutcome::Reauthenticated => auth.ok_or(core::Error::Unauthenticated)?.user.view(),
+    };
+    // The page cannot tell an app of the cookie domain from any other
+    // address: the server decides, as for a password sign-in.
+    Ok(Json(PasskeyAnswer {
+        ok: true,
+        user,
+        redirect_to: state.config.safe_return(body.return_to.as_deref()),
+    }))
 }
 
 /// Proves who the signed-in user is again before a sensitive change: the
