@@ -791,6 +791,61 @@ async fn refresh_tokens_rotate_stay_with_their_client_and_reuse_ends_the_family(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_gives_no_scope_the_client_has_lost_since() {
+    let (app, admin, id, secret, uma) = scene().await;
+    let code = code_for(&app, &uma, &id, &[("scope", "openid email offline_access")]).await;
+    let t: Value = json_of(exchange(&app, &id, &secret, &code).await).await;
+    assert_eq!(t["scope"], json!("openid email offline_access"));
+    let rt = t["refresh_token"].as_str().unwrap().to_string();
+    // The admin takes email from the client.
+    let res = admin
+        .patch(app.url(&format!("/api/v1/admin/clients/{id}")))
+        .json(&json!({ "scopes": ["openid", "profile", "offline_access", "roles"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    // Asked for by name, it is refused (and the token is not spent).
+    let res = token(
+        &app,
+        Some((&id, &secret)),
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &rt),
+            ("scope", "openid email"),
+        ],
+    )
+    .await;
+    oauth_error(res, StatusCode::BAD_REQUEST, "invalid_scope").await;
+    // Otherwise the grant goes on without it: not in the answer, the ID
+    // token or what the access token reads.
+    let res = refresh(&app, &id, &secret, &rt).await;
+    assert_eq!(res.status(), StatusCode::OK, "{:?}", res.text().await);
+    let t2: Value = json_of(res).await;
+    assert_eq!(t2["scope"], json!("openid offline_access"));
+    let idt = verified(&app, t2["id_token"].as_str().unwrap(), &id, "JWT").await;
+    assert!(idt.get("email").is_none(), "{idt}");
+    let info: Value = json_of(userinfo(&app, t2["access_token"].as_str().unwrap()).await).await;
+    assert_eq!(info["sub"], idt["sub"]);
+    assert!(info.get("email").is_none(), "{info}");
+    // Without offline_access the client refreshes no more.
+    let res = admin
+        .patch(app.url(&format!("/api/v1/admin/clients/{id}")))
+        .json(&json!({ "scopes": ["openid", "profile"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let rt2 = t2["refresh_token"].as_str().unwrap();
+    oauth_error(
+        refresh(&app, &id, &secret, rt2).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_credentials_give_a_machine_token_and_nothing_more() {
     let (app, admin, id, secret, _) = scene().await;
     let res = token(

@@ -412,6 +412,14 @@ impl Core {
                 "this client may not use refresh_token",
             ));
         }
+        // Every refresh token came with offline_access: a client that lost
+        // it refreshes no more.
+        if !c.allows_scope("offline_access") {
+            return Err(oauth(
+                OAuthCode::InvalidGrant,
+                "this client no longer has offline_access",
+            ));
+        }
         let token = p
             .refresh_token
             .as_deref()
@@ -438,14 +446,22 @@ impl Core {
             .await?
             .ok_or_else(bad)?;
         let granted = split_list(&detail.scope);
+        // What was granted and the client may still have: an admin may have
+        // taken a scope from the client since (the grant goes on without it).
         let scopes = match p.scope.as_deref() {
-            None => granted.clone(),
+            None => granted.iter().filter(|s| c.allows_scope(s)).cloned().collect(),
             Some(asked) => {
                 let asked = split_list(asked);
                 if let Some(extra) = asked.iter().find(|s| !granted.contains(s)) {
                     return Err(oauth(
                         OAuthCode::InvalidScope,
                         &format!("scope {extra} was not granted"),
+                    ));
+                }
+                if let Some(gone) = asked.iter().find(|s| !c.allows_scope(s)) {
+                    return Err(oauth(
+                        OAuthCode::InvalidScope,
+                        &format!("scope {gone} is no longer available to this client"),
                     ));
                 }
                 asked
