@@ -226,9 +226,15 @@ pub async fn unlink_provider(#[server(default)] provider: String) -> Result<(), 
     use super::ssr::*;
     let state = state()?;
     let auth = require_auth()?;
+    // A provider taken out of the configuration is named by its id.
+    let name = state
+        .providers
+        .all()
+        .find(|p| p.id() == provider)
+        .map_or_else(|| provider.clone(), |p| p.name().to_string());
     state
         .core
-        .unlink_identity(&auth, &provider, &client())
+        .unlink_identity(&auth, &provider, &name, &client())
         .await
         .map_err(fail)?;
     leptos_axum::redirect("/account?changed=unlinked");

@@ -405,6 +405,74 @@ async fn a_user_links_and_unlinks_a_provider_but_never_their_last_way_in() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn linking_and_unlinking_a_provider_are_mailed_to_the_owner() {
+    // A new way into the account is news its owner must hear, as a new
+    // passkey is: an intruder with a fresh sign-in could link their own.
+    let sink = smtp::SmtpSink::start().await;
+    let client = idp().register(ID).await;
+    let mut vars = provider_vars(ID, &client);
+    vars.push(("GATEHOUSE_SMTP_URL".into(), sink.url()));
+    vars.push((
+        "GATEHOUSE_MAIL_FROM".into(),
+        "Gatehouse Test <no-reply@gatehouse.test>".into(),
+    ));
+    vars.push(("GATEHOUSE_EMAIL_VERIFICATION".into(), "off".into()));
+    let borrowed: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let app = TestApp::spawn_with(&borrowed).await;
+    app.setup_admin().await;
+    app.signup("kit@example.com", Some("kit")).await;
+    let kit = app.login("kit", PASSWORD).await;
+    let sub = unique("kit");
+    idp()
+        .account(&sub, &format!("{sub}@elsewhere.example"), true)
+        .await;
+    let res = sign_in_with(&app, &kit, &format!("/auth/{ID}/start?intent=link"), &sub).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let within = std::time::Duration::from_secs(10);
+    let linked = sink
+        .wait_for_subject(
+            "kit@example.com",
+            "Your Test IdP account was linked to your account",
+            within,
+        )
+        .await;
+    assert!(
+        linked.decoded.contains("signs in without a password"),
+        "{}",
+        linked.decoded
+    );
+    let res = kit
+        .post(app.url("/fn/unlink_provider"))
+        .header(header::ORIGIN, app.origin())
+        .form(&[("provider", ID)])
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        res.status().is_redirection() || res.status().is_success(),
+        "{}",
+        res.status()
+    );
+    let unlinked = sink
+        .wait_for_subject(
+            "kit@example.com",
+            "Your Test IdP account was unlinked from your account",
+            within,
+        )
+        .await;
+    assert!(
+        unlinked.decoded.contains("no longer signs in"),
+        "{}",
+        unlinked.decoded
+    );
+    // Nobody else heard of it.
+    assert!(sink
+        .mails()
+        .iter()
+        .all(|m| m.to == ["kit@example.com"] || !m.subject().contains("Test IdP")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_or_unreachable_provider_stops_the_start_naming_the_variable() {
     use gatehouse::server::config::Config;
     use std::collections::HashMap;

@@ -206,8 +206,8 @@ impl Core {
     }
 
     /// "A passkey was added to your account" and the like: every change of
-    /// a user's second factors is mailed to the account's address, so the
-    /// owner hears of a factor an intruder adds. Returns whether a mail was
+    /// a user's second factors or linked providers is mailed to the
+    /// account's address, so the owner hears of a way in an intruder adds. Returns whether a mail was
     /// queued (in `tx`).
     pub(crate) async fn queue_factor_notice(
         &self,
@@ -245,6 +245,14 @@ impl Core {
             FactorChange::AllRemoved => (
                 "Every second factor was removed from your account".to_string(),
                 "Every second factor (authenticator app, recovery codes and passkeys) was removed from your Gatehouse account".to_string(),
+            ),
+            FactorChange::IdentityLinked(provider) => (
+                format!("Your {provider} account was linked to your account"),
+                format!("Your {provider} account was linked to your Gatehouse account. It signs in without a password"),
+            ),
+            FactorChange::IdentityUnlinked(provider) => (
+                format!("Your {provider} account was unlinked from your account"),
+                format!("Your {provider} account was unlinked from your Gatehouse account: it no longer signs in"),
             ),
             FactorChange::ResetByAdmin => (
                 "An administrator removed your second factors".to_string(),

@@ -11,6 +11,7 @@
 
 use super::{
     audit::Event,
+    mfa::FactorChange,
     sessions::{Amr, Authenticated, LoginOutcome},
     validate, Client, Core, Error, Result, User,
 };
@@ -304,7 +305,15 @@ impl Core {
             }
             Err(LinkError::Db(e)) => return Err(e.into()),
         }
+        let mailed = self
+            .queue_factor_notice(
+                &mut tx,
+                &auth.user,
+                FactorChange::IdentityLinked(&identity.provider_name),
+            )
+            .await?;
         tx.commit().await?;
+        self.wake_mailer_if(mailed);
         let detail = identity.label();
         self.audit(Event::IdentityLinked, Some(&auth.user.id), client, Some(&detail))
             .await;
@@ -314,7 +323,14 @@ impl Core {
     /// Unlinks the signed-in user's identity of `provider` (after a recent
     /// sign-in), unless it is their last way to sign in: an account without
     /// a password keeps one identity or passkey.
-    pub async fn unlink_identity(&self, auth: &Authenticated, provider: &str, client: &Client) -> Result<()> {
+    /// `provider_name` is what the notice to the owner calls it.
+    pub async fn unlink_identity(
+        &self,
+        auth: &Authenticated,
+        provider: &str,
+        provider_name: &str,
+        client: &Client,
+    ) -> Result<()> {
         self.require_recent_auth(auth)?;
         let user_id = &auth.user.id;
         let mut tx = self.db.begin().await?;
@@ -334,7 +350,11 @@ impl Core {
                 "This is your only way to sign in: set a password (or add a passkey) first.".into(),
             ));
         }
+        let mailed = self
+            .queue_factor_notice(&mut tx, &auth.user, FactorChange::IdentityUnlinked(provider_name))
+            .await?;
         tx.commit().await?;
+        self.wake_mailer_if(mailed);
         self.audit(Event::IdentityUnlinked, Some(user_id), client, Some(provider))
             .await;
         Ok(())

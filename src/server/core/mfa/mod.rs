@@ -93,6 +93,10 @@ pub(crate) enum FactorChange<'a> {
     AllRemoved,
     /// An admin reset them.
     ResetByAdmin,
+    /// An account at an identity provider (by its name) now signs in.
+    IdentityLinked(&'a str),
+    /// It no longer does.
+    IdentityUnlinked(&'a str),
 }
 
 fn wrong_code() -> Error {
