@@ -285,6 +285,28 @@ async fn a_tampered_replayed_or_foreign_state_is_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stray_callbacks_are_recorded_a_few_times_per_client_not_every_time() {
+    // Anyone can send a callback nobody asked for: each is refused, but
+    // the audit log does not grow a row per request.
+    let (app, _client, admin) = gatehouse(&[]).await;
+    let b = browser();
+    for _ in 0..40 {
+        let res = b
+            .get(app.url(&format!("/auth/{ID}/callback?code=stolen&state=forged")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    }
+    let recorded = audit(&app, &admin)
+        .await
+        .iter()
+        .filter(|r| r["event"] == json!("external_sign_in_refused"))
+        .count();
+    assert!((1..=20).contains(&recorded), "{recorded} recorded");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broken_id_tokens_and_a_wrong_issuer_are_refused() {
     let (app, client, _admin) = gatehouse(&[]).await;
     let sub = unique("gil");

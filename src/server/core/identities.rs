@@ -24,6 +24,10 @@ use crate::{
     },
 };
 
+/// Stray callbacks (refused before any identity is known) recorded per
+/// client in an hour.
+const REFUSED_CALLBACKS_RECORDED: u32 = 10;
+
 /// Who a provider says signed in, verified by its protocol.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ExternalIdentity {
@@ -369,6 +373,17 @@ impl Core {
         reason: &str,
         client: &Client,
     ) {
+        // Anyone can send a callback nobody asked for, with no sign-in and
+        // no limit: the first few of a client in an hour are recorded, not
+        // every one (the refusal stands either way).
+        let key = format!("callback-refused:{}", self.client_key(client));
+        if self
+            .throttle(&key, REFUSED_CALLBACKS_RECORDED, 3600)
+            .await
+            .is_err()
+        {
+            return;
+        }
         let label = format!("{provider_name} ({provider})");
         self.note_refused(None, &label, reason, client).await;
     }
