@@ -111,6 +111,16 @@ test("a user links a provider from the account page, signs in with it, and unlin
   await expect(page.getByText("The provider was linked")).toBeVisible();
   await expect(card.locator('[data-testid="identity"]')).toContainText(`Linked as ${sub}@elsewhere.example`);
   await card.screenshot({ path: "test-results/federation-account.png" });
+  // A linked provider may confirm it is them before a sensitive change.
+  const reauthButton = async (count: number) => {
+    const tab = await page.context().newPage();
+    await tab.goto(`${federatedGatehouse}/reauth?return=%2Faccount`);
+    await hydrated(tab);
+    await expect(tab.getByRole("heading", { name: "Confirm it’s you" })).toBeVisible();
+    await expect(tab.getByRole("link", { name: "Continue with Test IdP" })).toHaveCount(count);
+    await tab.close();
+  };
+  await reauthButton(1);
 
   // In another browser, the provider account signs in to this user's account.
   const other = await browser.newContext();
@@ -127,6 +137,7 @@ test("a user links a provider from the account page, signs in with it, and unlin
   await card.getByRole("button", { name: "Unlink Test IdP" }).click();
   await expect(page.getByText("The provider was unlinked")).toBeVisible();
   await expect(card.locator('[data-testid="identity"]')).toContainText("Not linked");
+  await reauthButton(0);
 });
 
 test.describe("without JavaScript", () => {
