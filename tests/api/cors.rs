@@ -245,3 +245,88 @@ async fn a_cross_site_app_is_never_handed_a_refresh_token() {
         Some(APP)
     );
 }
+
+/// The OpenID Connect provider's endpoints a browser app (a public client
+/// with PKCE) calls itself: readable from any origin, without credentials
+/// (none of them reads a cookie; each answers only to what the caller sends:
+/// a code and its verifier, a refresh token, an access token).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_app_may_read_the_providers_public_endpoints_from_any_origin() {
+    let app = TestApp::spawn().await;
+    app.setup_admin().await;
+    let client = app.bare_client();
+    let any = |res: &reqwest::Response| {
+        assert_eq!(
+            header_of(res, "access-control-allow-origin").as_deref(),
+            Some("*"),
+            "{}",
+            res.url()
+        );
+        assert!(header_of(res, "access-control-allow-credentials").is_none());
+    };
+    for path in ["/.well-known/openid-configuration", "/.well-known/jwks.json"] {
+        let res = client
+            .get(app.url(path))
+            .header(header::ORIGIN, EVIL)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        any(&res);
+    }
+    // The token endpoint: a form post needs no preflight; its errors are
+    // readable too (the app shows them).
+    let res = client
+        .post(app.url("/oauth2/token"))
+        .header(header::ORIGIN, APP)
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", "nope"),
+            ("client_id", "nobody"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_client_error(), "{}", res.status());
+    any(&res);
+    // userinfo with a bearer token, and revocation: preflighted.
+    for (path, method) in [
+        ("/oauth2/userinfo", "GET"),
+        ("/oauth2/revoke", "POST"),
+        ("/oauth2/token", "POST"),
+    ] {
+        let res = client
+            .request(Method::OPTIONS, app.url(path))
+            .header(header::ORIGIN, APP)
+            .header("access-control-request-method", method)
+            .header("access-control-request-headers", "authorization, content-type")
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_success(), "{path}: {}", res.status());
+        any(&res);
+        let allowed = header_of(&res, "access-control-allow-headers").unwrap_or_default();
+        assert!(allowed.contains("authorization"), "{path}: {allowed}");
+    }
+    let res = client
+        .get(app.url("/oauth2/userinfo"))
+        .header(header::ORIGIN, APP)
+        .bearer_auth("not-a-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    any(&res);
+    // Introspection is for resource servers, not pages; the JSON API keeps
+    // its own rule (the allowed origins only).
+    for path in ["/oauth2/introspect", "/api/v1/auth/token"] {
+        let res = client
+            .request(Method::OPTIONS, app.url(path))
+            .header(header::ORIGIN, APP)
+            .header("access-control-request-method", "POST")
+            .send()
+            .await
+            .unwrap();
+        assert!(header_of(&res, "access-control-allow-origin").is_none(), "{path}");
+    }
+}

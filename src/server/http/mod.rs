@@ -167,7 +167,7 @@ pub fn health_routes() -> Router<AppState> {
     Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready))
-        .route("/.well-known/jwks.json", get(jwks))
+        .route("/.well-known/jwks.json", get(jwks).layer(oidc::public_cors()))
 }
 
 /// The public keys of the tokens Gatehouse signs (RFC 7517): the key that

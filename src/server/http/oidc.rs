@@ -28,12 +28,32 @@ use tower_sessions::Session;
 /// The endpoints that take no cookie: discovery, and those a client calls
 /// with its own credentials or a bearer token.
 pub fn protocol_routes() -> Router<AppState> {
-    Router::new()
+    let for_pages = Router::new()
         .route("/.well-known/openid-configuration", get(discovery))
         .route("/oauth2/token", post(token))
         .route("/oauth2/userinfo", get(userinfo).post(userinfo))
         .route("/oauth2/revoke", post(revoke))
+        .layer(public_cors());
+    // Introspection is for resource servers (with a client secret), not pages.
+    Router::new()
+        .merge(for_pages)
         .route("/oauth2/introspect", post(introspect))
+}
+
+/// CORS for what a browser app (a public client with PKCE) calls itself:
+/// any origin may read the answers, without credentials. None of these
+/// endpoints reads a cookie, and each answers only to what the caller
+/// sends (a code and its verifier, a refresh token, an access token), so
+/// letting a page read the answer gives it nothing it did not hold.
+pub fn public_cors() -> tower_http::cors::CorsLayer {
+    use axum::http::Method;
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::any())
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .expose_headers([header::WWW_AUTHENTICATE, header::RETRY_AFTER])
+        .max_age(std::time::Duration::from_secs(600))
 }
 
 /// The endpoints the user's browser comes to, with its session.
