@@ -167,7 +167,7 @@ pub fn health_routes() -> Router<AppState> {
     Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready))
-        .route("/.well-known/jwks.json", get(jwks).layer(oidc::public_cors()))
+        .route("/.well-known/jwks.json", get(jwks))
 }
 
 /// The public keys of the tokens Gatehouse signs (RFC 7517): the key that
@@ -185,6 +185,8 @@ pub async fn jwks(State(state): State<AppState>) -> Result<axum::response::Respo
         [
             (axum::http::header::CONTENT_TYPE, "application/jwk-set+json"),
             (axum::http::header::CACHE_CONTROL, "public, max-age=300"),
+            // Public keys, readable by any page (a plain GET: no preflight).
+            (axum::http::header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
         ],
         set.to_string(),
     )

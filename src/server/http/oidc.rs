@@ -29,14 +29,16 @@ use tower_sessions::Session;
 /// with its own credentials or a bearer token.
 pub fn protocol_routes() -> Router<AppState> {
     let for_pages = Router::new()
-        .route("/.well-known/openid-configuration", get(discovery))
         .route("/oauth2/token", post(token))
         .route("/oauth2/userinfo", get(userinfo).post(userinfo))
         .route("/oauth2/revoke", post(revoke))
         .layer(public_cors());
+    // Discovery (like the keys) says `*` itself: a plain GET needs no more,
+    // and it is asked far more often than the rest.
     // Introspection is for resource servers (with a client secret), not pages.
     Router::new()
         .merge(for_pages)
+        .route("/.well-known/openid-configuration", get(discovery))
         .route("/oauth2/introspect", post(introspect))
 }
 
@@ -45,7 +47,7 @@ pub fn protocol_routes() -> Router<AppState> {
 /// endpoints reads a cookie, and each answers only to what the caller
 /// sends (a code and its verifier, a refresh token, an access token), so
 /// letting a page read the answer gives it nothing it did not hold.
-pub fn public_cors() -> tower_http::cors::CorsLayer {
+fn public_cors() -> tower_http::cors::CorsLayer {
     use axum::http::Method;
     use tower_http::cors::{AllowOrigin, CorsLayer};
     CorsLayer::new()
@@ -54,6 +56,8 @@ pub fn public_cors() -> tower_http::cors::CorsLayer {
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
         .expose_headers([header::WWW_AUTHENTICATE, header::RETRY_AFTER])
         .max_age(std::time::Duration::from_secs(600))
+        // The answer is the same for every origin: nothing for caches to tell apart.
+        .vary([])
 }
 
 /// The endpoints the user's browser comes to, with its session.
@@ -70,6 +74,7 @@ async fn discovery(State(state): State<AppState>) -> Response {
         [
             (header::CONTENT_TYPE, "application/json"),
             (header::CACHE_CONTROL, "public, max-age=300"),
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
         ],
         state.discovery.clone(),
     )
