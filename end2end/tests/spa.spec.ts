@@ -112,3 +112,44 @@ test("the same app on an origin that is not allowed cannot sign in", async ({ pa
   expect(events).not.toContain("token_issued");
   expect(events).not.toContain("login_succeeded");
 });
+
+test("a page on any origin can read the OpenID Connect provider's public answers (a public client's calls)", async ({ page }) => {
+  // The foreign origin is not in GATEHOUSE_ALLOWED_ORIGINS: the provider's
+  // endpoints answer any origin, without credentials, while the JSON API
+  // does not.
+  await page.goto(`http://localhost:${foreignSpaPort}/`);
+  const answers = await page.evaluate(async (base) => {
+    const read = async (res: Response) => ({ status: res.status, body: await res.json() });
+    const discovery = await read(await fetch(`${base}/.well-known/openid-configuration`));
+    const jwks = await read(await fetch(`${base}/.well-known/jwks.json`));
+    // A code exchange as a public client sends it (a form post, no preflight).
+    const token = await read(
+      await fetch(`${base}/oauth2/token`, {
+        method: "POST",
+        body: new URLSearchParams({ grant_type: "authorization_code", code: "stale", client_id: "nobody", code_verifier: "x".repeat(43) }),
+      }),
+    );
+    // userinfo with a bearer token: preflighted.
+    const userinfo = await fetch(`${base}/oauth2/userinfo`, { headers: { Authorization: "Bearer not-a-token" } });
+    let api = "read";
+    try {
+      await fetch(`${base}/api/v1/auth/session`);
+    } catch {
+      api = "blocked";
+    }
+    return {
+      issuer: discovery.body.issuer,
+      keys: jwks.body.keys.length,
+      token,
+      userinfo: { status: userinfo.status, challenge: userinfo.headers.get("www-authenticate") },
+      api,
+    };
+  }, `http://localhost:${spaPort - 73}`);
+  expect(answers.issuer).toBeTruthy();
+  expect(answers.keys).toBeGreaterThan(0);
+  expect(answers.token.status).toBeGreaterThanOrEqual(400);
+  expect(answers.token.body.error).toMatch(/invalid_client|invalid_grant/);
+  expect(answers.userinfo.status).toBe(401);
+  expect(answers.userinfo.challenge).toContain("Bearer");
+  expect(answers.api).toBe("blocked");
+});
