@@ -20,9 +20,6 @@ pub fn ReauthPage() -> impl IntoView {
     let error = last_error(action);
     let query = use_query_map();
     let return_to = move || query.read().get("return").unwrap_or_else(|| "/account".into());
-    // Which providers may confirm it is them: those linked to the account
-    // (asked here, not on every page).
-    let identities = Resource::new(|| (), |_| crate::server_fns::my_identities());
     view! {
         <Title text="Confirm it’s you"/>
         {signed_in(move |user, site| view! {
@@ -41,23 +38,14 @@ pub fn ReauthPage() -> impl IntoView {
                 </ActionForm>
                 })}
                 {(!site.mfa_enabled).then(|| {
-                    let providers = site.providers.clone();
+                    let linked: Vec<crate::model::ProviderLink> = site
+                        .providers
+                        .iter()
+                        .filter(|p| p.reauth && site.linked_providers.contains(&p.id))
+                        .cloned()
+                        .collect();
                     view! {
-                        <Suspense fallback=|| ()>
-                            {move || {
-                                let providers = providers.clone();
-                                Suspend::new(async move {
-                                    let linked = identities.await.unwrap_or_default();
-                                    let usable: Vec<crate::model::ProviderLink> = providers
-                                        .into_iter()
-                                        .filter(|p| p.reauth && linked.iter().any(|i| i.linked && i.provider == p.id))
-                                        .collect();
-                                    view! {
-                                        <crate::components::providers::ProviderButtons providers=usable return_to=Signal::derive(return_to) intent="reauth"/>
-                                    }
-                                })
-                            }}
-                        </Suspense>
+                        <crate::components::providers::ProviderButtons providers=linked return_to=Signal::derive(return_to) intent="reauth"/>
                     }
                 })}
                 {site.passkeys.then(|| view! {
