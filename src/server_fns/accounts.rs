@@ -232,8 +232,7 @@ pub async fn unlink_provider(#[server(default)] provider: String) -> Result<(), 
     // A provider taken out of the configuration is named by its id.
     let name = state
         .providers
-        .all()
-        .find(|p| p.id() == provider)
+        .get(&provider)
         .map_or_else(|| provider.clone(), |p| p.name().to_string());
     state
         .core

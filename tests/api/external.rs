@@ -29,6 +29,26 @@ async fn gatehouse(extra: &[(&str, &str)]) -> (TestApp, IdpClient, reqwest::Clie
     (app, client, admin)
 }
 
+/// [`gatehouse`] mailing through `sink`, email verification off.
+async fn gatehouse_with_mail(sink: &smtp::SmtpSink) -> (TestApp, IdpClient, reqwest::Client) {
+    let url = sink.url();
+    gatehouse(&[
+        ("GATEHOUSE_SMTP_URL", url.as_str()),
+        ("GATEHOUSE_MAIL_FROM", "Gatehouse Test <no-reply@gatehouse.test>"),
+        ("GATEHOUSE_EMAIL_VERIFICATION", "off"),
+    ])
+    .await
+}
+
+/// Unlinking the test provider, as the account page's form posts it (a
+/// server function); the caller sends it.
+fn unlink(app: &TestApp, client: &reqwest::Client) -> reqwest::RequestBuilder {
+    client
+        .post(app.url("/fn/unlink_provider"))
+        .header(header::ORIGIN, app.origin())
+        .form(&[("provider", ID)])
+}
+
 async fn audit(app: &TestApp, admin: &reqwest::Client) -> Vec<Value> {
     let res = app.get(admin, "/api/v1/admin/audit?limit=100").await;
     assert_eq!(res.status(), StatusCode::OK);
@@ -383,13 +403,7 @@ async fn a_user_links_and_unlinks_a_provider_but_never_their_last_way_in() {
     assert!(res.text().await.unwrap().contains("another Gatehouse account"));
 
     // Unlinking (a server function, as the account page's form posts it).
-    let res = hal
-        .post(app.url("/fn/unlink_provider"))
-        .header(header::ORIGIN, app.origin())
-        .form(&[("provider", ID)])
-        .send()
-        .await
-        .unwrap();
+    let res = unlink(&app, &hal).send().await.unwrap();
     assert!(
         res.status().is_redirection() || res.status().is_success(),
         "{}",
@@ -406,11 +420,8 @@ async fn a_user_links_and_unlinks_a_provider_but_never_their_last_way_in() {
 
     // That new account has no password: its only way in stays.
     let (browser, _) = sign_in(&app, ID, &sub).await;
-    let res = browser
-        .post(app.url("/fn/unlink_provider"))
-        .header(header::ORIGIN, app.origin())
+    let res = unlink(&app, &browser)
         .header(header::ACCEPT, "application/json")
-        .form(&[("provider", ID)])
         .send()
         .await
         .unwrap();
@@ -431,17 +442,7 @@ async fn linking_and_unlinking_a_provider_are_mailed_to_the_owner() {
     // A new way into the account is news its owner must hear, as a new
     // passkey is: an intruder with a fresh sign-in could link their own.
     let sink = smtp::SmtpSink::start().await;
-    let client = idp().register(ID).await;
-    let mut vars = provider_vars(ID, &client);
-    vars.push(("GATEHOUSE_SMTP_URL".into(), sink.url()));
-    vars.push((
-        "GATEHOUSE_MAIL_FROM".into(),
-        "Gatehouse Test <no-reply@gatehouse.test>".into(),
-    ));
-    vars.push(("GATEHOUSE_EMAIL_VERIFICATION".into(), "off".into()));
-    let borrowed: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let app = TestApp::spawn_with(&borrowed).await;
-    app.setup_admin().await;
+    let (app, _client, _admin) = gatehouse_with_mail(&sink).await;
     app.signup("kit@example.com", Some("kit")).await;
     let kit = app.login("kit", PASSWORD).await;
     let sub = unique("kit");
@@ -463,13 +464,7 @@ async fn linking_and_unlinking_a_provider_are_mailed_to_the_owner() {
         "{}",
         linked.decoded
     );
-    let res = kit
-        .post(app.url("/fn/unlink_provider"))
-        .header(header::ORIGIN, app.origin())
-        .form(&[("provider", ID)])
-        .send()
-        .await
-        .unwrap();
+    let res = unlink(&app, &kit).send().await.unwrap();
     assert!(
         res.status().is_redirection() || res.status().is_success(),
         "{}",
@@ -688,18 +683,7 @@ async fn a_password_reset_ends_an_identity_that_claimed_the_address_unverified()
     // they gave: the victim's. When the victim takes the account over with
     // a reset link (proof of the mailbox), that identity is gone.
     let sink = smtp::SmtpSink::start().await;
-    let client = idp().register(ID).await;
-    let mut vars = provider_vars(ID, &client);
-    let url = sink.url();
-    vars.push(("GATEHOUSE_SMTP_URL".into(), url));
-    vars.push((
-        "GATEHOUSE_MAIL_FROM".into(),
-        "Gatehouse Test <no-reply@gatehouse.test>".into(),
-    ));
-    vars.push(("GATEHOUSE_EMAIL_VERIFICATION".into(), "off".into()));
-    let borrowed: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let app = TestApp::spawn_with(&borrowed).await;
-    let admin = app.setup_admin().await;
+    let (app, _client, admin) = gatehouse_with_mail(&sink).await;
     let intruder = unique("mal");
     idp().account(&intruder, "nia@example.com", false).await;
     let (_b, res) = sign_in(&app, ID, &intruder).await;

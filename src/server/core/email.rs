@@ -207,8 +207,8 @@ impl Core {
 
     /// "A passkey was added to your account" and the like: every change of
     /// a user's second factors or linked providers is mailed to the
-    /// account's address, so the owner hears of a way in an intruder adds. Returns whether a mail was
-    /// queued (in `tx`).
+    /// account's address, so the owner hears of a way in an intruder adds.
+    /// Returns whether a mail was queued (in `tx`).
     pub(crate) async fn queue_factor_notice(
         &self,
         tx: &mut Tx,
