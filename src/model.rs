@@ -78,6 +78,27 @@ pub struct SessionItem {
     pub current: bool,
 }
 
+/// A page of the signed-in user's sessions on `/account`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionPage {
+    /// The current session first (on the first page), then the most
+    /// recently used.
+    pub sessions: Vec<SessionItem>,
+    /// How many live sessions there are in all.
+    pub total: u64,
+    /// The page's number, from 1.
+    pub page: u32,
+    /// Sessions per page.
+    pub per_page: u32,
+}
+
+impl SessionPage {
+    /// Whether there is a page after this one.
+    pub fn has_next(&self) -> bool {
+        u64::from(self.page) * u64::from(self.per_page) < self.total
+    }
+}
+
 /// A user as admins see it: the user, and what only admins see.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema), schema(as = AdminUserView))]

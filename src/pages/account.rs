@@ -153,9 +153,12 @@ fn PasswordCard(min: usize, has_password: bool) -> impl IntoView {
 fn SessionsCard() -> impl IntoView {
     let revoke = ServerAction::<RevokeSession>::new();
     let revoke_others = ServerAction::<RevokeOtherSessions>::new();
-    let sessions = Resource::new(|| (), |_| my_sessions());
+    let query = use_query_map();
+    // `?sessions=N`: the page of the list (20 a page; the first has this one).
+    let page = move || query.read().get("sessions").and_then(|p| p.parse::<u32>().ok());
+    let sessions = Resource::new(page, my_sessions);
     view! {
-        <section class="card" aria-labelledby="sessions-title">
+        <section class="card" id="sessions" aria-labelledby="sessions-title">
             <div class="card-head">
                 <div>
                     <h2 id="sessions-title">"Where you’re signed in"</h2>
@@ -170,11 +173,31 @@ fn SessionsCard() -> impl IntoView {
             <Suspense fallback=|| view! { <p class="loading">"Loading sessions…"</p> }>
                 {move || Suspend::new(async move {
                     match sessions.await {
-                        Ok(list) => view! {
-                            <ul class="sessions" data-testid="sessions">
-                                {list.into_iter().map(|s| view! { <SessionRow session=s revoke=revoke/> }).collect_view()}
-                            </ul>
-                        }.into_any(),
+                        Ok(list) => {
+                            let pager = (list.total > u64::from(list.per_page) || list.page > 1).then(|| {
+                                let first = u64::from(list.page - 1) * u64::from(list.per_page);
+                                let shown = if list.sessions.is_empty() {
+                                    format!("No sessions on this page; you have {} in all", list.total)
+                                } else {
+                                    format!("{}–{} of {} sessions", first + 1, first + list.sessions.len() as u64, list.total)
+                                };
+                                let newer = (list.page > 1).then(|| format!("/account?sessions={}#sessions", list.page - 1));
+                                let older = list.has_next().then(|| format!("/account?sessions={}#sessions", list.page + 1));
+                                view! {
+                                    <nav class="pager" aria-label="Session pages">
+                                        <span class="muted" data-testid="sessions-shown">{shown}</span>
+                                        {newer.map(|href| view! { <a href=href>"Newer"</a> })}
+                                        {older.map(|href| view! { <a href=href data-testid="sessions-older">"Older"</a> })}
+                                    </nav>
+                                }
+                            });
+                            view! {
+                                <ul class="sessions" data-testid="sessions">
+                                    {list.sessions.into_iter().map(|s| view! { <SessionRow session=s revoke=revoke/> }).collect_view()}
+                                </ul>
+                                {pager}
+                            }.into_any()
+                        }
                         Err(e) => view! { <div class="alert" role="alert">{e.message}</div> }.into_any(),
                     }
                 })}

@@ -1,6 +1,6 @@
 //! Setup, signup, login and logout, the password and the sessions.
 
-use crate::model::{AppError, SessionItem};
+use crate::model::{AppError, SessionPage};
 use leptos::prelude::*;
 
 /// Creates the first admin and signs them in.
@@ -113,21 +113,39 @@ pub async fn logout() -> Result<(), AppError> {
     Ok(())
 }
 
-/// The signed-in user's live sessions, this one marked.
+/// Sessions per page on `/account`.
+#[cfg(feature = "ssr")]
+const SESSIONS_PAGE: u32 = 20;
+
+/// A page (from 1) of the signed-in user's live sessions, this one marked
+/// and first.
 #[server(prefix = "/fn", endpoint = "my_sessions")]
-pub async fn my_sessions() -> Result<Vec<SessionItem>, AppError> {
+pub async fn my_sessions(#[server(default)] page: Option<u32>) -> Result<SessionPage, AppError> {
     use super::ssr::*;
     let state = state()?;
     let auth = require_auth()?;
     let current = auth.session_id();
-    let sessions = state.core.sessions_of(&auth.user.id).await.map_err(fail)?;
-    Ok(sessions
-        .into_iter()
-        .map(|s| {
-            let current = Some(s.id.as_str()) == current;
-            crate::server::views::session(s, current)
-        })
-        .collect())
+    // Past the last page is an empty page, not an error (a link followed
+    // after sessions ended); no page is so far that the offset overflows.
+    let page = page.unwrap_or(1).clamp(1, u32::MAX / SESSIONS_PAGE);
+    let list = state
+        .core
+        .sessions_of(&auth.user.id, current, SESSIONS_PAGE, (page - 1) * SESSIONS_PAGE)
+        .await
+        .map_err(fail)?;
+    Ok(SessionPage {
+        sessions: list
+            .sessions
+            .into_iter()
+            .map(|s| {
+                let current = Some(s.id.as_str()) == current;
+                crate::server::views::session(s, current)
+            })
+            .collect(),
+        total: list.total,
+        page,
+        per_page: SESSIONS_PAGE,
+    })
 }
 
 /// Changes the password; every other session ends and this one gets a new id.

@@ -93,6 +93,139 @@ async fn sessions_are_listed_with_the_current_one_marked() {
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
 
+/// Adds `n` live sessions of `username`, each used more recently than the
+/// one before and than any real one (as a browser elsewhere would).
+async fn add_sessions(app: &TestApp, username: &str, n: u32) {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    for i in 0..n {
+        let id = format!("00000000-0000-4000-8000-{i:012}");
+        let seen = now + 60 + i64::from(i);
+        with_pool!(app, pool => {
+            sqlx::query(
+                "INSERT INTO user_sessions (id, user_id, created_at, last_seen_at, expires_at, remember, \
+                 user_agent, ip, password_at, auth_at) \
+                 SELECT $1, id, $2, $3, $4, FALSE, 'curl/8', '192.0.2.7', password_changed_at, $2 \
+                 FROM users WHERE username = $5",
+            )
+            .bind(&id)
+            .bind(now - 3600)
+            .bind(seen)
+            .bind(now + 86_400)
+            .bind(username)
+            .execute(pool)
+            .await
+            .unwrap()
+            .rows_affected()
+        });
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_sessions_come_in_pages_with_this_one_first() {
+    let app = TestApp::spawn().await;
+    let admin = app.setup_admin().await;
+    // 44 more: 45 in all, every other one used after this one.
+    add_sessions(&app, ADMIN, 44).await;
+
+    // The API: pages of `limit` from `offset`, the total and the next page.
+    let res = app.get(&admin, "/api/v1/auth/sessions?limit=20").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["x-total-count"], "45");
+    assert_eq!(
+        res.headers()[header::LINK],
+        "</api/v1/auth/sessions?limit=20&offset=20>; rel=\"next\""
+    );
+    let first = json_of(res).await.as_array().unwrap().clone();
+    assert_eq!(first.len(), 20);
+    assert_eq!(
+        first[0]["current"],
+        json!(true),
+        "this session first: {:?}",
+        first[0]
+    );
+    let seen: Vec<&str> = first[1..]
+        .iter()
+        .map(|s| s["last_seen_at"].as_str().unwrap())
+        .collect();
+    assert!(
+        seen.windows(2).all(|w| w[0] >= w[1]),
+        "then the most recently used: {seen:?}"
+    );
+    let mut ids: Vec<String> = first
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .collect();
+    let res = app.get(&admin, "/api/v1/auth/sessions?limit=20&offset=20").await;
+    assert!(res.headers().contains_key(header::LINK));
+    ids.extend(
+        json_of(res)
+            .await
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap().to_string()),
+    );
+    let res = app.get(&admin, "/api/v1/auth/sessions?limit=20&offset=40").await;
+    assert_eq!(res.headers()["x-total-count"], "45");
+    assert!(
+        !res.headers().contains_key(header::LINK),
+        "the last page names no next"
+    );
+    let last = json_of(res).await.as_array().unwrap().clone();
+    assert_eq!(last.len(), 5);
+    ids.extend(last.iter().map(|s| s["id"].as_str().unwrap().to_string()));
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 45, "the pages hold every session once");
+    // Without a limit, 100 at most; bad parameters are named.
+    assert_eq!(sessions(&app, &admin).await.len(), 45);
+    for bad in ["limit=0", "limit=x", "offset=-1", "offset=1e3"] {
+        let res = app.get(&admin, &format!("/api/v1/auth/sessions?{bad}")).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{bad}");
+        let message = json_of(res).await["error"].as_str().unwrap_or("").to_string();
+        let name = bad.split('=').next().unwrap();
+        assert!(message.contains(name), "{bad}: {message}");
+    }
+
+    // The account page: 20 a page, this one first, a way to the older ones.
+    let page = app.get_page(&admin, "/account").await.text().await.unwrap();
+    assert_eq!(page.matches(r#"data-testid="session""#).count(), 20);
+    assert!(page.contains("1–20 of 45 sessions"), "the page says how many");
+    let this = page.find("This device").unwrap();
+    let others = page.find("192.0.2.7").unwrap();
+    assert!(this < others, "this device is listed first");
+    assert!(
+        page.contains("/account?sessions=2#sessions"),
+        "a link to the older ones"
+    );
+    let page = app
+        .get_page(&admin, "/account?sessions=3")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(page.matches(r#"data-testid="session""#).count(), 5);
+    assert!(page.contains("41–45 of 45 sessions"));
+    assert!(
+        page.contains("/account?sessions=2#sessions"),
+        "a link back to newer ones"
+    );
+    assert!(!page.contains("/account?sessions=4"), "no page after the last");
+    assert!(
+        !page.contains("This device"),
+        "this session is on the first page only"
+    );
+    // A page past the end is empty, not an error.
+    let res = app.get_page(&admin, "/account?sessions=99").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = res.text().await.unwrap();
+    assert_eq!(page.matches(r#"data-testid="session""#).count(), 0);
+    assert!(
+        page.contains("you have 45 in all"),
+        "says where the sessions went"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_users_session_cannot_be_ended() {
     let app = TestApp::spawn().await;

@@ -126,8 +126,14 @@ pub struct SessionInfo {
     pub ip: Option<String>,
 }
 
+/// A page of a user's sessions and how many they have in all.
+#[derive(Clone, Debug)]
+pub struct SessionList {
+    pub sessions: Vec<SessionInfo>,
+    pub total: u64,
+}
+
 impl Core {
-    /// Checks credentials and starts a session.
     /// Checks credentials; then either starts a session, or, for a user
     /// with a second factor, holds a pending sign-in that waits for it (no
     /// session exists until then).
@@ -304,12 +310,34 @@ impl Core {
         Ok(())
     }
 
-    /// The live sessions of `user_id`, most recently used first.
-    pub async fn sessions_of(&self, user_id: &str) -> Result<Vec<SessionInfo>> {
+    /// A page of the live sessions of `user_id` (`limit` from `offset`):
+    /// `current`, the session asking, first, then the most recently used;
+    /// with how many there are in all.
+    pub async fn sessions_of(
+        &self,
+        user_id: &str,
+        current: Option<&str>,
+        limit: u32,
+        offset: u32,
+    ) -> Result<SessionList> {
         let now = super::now();
-        let idle = self.config.session_idle.as_secs() as i64;
-        let rows = sessions::list_of_user(&self.db, user_id, now, now - idle).await?;
-        Ok(rows
+        let live = sessions::Live {
+            now,
+            idle_cutoff: now - self.config.session_idle.as_secs() as i64,
+        };
+        let page = sessions::ListPage {
+            current,
+            limit,
+            offset,
+        };
+        let rows = sessions::list_of_user(&self.db, user_id, live, page).await?;
+        // A short first page is all of them: no second query.
+        let total = if offset == 0 && rows.len() < limit as usize {
+            rows.len() as u64
+        } else {
+            sessions::count_of_user(&self.db, user_id, live).await?
+        };
+        let sessions = rows
             .into_iter()
             .map(|r| SessionInfo {
                 id: r.id,
@@ -319,7 +347,8 @@ impl Core {
                 user_agent: r.user_agent,
                 ip: r.ip,
             })
-            .collect())
+            .collect();
+        Ok(SessionList { sessions, total })
     }
 
     /// Ends one of `user_id`'s sessions; `NotFound` if it is not theirs.

@@ -227,24 +227,60 @@ pub async fn delete_all_of_user(db: &Db, user_id: &str, keep: Option<&str>) -> R
     Ok(done)
 }
 
-/// The live sessions of `user_id`, most recently used first.
+/// A page of the live sessions of `user_id`: the one asking first, then
+/// the most recently used.
 pub async fn list_of_user(
     db: &Db,
     user_id: &str,
-    now: i64,
-    idle_cutoff: i64,
+    live: Live,
+    page: ListPage<'_>,
 ) -> Result<Vec<SessionRow>, sqlx::Error> {
+    // `current` (the session asking) first, then the most recently used.
     on_pool!(db, pool => sqlx::query_as::<_, SessionRow>(
         "SELECT s.id, s.user_id, s.created_at, s.last_seen_at, s.expires_at, s.remember, s.user_agent, s.ip, \
          s.password_at, s.auth_at FROM user_sessions s JOIN users u ON u.id = s.user_id \
          WHERE s.user_id = $1 AND s.expires_at > $2 AND s.last_seen_at > $3 AND s.password_at >= u.password_changed_at \
-         ORDER BY s.last_seen_at DESC, s.created_at DESC",
+         ORDER BY (s.id = $4) DESC, s.last_seen_at DESC, s.created_at DESC, s.id LIMIT $5 OFFSET $6",
     )
     .bind(user_id)
-    .bind(now)
-    .bind(idle_cutoff)
+    .bind(live.now)
+    .bind(live.idle_cutoff)
+    .bind(page.current.unwrap_or(""))
+    .bind(i64::from(page.limit))
+    .bind(i64::from(page.offset))
     .fetch_all(pool)
     .await)
+}
+
+/// How many live sessions `user_id` has (what [`list_of_user`] pages through).
+pub async fn count_of_user(db: &Db, user_id: &str, live: Live) -> Result<u64, sqlx::Error> {
+    let n: i64 = on_pool!(db, pool => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM user_sessions s JOIN users u ON u.id = s.user_id \
+         WHERE s.user_id = $1 AND s.expires_at > $2 AND s.last_seen_at > $3 AND s.password_at >= u.password_changed_at",
+    )
+    .bind(user_id)
+    .bind(live.now)
+    .bind(live.idle_cutoff)
+    .fetch_one(pool)
+    .await)?;
+    Ok(n.max(0) as u64)
+}
+
+/// What makes a session live: not past its end (`now`) nor idle since
+/// `idle_cutoff`.
+#[derive(Clone, Copy, Debug)]
+pub struct Live {
+    pub now: i64,
+    pub idle_cutoff: i64,
+}
+
+/// A page of a user's sessions: `limit` from `offset`, with `current` (if
+/// one of them) first.
+#[derive(Clone, Copy, Debug)]
+pub struct ListPage<'a> {
+    pub current: Option<&'a str>,
+    pub limit: u32,
+    pub offset: u32,
 }
 
 /// Removes sessions past their absolute or idle end.

@@ -2,7 +2,7 @@
 
 use super::{
     auth::Ok,
-    error::{ApiResult, ErrorBody},
+    error::{ApiError, ApiResult, ErrorBody},
     extract::{ApiJson, ClientInfo, CurrentUser},
 };
 use crate::{
@@ -10,13 +10,14 @@ use crate::{
     server::{auth, views, AppState},
 };
 use axum::{
-    extract::{Path, State},
-    http::StatusCode,
+    extract::{Path, RawQuery, State},
+    http::{header, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
     Json,
 };
 use serde::Deserialize;
 use tower_sessions::Session;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 #[derive(Deserialize, ToSchema)]
 pub struct PasswordChange {
@@ -61,27 +62,87 @@ pub async fn change_password(
     Ok(Ok::json())
 }
 
-/// The signed-in user's live sessions, most recently used first.
-#[utoipa::path(get, path = "/api/v1/auth/sessions", tag = "account",
+/// Query of `GET /api/v1/auth/sessions`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SessionsQuery {
+    /// How many sessions (default 100; above 1000 gets 1000).
+    #[param(minimum = 1)]
+    pub limit: Option<u32>,
+    /// How many to skip (the `Link: <...>; rel="next"` header has the next
+    /// page's).
+    pub offset: Option<u32>,
+}
+
+impl SessionsQuery {
+    /// `(limit, offset)` from the query string, or a 400 naming the bad
+    /// parameter.
+    fn parse(raw: Option<&str>) -> ApiResult<(u32, u32)> {
+        let (mut limit, mut offset) = (100, 0);
+        for (key, value) in url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
+            match key.as_ref() {
+                "limit" => {
+                    let n: u64 = value.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                        ApiError::bad_request("limit must be a whole number from 1 to 1000")
+                    })?;
+                    limit = n.min(1000) as u32;
+                }
+                "offset" => {
+                    offset = value
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|n| *n <= u32::MAX - 1000)
+                        .ok_or_else(|| ApiError::bad_request("offset must be a whole number from 0"))?;
+                }
+                _ => {}
+            }
+        }
+        Ok((limit, offset))
+    }
+}
+
+/// The signed-in user's live sessions: the one asking first, then the most
+/// recently used. `X-Total-Count` says how many there are; while there are
+/// more, `Link: <...>; rel="next"` names the next page.
+#[utoipa::path(get, path = "/api/v1/auth/sessions", tag = "account", params(SessionsQuery),
     security(("bearer" = []), ("session" = [])),
     responses(
-        (status = 200, body = Vec<SessionItem>),
+        (status = 200, body = Vec<SessionItem>, headers(
+            ("X-Total-Count" = u64, description = "How many live sessions there are in all"),
+            ("Link" = String, description = "`</api/v1/auth/sessions?limit=N&offset=M>; rel=\"next\"` while there are more"))),
+        (status = 400, description = "Bad query parameter", body = ErrorBody),
         (status = 401, description = "Not signed in", body = ErrorBody),
     ))]
 pub async fn sessions(
     State(state): State<AppState>,
     CurrentUser(auth): CurrentUser,
-) -> ApiResult<Json<Vec<SessionItem>>> {
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let (limit, offset) = SessionsQuery::parse(raw.as_deref())?;
     let current = auth.session_id();
-    let list = state.core.sessions_of(&auth.user.id).await?;
-    Ok(Json(
-        list.into_iter()
-            .map(|s| {
-                let current = Some(s.id.as_str()) == current;
-                views::session(s, current)
-            })
-            .collect(),
-    ))
+    let list = state
+        .core
+        .sessions_of(&auth.user.id, current, limit, offset)
+        .await?;
+    let next = offset as u64 + limit as u64;
+    let items: Vec<SessionItem> = list
+        .sessions
+        .into_iter()
+        .map(|s| {
+            let current = Some(s.id.as_str()) == current;
+            views::session(s, current)
+        })
+        .collect();
+    let mut res = Json(items).into_response();
+    res.headers_mut()
+        .insert("x-total-count", HeaderValue::from(list.total));
+    if next < list.total {
+        let link = format!("</api/v1/auth/sessions?limit={limit}&offset={next}>; rel=\"next\"");
+        if let Ok(link) = HeaderValue::from_str(&link) {
+            res.headers_mut().insert(header::LINK, link);
+        }
+    }
+    Ok(res)
 }
 
 /// Ends one of the signed-in user's sessions.

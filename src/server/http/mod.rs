@@ -141,7 +141,7 @@ async fn only_for_allowed_origins(mut res: axum::response::Response) -> axum::re
 /// credentials (the refresh cookie, a session cookie), preflights for the
 /// API's methods and its two request headers, cached for ten minutes.
 fn cors(allowed_origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
-    use axum::http::{header, HeaderValue, Method};
+    use axum::http::{header, HeaderName, HeaderValue, Method};
     use tower_http::cors::{AllowOrigin, CorsLayer};
     let origins: Vec<HeaderValue> = allowed_origins
         .iter()
@@ -156,7 +156,13 @@ fn cors(allowed_origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
             .allow_credentials(true)
             .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
             .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
-            .expose_headers([header::RETRY_AFTER, header::WWW_AUTHENTICATE])
+            // The paged lists' `Link` and `X-Total-Count` too.
+            .expose_headers([
+                header::RETRY_AFTER,
+                header::WWW_AUTHENTICATE,
+                header::LINK,
+                HeaderName::from_static("x-total-count"),
+            ])
             .max_age(std::time::Duration::from_secs(600)),
     )
 }
