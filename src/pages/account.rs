@@ -65,6 +65,7 @@ fn Notice() -> impl IntoView {
             Some("factors_removed") => "Every second factor was removed. Set up your own again below.",
             Some("factors_kept") => "Thanks: your second factors stay as they are.",
             Some("unlinked") => "The provider was unlinked: it no longer signs you in here.",
+            Some("unlinked_ended") => "The provider was unlinked: it no longer signs you in here, and the sessions it signed in elsewhere were signed out.",
             Some("app_disconnected") => "The app was disconnected: it can no longer sign you in without asking again.",
             _ => return None,
         };

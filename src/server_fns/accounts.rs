@@ -252,11 +252,15 @@ pub async fn unlink_provider(#[server(default)] provider: String) -> Result<(), 
         .providers
         .get(&provider)
         .map_or_else(|| provider.clone(), |p| p.name().to_string());
-    state
+    let ended = state
         .core
         .unlink_identity(&auth, &provider, &name, &client())
         .await
         .map_err(fail)?;
-    leptos_axum::redirect("/account?changed=unlinked");
+    leptos_axum::redirect(if ended > 0 {
+        "/account?changed=unlinked_ended"
+    } else {
+        "/account?changed=unlinked"
+    });
     Ok(())
 }

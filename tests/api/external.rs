@@ -873,3 +873,60 @@ async fn a_rotated_provider_key_is_fetched_when_a_token_names_it() {
     let (_browser, res) = sign_in(&app, ID, &sub).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unlinking_a_provider_ends_the_sessions_that_signed_in_with_it() {
+    // Unlinking is what an owner does when the account elsewhere is lost or
+    // taken: whoever signed in through it must not stay signed in here.
+    let (app, _client, _admin) = gatehouse(&[]).await;
+    app.signup("uma@example.com", Some("uma")).await;
+    let uma = app.login("uma", PASSWORD).await;
+    let elsewhere = app.login("uma", PASSWORD).await;
+    let sub = unique("uma");
+    idp()
+        .account(&sub, &format!("{sub}@elsewhere.example"), true)
+        .await;
+    let link = format!("/auth/{ID}/start?intent=link");
+    let res = sign_in_with(&app, &uma, &link, &sub).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (through_it, _) = sign_in(&app, ID, &sub).await;
+    let (again, _) = sign_in(&app, ID, &sub).await;
+    for b in [&through_it, &again] {
+        assert_eq!(app.whoami(b).await["user"]["username"], json!("uma"));
+    }
+
+    let res = unlink(&app, &uma).send().await.unwrap();
+    assert!(
+        res.status().is_redirection() || res.status().is_success(),
+        "{}",
+        res.status()
+    );
+    for b in [&through_it, &again] {
+        assert_eq!(
+            app.whoami(b).await["authenticated"],
+            json!(false),
+            "a session the provider signed in has ended"
+        );
+    }
+    assert_eq!(app.whoami(&uma).await["authenticated"], json!(true));
+    assert_eq!(
+        app.whoami(&elsewhere).await["authenticated"],
+        json!(true),
+        "a password session is not the provider's"
+    );
+
+    // Linked again and unlinked from a session the provider signed in: that
+    // one, the owner at the keyboard, stays.
+    let res = sign_in_with(&app, &uma, &link, &sub).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (owner, _) = sign_in(&app, ID, &sub).await;
+    let (other, _) = sign_in(&app, ID, &sub).await;
+    let res = unlink(&app, &owner).send().await.unwrap();
+    assert!(
+        res.status().is_redirection() || res.status().is_success(),
+        "{}",
+        res.status()
+    );
+    assert_eq!(app.whoami(&owner).await["user"]["username"], json!("uma"));
+    assert_eq!(app.whoami(&other).await["authenticated"], json!(false));
+}

@@ -20,6 +20,7 @@ use crate::{
     server::db::{
         factors,
         identities::{self, IdentityRow, LinkError},
+        sessions,
         users::{self, NewUser, SetupClaim},
     },
 };
@@ -120,10 +121,15 @@ impl Core {
             None => self.create_from_identity(identity, client).await?,
         };
         let first = identity.label();
-        if let Some(pending) = self.pend_sign_in(&user, false, &first).await? {
+        if let Some(pending) = self
+            .pend_sign_in(&user, false, &first, Some(&identity.provider))
+            .await?
+        {
             return Ok(LoginOutcome::SecondFactor(pending));
         }
-        let session = self.start_session(&user, false, &Amr::external(), client).await?;
+        let session = self
+            .start_session(&user, false, &Amr::external(&identity.provider), client)
+            .await?;
         self.audit(Event::ExternalSignIn, Some(&user.id), client, Some(&first))
             .await;
         Ok(LoginOutcome::SignedIn(user, session))
@@ -334,7 +340,7 @@ impl Core {
         provider: &str,
         provider_name: &str,
         client: &Client,
-    ) -> Result<()> {
+    ) -> Result<u64> {
         self.require_recent_auth(auth)?;
         let user_id = &auth.user.id;
         let mut tx = self.db.begin().await?;
@@ -354,14 +360,21 @@ impl Core {
                 "This is your only way to sign in: set a password (or add a passkey) first.".into(),
             ));
         }
+        // Whoever signed in through it is signed out (the account there may
+        // be lost or taken), but the owner doing this.
+        let ended = sessions::delete_through_provider(&mut tx, user_id, provider, auth.session_id()).await?;
         let mailed = self
             .queue_factor_notice(&mut tx, &auth.user, FactorChange::IdentityUnlinked(provider_name))
             .await?;
         tx.commit().await?;
         self.wake_mailer_if(mailed);
-        self.audit(Event::IdentityUnlinked, Some(user_id), client, Some(provider))
+        let detail = match ended {
+            0 => provider.to_string(),
+            n => format!("{provider}; {n} of its sessions signed out"),
+        };
+        self.audit(Event::IdentityUnlinked, Some(user_id), client, Some(&detail))
             .await;
-        Ok(())
+        Ok(ended)
     }
 
     /// Records a sign-in through `provider` refused before any identity was
@@ -437,7 +450,8 @@ impl Core {
                 identity.provider_name
             )));
         }
-        self.mark_reauthenticated(auth, &Amr::external()).await?;
+        self.mark_reauthenticated(auth, &Amr::external(&identity.provider))
+            .await?;
         let detail = format!("through {}", identity.label());
         self.audit(Event::Reauthenticated, Some(&auth.user.id), client, Some(&detail))
             .await;

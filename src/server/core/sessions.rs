@@ -19,17 +19,35 @@ const TOUCH_EVERY: i64 = 60;
 /// How a sign-in proved who the user is, as RFC 8176 `amr` values: what the
 /// ID tokens of the session's authorizations say.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Amr(Vec<&'static str>);
+pub struct Amr {
+    methods: Vec<&'static str>,
+    /// The identity provider the sign-in went through, if one did.
+    provider: Option<String>,
+}
 
 impl Amr {
+    fn of(methods: Vec<&'static str>) -> Amr {
+        Amr {
+            methods,
+            provider: None,
+        }
+    }
+
+    fn through(provider: &str, methods: Vec<&'static str>) -> Amr {
+        Amr {
+            methods,
+            provider: (!provider.is_empty()).then(|| provider.to_string()),
+        }
+    }
+
     /// A password alone.
     pub fn password() -> Amr {
-        Amr(vec!["pwd"])
+        Amr::of(vec!["pwd"])
     }
 
     /// A password, then an authenticator or recovery code.
     pub fn password_and_code() -> Amr {
-        Amr(vec!["pwd", "otp", "mfa"])
+        Amr::of(vec!["pwd", "otp", "mfa"])
     }
 
     /// A passkey (user verified: something the user has and is or knows),
@@ -38,26 +56,37 @@ impl Amr {
     pub fn passkey(synced: bool, after_password: bool) -> Amr {
         let key = if synced { "swk" } else { "hwk" };
         if after_password {
-            Amr(vec!["pwd", key, "mfa"])
+            Amr::of(vec!["pwd", key, "mfa"])
         } else {
-            Amr(vec![key, "mfa"])
+            Amr::of(vec![key, "mfa"])
         }
     }
 
-    /// Another identity provider's sign-in (RFC 8176 lists no value for
+    /// Identity provider `provider`'s sign-in (RFC 8176 lists no value for
     /// it; `fed`, federated, is this server's).
-    pub fn external() -> Amr {
-        Amr(vec!["fed"])
+    pub fn external(provider: &str) -> Amr {
+        Amr::through(provider, vec!["fed"])
     }
 
-    /// Another provider's sign-in, then an authenticator or recovery code.
-    pub fn external_and_code() -> Amr {
-        Amr(vec!["fed", "otp", "mfa"])
+    /// `provider`'s sign-in, then an authenticator or recovery code.
+    pub fn external_and_code(provider: &str) -> Amr {
+        Amr::through(provider, vec!["fed", "otp", "mfa"])
+    }
+
+    /// `provider`'s sign-in, then a passkey.
+    pub fn external_and_passkey(provider: &str, synced: bool) -> Amr {
+        let key = if synced { "swk" } else { "hwk" };
+        Amr::through(provider, vec!["fed", key, "mfa"])
     }
 
     /// Space-separated, as stored.
     pub fn stored(&self) -> String {
-        self.0.join(" ")
+        self.methods.join(" ")
+    }
+
+    /// The identity provider the sign-in went through, if one did.
+    pub fn provider(&self) -> Option<&str> {
+        self.provider.as_deref()
     }
 }
 
@@ -145,7 +174,7 @@ impl Core {
         client: &Client,
     ) -> Result<LoginOutcome> {
         let user = self.check_credentials(identifier, password, client).await?;
-        if let Some(pending) = self.pend_sign_in(&user, remember, "password").await? {
+        if let Some(pending) = self.pend_sign_in(&user, remember, "password", None).await? {
             return Ok(LoginOutcome::SecondFactor(pending));
         }
         let detail = if remember {
@@ -212,7 +241,7 @@ impl Core {
             auth_at: now,
         };
         let mut batch = Batch::default();
-        sessions::insert_in(&mut batch, &row, &amr.stored());
+        sessions::insert_in(&mut batch, &row, &amr.stored(), amr.provider());
         users::record_login_in(&mut batch, &user.id, now);
         if let Some((event, detail)) = noted {
             self.audit_in(&mut batch, event, Some(&user.id), client, Some(detail));

@@ -120,7 +120,7 @@ impl Core {
         client: &Client,
     ) -> Result<TokenOutcome> {
         let user = self.check_credentials(identifier, password, client).await?;
-        if let Some(pending) = self.pend_sign_in(&user, false, "password").await? {
+        if let Some(pending) = self.pend_sign_in(&user, false, "password", None).await? {
             return Ok(TokenOutcome::SecondFactor(pending));
         }
         let pair = self.tokens_for(&user, client).await?;

@@ -1,9 +1,9 @@
 //! Queries on `user_sessions`: the signed-in browser sessions of each user.
 
 use super::{
-    on_pool, readers,
+    on_pool, on_tx, readers,
     users::{UserRow, USER_COLUMNS},
-    Batch, Db,
+    Batch, Db, Tx,
 };
 use std::sync::LazyLock;
 
@@ -67,10 +67,11 @@ impl From<JoinedRow> for SessionWithUser {
 
 const INSERT: &str =
     "INSERT INTO user_sessions (id, user_id, created_at, last_seen_at, expires_at, remember, \
-     user_agent, ip, password_at, auth_at, amr) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $3, $10)";
+     user_agent, ip, password_at, auth_at, amr, provider) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $3, $10, $11)";
 
-/// Inserts session `s`, signed in as `amr` says, in `batch`.
-pub fn insert_in(batch: &mut Batch, s: &SessionRow, amr: &str) {
+/// Inserts session `s`, signed in as `amr` says (through identity provider
+/// `provider`, if one), in `batch`.
+pub fn insert_in(batch: &mut Batch, s: &SessionRow, amr: &str, provider: Option<&str>) {
     batch.push(
         INSERT,
         vec![
@@ -84,6 +85,7 @@ pub fn insert_in(batch: &mut Batch, s: &SessionRow, amr: &str) {
             s.ip.as_deref().into(),
             s.password_at.into(),
             amr.into(),
+            provider.into(),
         ],
     );
 }
@@ -225,6 +227,23 @@ pub async fn delete_all_of_user(db: &Db, user_id: &str, keep: Option<&str>) -> R
         .await
         .map(|r| r.rows_affected()))?;
     Ok(done)
+}
+
+/// Deletes the sessions of `user_id` that signed in through identity
+/// provider `provider`, except `keep` (if given), in `tx`. Returns how many.
+pub async fn delete_through_provider(
+    tx: &mut Tx,
+    user_id: &str,
+    provider: &str,
+    keep: Option<&str>,
+) -> Result<u64, sqlx::Error> {
+    on_tx!(tx, conn => sqlx::query("DELETE FROM user_sessions WHERE user_id = $1 AND provider = $2 AND id <> $3")
+        .bind(user_id)
+        .bind(provider)
+        .bind(keep.unwrap_or(""))
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected()))
 }
 
 /// A page of the live sessions of `user_id`: the one asking first, then

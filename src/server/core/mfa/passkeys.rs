@@ -485,13 +485,13 @@ impl Core {
         let mut detail = format!("passkey {:?}", row.name);
         let mut amr = Amr::passkey(result.backup_eligible(), false);
         if let Some(pending) = pending {
-            amr = Amr::passkey(result.backup_eligible(), true);
             // The second factor of a pending sign-in: used up now.
             let taken = factors::take_challenge(&self.db, &pending, "mfa_pending", now()).await?;
             let state: Option<PendingState> = taken.and_then(|t| serde_json::from_str(&t.state).ok());
             let Some(state) = state else {
                 return Err(Error::SignInExpired);
             };
+            amr = state.amr_with_passkey(result.backup_eligible());
             remember = state.remember;
             detail = format!("{} + passkey {:?}", state.first, row.name);
         }

@@ -23,6 +23,28 @@ pub(super) struct PendingState {
     pub(super) password_at: i64,
     /// The first factor, for the audit log.
     pub(super) first: String,
+    /// The identity provider of the first step, if it was one (absent in
+    /// sign-ins held before it was recorded).
+    #[serde(default)]
+    pub(super) provider: Option<String>,
+}
+
+impl PendingState {
+    /// How the sign-in proved who the user is, once a code completed it.
+    pub(super) fn amr_with_code(&self) -> Amr {
+        match (&self.provider, self.first.as_str()) {
+            (None, "password") => Amr::password_and_code(),
+            (provider, _) => Amr::external_and_code(provider.as_deref().unwrap_or("")),
+        }
+    }
+
+    /// How the sign-in proved who the user is, once a passkey completed it.
+    pub(super) fn amr_with_passkey(&self, synced: bool) -> Amr {
+        match (&self.provider, self.first.as_str()) {
+            (None, "password") => Amr::passkey(synced, true),
+            (provider, _) => Amr::external_and_passkey(provider.as_deref().unwrap_or(""), synced),
+        }
+    }
 }
 
 impl Core {
@@ -33,6 +55,7 @@ impl Core {
         user: &User,
         remember: bool,
         first: &str,
+        provider: Option<&str>,
     ) -> Result<Option<PendingSignIn>> {
         if !user.mfa_enabled {
             return Ok(None);
@@ -52,6 +75,7 @@ impl Core {
             remember,
             password_at: user.password_changed_at,
             first: first.to_string(),
+            provider: provider.map(str::to_string),
         })
         .map_err(|e| Error::internal("pending sign-in", e))?;
         factors::insert_challenge(
@@ -122,11 +146,37 @@ impl Core {
         let detail = format!("{} + {second}", state.first);
         self.audit(Event::LoginSucceeded, Some(&user.id), client, Some(&detail))
             .await;
-        let amr = if state.first == "password" {
-            Amr::password_and_code()
-        } else {
-            Amr::external_and_code()
-        };
-        Ok((user, state.remember, amr))
+        Ok((user, state.remember, state.amr_with_code()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(first: &str, provider: Option<&str>) -> PendingState {
+        PendingState {
+            remember: false,
+            password_at: 0,
+            first: first.into(),
+            provider: provider.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn the_second_step_keeps_what_the_first_was() {
+        let password = state("password", None);
+        assert_eq!(password.amr_with_code().stored(), "pwd otp mfa");
+        assert_eq!(password.amr_with_passkey(true).stored(), "pwd swk mfa");
+        assert_eq!(password.amr_with_code().provider(), None);
+        let external = state("Test IdP (idp)", Some("idp"));
+        assert_eq!(external.amr_with_code().stored(), "fed otp mfa");
+        assert_eq!(external.amr_with_passkey(false).stored(), "fed hwk mfa");
+        assert_eq!(external.amr_with_passkey(false).provider(), Some("idp"));
+        // Held before the provider was recorded: still not a password.
+        let older: PendingState =
+            serde_json::from_str(r#"{"remember":false,"password_at":0,"first":"Test IdP (idp)"}"#).unwrap();
+        assert_eq!(older.amr_with_code().stored(), "fed otp mfa");
+        assert_eq!(older.amr_with_code().provider(), None);
     }
 }
