@@ -220,6 +220,9 @@ fn renumber(sql: &str, offset: usize) -> String {
 /// write lock) before it answers 503 with `Retry-After`.
 const DATABASE_WAIT: Duration = Duration::from_secs(5);
 
+/// How long a SQLite pool connection beyond the first stays open unused.
+const SQLITE_IDLE: std::time::Duration = std::time::Duration::from_secs(2);
+
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
@@ -247,6 +250,11 @@ impl Db {
                 .map_err(sqlx::Error::Io)?;
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
+                // A burst opens up to 8 connections, each with a worker
+                // thread, a page cache and prepared statements; they close
+                // again after a few idle seconds (one stays).
+                .min_connections(1)
+                .idle_timeout(SQLITE_IDLE)
                 // A connection to a local file cannot go stale the way a
                 // network one can: no ping (a round trip to the connection's
                 // worker thread) before every query.
