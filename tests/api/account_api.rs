@@ -179,7 +179,14 @@ async fn many_sessions_come_in_pages_with_this_one_first() {
     assert_eq!(ids.len(), 45, "the pages hold every session once");
     // Without a limit, 100 at most; bad parameters are named.
     assert_eq!(sessions(&app, &admin).await.len(), 45);
-    for bad in ["limit=0", "limit=x", "offset=-1", "offset=1e3"] {
+    for bad in [
+        "limit=0",
+        "limit=x",
+        "offset=-1",
+        "offset=1e3",
+        "offset=1000001",
+        "offset=2147483648",
+    ] {
         let res = app.get(&admin, &format!("/api/v1/auth/sessions?{bad}")).await;
         assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{bad}");
         let message = json_of(res).await["error"].as_str().unwrap_or("").to_string();

@@ -62,6 +62,9 @@ pub async fn change_password(
     Ok(Ok::json())
 }
 
+/// The largest `offset` of `GET /api/v1/auth/sessions` (as documented).
+const MAX_OFFSET: u32 = 1_000_000;
+
 /// Query of `GET /api/v1/auth/sessions`.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -69,8 +72,9 @@ pub struct SessionsQuery {
     /// How many sessions (default 100; above 1000 gets 1000).
     #[param(minimum = 1)]
     pub limit: Option<u32>,
-    /// How many to skip (the `Link: <...>; rel="next"` header has the next
-    /// page's).
+    /// How many to skip, at most 1,000,000 (the `Link: <...>; rel="next"`
+    /// header has the next page's).
+    #[param(minimum = 0, maximum = 1000000)]
     pub offset: Option<u32>,
 }
 
@@ -91,8 +95,10 @@ impl SessionsQuery {
                     offset = value
                         .parse::<u32>()
                         .ok()
-                        .filter(|n| *n <= u32::MAX - 1000)
-                        .ok_or_else(|| ApiError::bad_request("offset must be a whole number from 0"))?;
+                        .filter(|n| *n <= MAX_OFFSET)
+                        .ok_or_else(|| {
+                            ApiError::bad_request("offset must be a whole number from 0 to 1000000")
+                        })?;
                 }
                 _ => {}
             }
