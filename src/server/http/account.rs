@@ -69,8 +69,8 @@ const MAX_OFFSET: u32 = 1_000_000;
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SessionsQuery {
-    /// How many sessions (default 100; above 1000 gets 1000).
-    #[param(minimum = 1)]
+    /// How many sessions, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// How many to skip, at most 1,000,000 (the `Link: <...>; rel="next"`
     /// header has the next page's).
@@ -86,10 +86,13 @@ impl SessionsQuery {
         for (key, value) in url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
             match key.as_ref() {
                 "limit" => {
-                    let n: u64 = value.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
-                        ApiError::bad_request("limit must be a whole number from 1 to 1000")
-                    })?;
-                    limit = n.min(1000) as u32;
+                    limit = value
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|n| (1..=1000).contains(n))
+                        .ok_or_else(|| {
+                            ApiError::bad_request("limit must be a whole number from 1 to 1000")
+                        })?;
                 }
                 "offset" => {
                     offset = value
