@@ -19,7 +19,7 @@ COPY scripts/tools.sh scripts/tools.sh
 COPY end2end/package.json end2end/package-lock.json end2end/
 RUN ./scripts/tools.sh
 COPY . .
-RUN bash -c 'source scripts/tools.sh && cargo leptos build --release --precompress --split'
+RUN bash -c 'source scripts/tools.sh && cargo leptos build --release --precompress'
 
 FROM debian:bookworm-slim AS runtime
 RUN apt-get update \

@@ -32,8 +32,8 @@ install_tools --browser
 if [ -n "${SKIP_BUILD:-}" ] && [ -x target/release/gatehouse ]; then
   say "using the release site already built (SKIP_BUILD)"
 else
-  say "building the release site (cargo leptos build --release --precompress --split)"
-  cargo leptos build --release --precompress --split
+  say "building the release site (cargo leptos build --release --precompress)"
+  cargo leptos build --release --precompress
 fi
 say "building the baselines (examples/bench_baseline.rs)"
 # The same LEPTOS_OUTPUT_NAME as cargo-leptos, so the library is not rebuilt.

@@ -7,8 +7,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
 install_tools
 cd "$GATEHOUSE_ROOT"
 
-say "building (cargo leptos build --release --precompress --split)"
-cargo leptos build --release --precompress --split
+say "building (cargo leptos build --release --precompress)"
+cargo leptos build --release --precompress
 
 say "serving on http://${LEPTOS_SITE_ADDR:-127.0.0.1:3000}"
 export LEPTOS_SITE_ROOT="${LEPTOS_SITE_ROOT:-target/site}"

@@ -8,7 +8,7 @@
 #     status, header or body, no schema-valid request refused, no
 #     schema-violating request accepted.
 #
-#   scripts/test-api-contract.sh     (after cargo leptos build --release --split)
+#   scripts/test-api-contract.sh     (after cargo leptos build --release)
 #
 # SCHEMATHESIS_EXAMPLES (default 40) bounds the cases per operation; the seed
 # is fixed, so a run repeats the last one (SCHEMATHESIS_SEED picks another).

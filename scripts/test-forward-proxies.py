@@ -11,7 +11,7 @@ public path lets anyone through with no identity the client could forge; an
 admin-only host refuses a user and admits an admin; signing out locks the
 app on the next request.
 
-    scripts/test-forward-proxies.py    (after cargo leptos build --release --split;
+    scripts/test-forward-proxies.py    (after cargo leptos build --release;
                                         scripts/test.sh runs it)
 """
 

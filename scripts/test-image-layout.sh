@@ -6,7 +6,7 @@
 # the same command (serve) and HEALTHCHECK (gatehouse healthcheck). Shows the
 # image's layout works: the site is served, the database lands in /data.
 #
-#   scripts/test-image-layout.sh     (after cargo leptos build --release --split)
+#   scripts/test-image-layout.sh     (after cargo leptos build --release)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
 cd "$GATEHOUSE_ROOT"

@@ -52,8 +52,8 @@ if [ -z "${GATEHOUSE_TEST_POSTGRES:-}" ]; then
 fi
 GATEHOUSE_TEST_ENGINE=postgres cargo test --features ssr --test api --test log_hygiene -- --skip sqlite_only_
 
-step "release build (cargo leptos build --release --precompress --split)"
-cargo leptos build --release --precompress --split
+step "release build (cargo leptos build --release --precompress)"
+cargo leptos build --release --precompress
 
 step "the Docker image's runtime layout, outside Docker"
 scripts/test-image-layout.sh

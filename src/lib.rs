@@ -13,19 +13,12 @@ pub mod site;
 #[cfg(feature = "ssr")]
 pub mod server;
 
-/// The browser entry point: take over the server-rendered page.
+/// The browser entry point. Pages are HTML from the server; the browser
+/// hydrates only their islands (`components::islands`), which the page's
+/// script does right after this.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    // Every redirect a server function asks for (after login, logout, setup) is
-    // a full page load, so the next page is rendered from the new session and
-    // no client-side state can go stale.
-    let _ = leptos::server_fn::redirect::set_redirect_hook(|location: &str| {
-        if let Some(window) = web_sys::window() {
-            let _ = window.location().assign(location);
-        }
-    });
-    // Lazy: the current page's code is a chunk of its own, loaded first.
-    leptos::mount::hydrate_lazy(app::App);
+    leptos::mount::hydrate_islands();
 }

@@ -84,15 +84,37 @@ test("signup shows inline errors from the server", async ({ page }) => {
   await expect(page.locator("#password-error")).toContainText("at least 10 characters");
 });
 
-test("the app hydrates: links navigate inside the running app", async ({ page }) => {
-  await page.goto("/login");
+test("a form's errors come back in place: the same document, and what was typed stays", async ({ page }) => {
+  const user = uniqueUser("inplace");
+  await page.goto("/signup");
   await hydrated(page);
   await page.evaluate(() => ((window as unknown as { probe: number }).probe = 42));
-  await page.getByRole("link", { name: "Create an account" }).click();
+  const documents: string[] = [];
+  page.on("request", (req) => {
+    if (req.resourceType() === "document") documents.push(req.url());
+  });
+  await page.getByLabel("Email").fill(user.email);
+  await page.getByLabel("Username").fill(user.username);
+  await page.getByLabel("Password", { exact: true }).fill(user.password);
+  await page.getByLabel("Confirm password").fill("not the same at all");
+  await page.getByRole("button", { name: "Create account" }).click();
+  await expect(page.locator("#password_confirmation-error")).toHaveText("The passwords do not match.");
+  // The field in error has the focus, and the address stays clean.
+  await expect(page.getByLabel("Confirm password")).toBeFocused();
   await expect(page).toHaveURL(/\/signup$/);
-  await expect(page.getByRole("heading", { name: "Create an account" })).toBeVisible();
-  // Same document: the router changed the page without a reload.
   expect(await page.evaluate(() => (window as unknown as { probe?: number }).probe)).toBe(42);
+  expect(documents).toEqual([]);
+  // Everything typed is still there, the password too: fix the one field.
+  await expect(page.getByLabel("Email")).toHaveValue(user.email);
+  await expect(page.getByLabel("Username")).toHaveValue(user.username);
+  await expect(page.getByLabel("Password", { exact: true })).toHaveValue(user.password);
+  // The new content's islands work: the strength meter follows the field.
+  await page.getByLabel("Password", { exact: true }).fill("short");
+  await expect(page.locator("#password-strength")).toHaveText("Too short. 5 more characters to go.");
+  await page.getByLabel("Password", { exact: true }).fill(user.password);
+  await page.getByLabel("Confirm password").fill(user.password);
+  await page.getByRole("button", { name: "Create account" }).click();
+  await expect(page).toHaveURL(/\/login\?created=/);
 });
 
 test("the submit button shows a pending state while the request runs", async ({ page }) => {
@@ -116,27 +138,6 @@ test("unknown pages show a 404 page", async ({ page }) => {
   const res = await page.goto("/no/such/page");
   expect(res?.status()).toBe(404);
   await expect(page.getByRole("heading", { name: "Page not found" })).toBeVisible();
-});
-
-test("navigation inside the running app is guarded too", async ({ page }) => {
-  await page.goto("/login");
-  await hydrated(page);
-  await page.evaluate(() => ((window as unknown as { probe: number }).probe = 7));
-  const documents: string[] = [];
-  page.on("request", (req) => {
-    if (req.resourceType() === "document") documents.push(req.url());
-  });
-  // A client-side route change (what the router does for in-app links and
-  // the back button), to a private page, while signed out.
-  await page.evaluate(() => {
-    history.pushState(null, "", "/account?tab=sessions");
-    window.dispatchEvent(new PopStateEvent("popstate", { state: null }));
-  });
-  await expect(page).toHaveURL(/\/login\?return=%2Faccount%3Ftab%3Dsessions$/);
-  await expect(page.getByRole("heading", { name: "Change password" })).toHaveCount(0);
-  // The wasm guard did it: same document, no page load.
-  expect(await page.evaluate(() => (window as unknown as { probe?: number }).probe)).toBe(7);
-  expect(documents).toEqual([]);
 });
 
 test("forms label every field and tell password managers what it is", async ({ page }) => {

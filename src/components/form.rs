@@ -1,6 +1,9 @@
 //! Form fields with labels, `autocomplete`, inline errors and a pending state.
 
-use crate::model::AppError;
+use crate::{
+    components::islands::{StrengthMeter, SubmitButton},
+    model::AppError,
+};
 use leptos::prelude::*;
 
 /// The error of the last submission of a form, if any.
@@ -36,21 +39,7 @@ pub fn Field(
     error: LastError,
 ) -> impl IntoView {
     let message = Signal::derive(move || error.get().and_then(|e| e.message_for(name)));
-    let typed = RwSignal::new(String::new());
-    let meter = strength.map(|min| {
-        let estimate = Memo::new(move |_| {
-            let text = typed.get();
-            (!text.is_empty()).then(|| crate::model::estimate_strength(&text, min))
-        });
-        view! {
-            <div class="meter" aria-hidden="true" data-score=move || estimate.get().map(|e| e.score.to_string())>
-                <span></span>
-            </div>
-            <p class="strength" aria-live="polite" id=format!("{name}-strength")>
-                {move || estimate.get().map(|e| format!("{}. {}", e.label, e.advice))}
-            </p>
-        }
-    });
+    let meter = strength.map(|_| view! { <StrengthMeter/> });
     let error_id = format!("{name}-error");
     let hint_id = format!("{name}-hint");
     let has_hint = hint.is_some();
@@ -82,11 +71,7 @@ pub fn Field(
                 value=move || value.map(|v| v.get())
                 aria-invalid=move || message.get().map(|_| "true")
                 aria-describedby=described_by
-                on:input=move |ev| {
-                    if strength.is_some() {
-                        typed.set(event_target_value(&ev));
-                    }
-                }
+                data-strength=strength.map(|min| min.to_string())
             />
             {meter}
             {hint.map(|h| view! { <p class="hint" id=hint_id.clone()>{move || h.get()}</p> })}
@@ -121,13 +106,14 @@ pub fn FormAlert(error: LastError) -> impl IntoView {
     }
 }
 
-/// A submit button that says what it is doing while the request runs.
+/// A form's submit button: `label`, and `busy_label` with a spinner once
+/// the form is sent (the [`SubmitButton`] island).
 #[component]
-pub fn Submit(label: &'static str, busy_label: &'static str, pending: Memo<bool>) -> impl IntoView {
+pub fn Submit(label: &'static str, busy_label: &'static str) -> impl IntoView {
     view! {
-        <button type="submit" class="btn btn-primary" disabled=move || pending.get() aria-busy=move || pending.get().then_some("true")>
-            <span class="spinner" aria-hidden="true" class:hidden=move || !pending.get()></span>
-            {move || if pending.get() { busy_label } else { label }}
-        </button>
+        <SubmitButton>
+            <span class="when-idle">{label}</span>
+            <span class="when-busy">{busy_label}</span>
+        </SubmitButton>
     }
 }

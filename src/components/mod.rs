@@ -2,5 +2,6 @@
 
 pub mod form;
 pub mod guard;
+pub mod islands;
 pub mod nav;
 pub mod providers;

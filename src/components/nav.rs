@@ -29,7 +29,7 @@ pub fn NavBar() -> impl IntoView {
                                     <div class="nav-user">
                                         <span class="nav-username" data-testid="nav-username" title="Signed in">{user.username.clone()}</span>
                                         <ActionForm action=logout attr:class="inline-form">
-                                            <button type="submit" class="btn btn-ghost" disabled=move || logout.pending().get()>"Logout"</button>
+                                            <button type="submit" class="btn btn-ghost">"Logout"</button>
                                         </ActionForm>
                                     </div>
                                 }.into_any(),

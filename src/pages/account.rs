@@ -101,7 +101,7 @@ fn EmailCard(user: UserView, site: SiteInfo) -> impl IntoView {
             {can_resend.then(|| view! {
                 <ActionForm action=resend attr:class="inline-form">
                     <FormAlert error=resend_error/>
-                    <button type="submit" class="btn btn-ghost" disabled=move || resend.pending().get()>"Resend the verification link"</button>
+                    <button type="submit" class="btn btn-ghost">"Resend the verification link"</button>
                 </ActionForm>
             })}
             {if site.mail_enabled {
@@ -112,7 +112,7 @@ fn EmailCard(user: UserView, site: SiteInfo) -> impl IntoView {
                         <FormAlert error=error/>
                         <Field label="New email" name="new_email" kind="email" autocomplete="email" required=true max_length=254 error=error/>
                         <Field label="Your password" name="password" kind="password" autocomplete="current-password" required=true error=error/>
-                        <Submit label="Send confirmation link" busy_label="Sending…" pending=change.pending()/>
+                        <Submit label="Send confirmation link" busy_label="Sending…"/>
                     </ActionForm>
                 }.into_any()
             } else {
@@ -144,7 +144,7 @@ fn PasswordCard(min: usize, has_password: bool) -> impl IntoView {
                 })}
                 <Field label="New password" name="new_password" kind="password" autocomplete="new-password" required=true strength=min hint=hint error=error/>
                 <Field label="Confirm new password" name="new_password_confirmation" kind="password" autocomplete="new-password" required=true error=error/>
-                <Submit label=if has_password { "Change password" } else { "Set password" } busy_label="Saving password…" pending=action.pending()/>
+                <Submit label=if has_password { "Change password" } else { "Set password" } busy_label="Saving password…"/>
             </ActionForm>
         </section>
     }
@@ -166,7 +166,7 @@ fn SessionsCard() -> impl IntoView {
                     <p class="muted">"Sign out any session you don’t recognise."</p>
                 </div>
                 <ActionForm action=revoke_others attr:class="inline-form">
-                    <button type="submit" class="btn btn-ghost" disabled=move || revoke_others.pending().get()>
+                    <button type="submit" class="btn btn-ghost">
                         "Sign out everywhere else"
                     </button>
                 </ActionForm>
@@ -227,7 +227,7 @@ fn SessionRow(session: SessionItem, revoke: ServerAction<RevokeSession>) -> impl
             {(!session.current).then(|| view! {
                 <ActionForm action=revoke attr:class="inline-form">
                     <input type="hidden" name="id" value=session.id.clone()/>
-                    <button type="submit" class="btn btn-ghost" aria-label=label.clone() disabled=move || revoke.pending().get()>"Sign out"</button>
+                    <button type="submit" class="btn btn-ghost" aria-label=label.clone()>"Sign out"</button>
                 </ActionForm>
             })}
         </li>
@@ -239,10 +239,7 @@ fn SessionRow(session: SessionItem, revoke: ServerAction<RevokeSession>) -> impl
 fn ProvidersCard() -> impl IntoView {
     let unlink = ServerAction::<crate::server_fns::UnlinkProvider>::new();
     let error = last_error(unlink);
-    let list = Resource::new(
-        move || unlink.version().get(),
-        |_| crate::server_fns::my_identities(),
-    );
+    let list = Resource::new(|| (), |_| crate::server_fns::my_identities());
     let query = use_query_map();
     let linked_now = move || query.read().get("linked");
     view! {
@@ -277,7 +274,7 @@ fn ProvidersCard() -> impl IntoView {
                                                 view! {
                                                     <ActionForm action=unlink attr:class="inline-form">
                                                         <input type="hidden" name="provider" value=provider.clone()/>
-                                                        <button type="submit" class="btn btn-ghost" aria-label=unlink_label disabled=move || unlink.pending().get()>"Unlink"</button>
+                                                        <button type="submit" class="btn btn-ghost" aria-label=unlink_label>"Unlink"</button>
                                                     </ActionForm>
                                                 }.into_any()
                                             } else {
@@ -301,10 +298,7 @@ fn ProvidersCard() -> impl IntoView {
 fn AppsCard() -> impl IntoView {
     let disconnect = ServerAction::<crate::server_fns::DisconnectApp>::new();
     let error = crate::components::form::last_error(disconnect);
-    let apps = Resource::new(
-        move || disconnect.version().get(),
-        |_| crate::server_fns::my_apps(),
-    );
+    let apps = Resource::new(|| (), |_| crate::server_fns::my_apps());
     view! {
         <section class="card" id="apps" aria-labelledby="apps-title">
             <h2 id="apps-title">"Connected apps"</h2>
@@ -329,7 +323,7 @@ fn AppsCard() -> impl IntoView {
                                             </div>
                                             <ActionForm action=disconnect attr:class="inline-form">
                                                 <input type="hidden" name="client_id" value=app.client_id.clone()/>
-                                                <button type="submit" class="btn btn-ghost" aria-label=label disabled=move || disconnect.pending().get()>"Disconnect"</button>
+                                                <button type="submit" class="btn btn-ghost" aria-label=label>"Disconnect"</button>
                                             </ActionForm>
                                         </li>
                                     }

@@ -348,7 +348,7 @@ fn Invite() -> impl IntoView {
                         <option value="admin">"admin"</option>
                     </select>
                 </div>
-                <Submit label="Send invitation" busy_label="Sending…" pending=action.pending()/>
+                <Submit label="Send invitation" busy_label="Sending…"/>
             </ActionForm>
         </section>
     }
@@ -559,7 +559,7 @@ fn CreateUser() -> impl IntoView {
                         <option value="admin">"admin"</option>
                     </select>
                 </div>
-                <Submit label="Create account" busy_label="Creating…" pending=action.pending()/>
+                <Submit label="Create account" busy_label="Creating…"/>
             </ActionForm>
         </section>
     }

@@ -58,26 +58,9 @@ fn ClientsArea() -> impl IntoView {
     let delete = ServerAction::<AdminDeleteClient>::new();
     let errors: Vec<LastError> = vec![last_error(update), last_error(rotate), last_error(delete)];
     let create_error = last_error(create);
-    let data = Resource::new(
-        move || {
-            (
-                create.version().get(),
-                update.version().get(),
-                rotate.version().get(),
-                delete.version().get(),
-            )
-        },
-        |_| admin_clients(),
-    );
-    // A secret made by this page's fetch (JavaScript on); a plain form
-    // post finds it in the page's data instead.
-    let fresh = Signal::derive(move || {
-        rotate
-            .value()
-            .get()
-            .and_then(|r| r.ok().flatten())
-            .or_else(|| create.value().get().and_then(|r| r.ok().flatten()))
-    });
+    // The page's data, once per page load: every change is a form post
+    // that loads the page again.
+    let data = Resource::new(|| (), |_| admin_clients());
     view! {
         <div class="stack">
             <header class="page-head">
@@ -91,7 +74,7 @@ fn ClientsArea() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match data.await {
                         Ok(data) => {
-                            let shown = fresh.get().or(data.new_secret);
+                            let shown = data.new_secret;
                             view! {
                                 {shown.map(|c| view! { <Secret created=c/> })}
                                 <ClientList clients=data.clients update=update rotate=rotate delete=delete/>
@@ -121,7 +104,7 @@ fn ClientsArea() -> impl IntoView {
                         <input type="checkbox" name="first_party"/>
                         " First-party: the team’s own app, so users are not asked to allow it"
                     </label>
-                    <Submit label="Register app" busy_label="Registering…" pending=create.pending()/>
+                    <Submit label="Register app" busy_label="Registering…"/>
                 </ActionForm>
             </section>
         </div>
@@ -247,19 +230,19 @@ fn ClientRow(
                     <Choices legend="Grant types" items=&GRANTS on=client.grant_types.clone()/>
                     <label class="check"><input type="checkbox" name="first_party" checked=client.first_party/>" First-party (no consent asked)"</label>
                     <label class="check"><input type="checkbox" name="enabled" checked=client.enabled/>" Enabled"</label>
-                    <Submit label="Save" busy_label="Saving…" pending=update.pending()/>
+                    <Submit label="Save" busy_label="Saving…"/>
                 </ActionForm>
             </details>
             <div class="actions">
                 {confidential.then(|| view! {
                     <ActionForm action=rotate attr:class="inline-form">
                         <input type="hidden" name="client_id" value=id_rotate/>
-                        <button type="submit" class="btn btn-ghost" disabled=move || rotate.pending().get()>"New secret"</button>
+                        <button type="submit" class="btn btn-ghost">"New secret"</button>
                     </ActionForm>
                 })}
                 <ActionForm action=delete attr:class="inline-form">
                     <input type="hidden" name="client_id" value=id_delete/>
-                    <button type="submit" class="btn btn-ghost btn-danger" disabled=move || delete.pending().get()
+                    <button type="submit" class="btn btn-ghost btn-danger"
                         aria-label=remove_label>"Remove"</button>
                 </ActionForm>
             </div>

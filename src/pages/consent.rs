@@ -4,7 +4,7 @@
 
 use crate::{
     components::{
-        form::{last_error, FormAlert},
+        form::{last_error, FormAlert, Submit},
         guard::signed_in,
     },
     model::oidc::ConsentPage,
@@ -45,14 +45,12 @@ pub fn ConsentPageView() -> impl IntoView {
                                         <ActionForm action=decide attr:class="inline-form">
                                             <input type="hidden" name="query" value=deny_query/>
                                             <input type="hidden" name="decision" value="deny"/>
-                                            <button type="submit" class="btn btn-ghost" disabled=move || decide.pending().get()>"Deny"</button>
+                                            <button type="submit" class="btn btn-ghost">"Deny"</button>
                                         </ActionForm>
                                         <ActionForm action=decide attr:class="inline-form">
                                             <input type="hidden" name="query" value=allow_query/>
                                             <input type="hidden" name="decision" value="allow"/>
-                                            <button type="submit" class="btn btn-primary" disabled=move || decide.pending().get()>
-                                                {move || if decide.pending().get() { "Continuing…" } else { "Allow" }}
-                                            </button>
+                                            <Submit label="Allow" busy_label="Continuing…"/>
                                         </ActionForm>
                                     </div>
                                     <p class="muted small">"You can disconnect it at any time on your account page."</p>

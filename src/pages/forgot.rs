@@ -32,7 +32,7 @@ pub fn ForgotPasswordPage() -> impl IntoView {
                             <ActionForm action=action attr:class="form" attr:novalidate=true>
                                 <FormAlert error=error/>
                                 <Field label="Email" name="email" kind="email" autocomplete="email" required=true autofocus=true max_length=254 error=error/>
-                                <Submit label="Send me a link" busy_label="Sending…" pending=action.pending()/>
+                                <Submit label="Send me a link" busy_label="Sending…"/>
                             </ActionForm>
                         }
                     >

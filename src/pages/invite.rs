@@ -36,7 +36,7 @@ pub fn InvitePage() -> impl IntoView {
                             hint=Signal::derive(|| "Leave it empty to sign in with your email address.".to_string()) error=error/>
                         <Field label="Password" name="password" kind="password" autocomplete="new-password" required=true strength=min hint=hint error=error/>
                         <Field label="Confirm password" name="password_confirmation" kind="password" autocomplete="new-password" required=true error=error/>
-                        <Submit label="Create my account" busy_label="Creating account…" pending=action.pending()/>
+                        <Submit label="Create my account" busy_label="Creating account…"/>
                     </ActionForm>
                 </section>
             }

@@ -96,7 +96,7 @@ pub fn VerifyEmailPage() -> impl IntoView {
                 <ActionForm action=action attr:class="form">
                     <FormAlert error=error/>
                     <input type="hidden" name="token" value=move || token.get()/>
-                    <Submit label="Verify my email" busy_label="Verifying…" pending=action.pending()/>
+                    <Submit label="Verify my email" busy_label="Verifying…"/>
                 </ActionForm>
             </section>
         })}
@@ -118,7 +118,7 @@ pub fn ConfirmEmailPage() -> impl IntoView {
                 <ActionForm action=action attr:class="form">
                     <FormAlert error=error/>
                     <input type="hidden" name="token" value=move || token.get()/>
-                    <Submit label="Confirm my new address" busy_label="Confirming…" pending=action.pending()/>
+                    <Submit label="Confirm my new address" busy_label="Confirming…"/>
                 </ActionForm>
             </section>
         })}

@@ -68,7 +68,7 @@ pub fn LoginPage() -> impl IntoView {
                         <input type="checkbox" name="remember" value="on"/>
                         "Remember me on this device"
                     </label>
-                    <Submit label="Log in" busy_label="Logging in…" pending=action.pending()/>
+                    <Submit label="Log in" busy_label="Logging in…"/>
                 </ActionForm>
                 {site.passkeys.then(|| view! {
                     <div class="passkey-box" data-passkey-scope="">

@@ -49,7 +49,7 @@ pub fn SecondFactorPage() -> impl IntoView {
                                         <FormAlert error=error/>
                                         <input type="hidden" name="return_to" prop:value=return_to value=return_to/>
                                         <Field label=label name="code" autocomplete="one-time-code" required=true autofocus=true max_length=32 error=error/>
-                                        <Submit label="Continue" busy_label="Checking…" pending=action.pending()/>
+                                        <Submit label="Continue" busy_label="Checking…"/>
                                     </ActionForm>
                                 })}
                                 {recovery.then(|| view! { <p class="muted small">"Lost your device? Each recovery code works once."</p> })}

@@ -34,7 +34,7 @@ pub fn ReauthPage() -> impl IntoView {
                     {site.mfa_enabled.then(|| view! {
                         <Field label="Code from your app, or a recovery code" name="code" autocomplete="one-time-code" required=true max_length=32 error=error/>
                     })}
-                    <Submit label="Continue" busy_label="Checking…" pending=action.pending()/>
+                    <Submit label="Continue" busy_label="Checking…"/>
                 </ActionForm>
                 })}
                 {(!site.mfa_enabled).then(|| {

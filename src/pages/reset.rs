@@ -30,7 +30,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
                         <input type="hidden" name="token" value=move || token.get()/>
                         <Field label="New password" name="new_password" kind="password" autocomplete="new-password" required=true autofocus=true strength=min hint=hint error=error/>
                         <Field label="Confirm new password" name="new_password_confirmation" kind="password" autocomplete="new-password" required=true error=error/>
-                        <Submit label="Set new password" busy_label="Saving…" pending=action.pending()/>
+                        <Submit label="Set new password" busy_label="Saving…"/>
                     </ActionForm>
                 </section>
             }

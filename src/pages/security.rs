@@ -62,7 +62,7 @@ fn SecurityPanels(view: SecurityView) -> impl IntoView {
                     <ActionForm action=confirm attr:class="form narrow-form" attr:novalidate=true>
                         <FormAlert error=error/>
                         <Field label="Code from the app" name="totp_code" autocomplete="one-time-code" required=true max_length=8 error=error/>
-                        <Submit label="Turn on" busy_label="Checking…" pending=confirm.pending()/>
+                        <Submit label="Turn on" busy_label="Checking…"/>
                     </ActionForm>
                 </div>
             }
@@ -77,7 +77,7 @@ fn SecurityPanels(view: SecurityView) -> impl IntoView {
                     <p class="muted">"Codes from an app on your phone, as a second step after your password."</p>
                     <FormAlert error=error/>
                     <ActionForm action=start attr:class="inline-form">
-                        <button type="submit" class="btn btn-ghost" disabled=move || start.pending().get()>"Set up an authenticator app"</button>
+                        <button type="submit" class="btn btn-ghost">"Set up an authenticator app"</button>
                     </ActionForm>
                 </div>
             }
@@ -107,14 +107,12 @@ fn ReviewAfterReset() -> impl IntoView {
                 <ActionForm action=keep attr:class="form narrow-form" attr:novalidate=true>
                     <FormAlert error=keep_error/>
                     <Field label="Password, to keep them all" name="keep_password" kind="password" autocomplete="current-password" required=true error=keep_error/>
-                    <button type="submit" class="btn btn-ghost" disabled=move || keep.pending().get()>"They are all mine"</button>
+                    <button type="submit" class="btn btn-ghost">"They are all mine"</button>
                 </ActionForm>
                 <ActionForm action=remove attr:class="form narrow-form" attr:novalidate=true>
                     <FormAlert error=remove_error/>
                     <Field label="Password, to remove every second factor" name="factors_password" kind="password" autocomplete="current-password" required=true error=remove_error/>
-                    <button type="submit" class="btn btn-ghost btn-danger" disabled=move || remove.pending().get()>
-                        {move || if remove.pending().get() { "Removing…" } else { "Remove every second factor" }}
-                    </button>
+                    <button type="submit" class="btn btn-ghost btn-danger">"Remove every second factor"</button>
                 </ActionForm>
             </div>
         </div>
@@ -135,12 +133,12 @@ fn TotpOn(left: u32) -> impl IntoView {
                 <ActionForm action=regenerate attr:class="form narrow-form" attr:novalidate=true>
                     <FormAlert error=regenerate_error/>
                     <Field label="Password, to make new recovery codes" name="codes_password" kind="password" autocomplete="current-password" required=true error=regenerate_error/>
-                    <Submit label="New recovery codes" busy_label="Making codes…" pending=regenerate.pending()/>
+                    <Submit label="New recovery codes" busy_label="Making codes…"/>
                 </ActionForm>
                 <ActionForm action=disable attr:class="form narrow-form" attr:novalidate=true>
                     <FormAlert error=disable_error/>
                     <Field label="Password, to turn the app off" name="totp_password" kind="password" autocomplete="current-password" required=true error=disable_error/>
-                    <button type="submit" class="btn btn-ghost btn-danger" disabled=move || disable.pending().get()>"Turn off"</button>
+                    <button type="submit" class="btn btn-ghost btn-danger">"Turn off"</button>
                 </ActionForm>
             </div>
         </div>

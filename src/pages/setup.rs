@@ -30,7 +30,7 @@ pub fn SetupPage() -> impl IntoView {
                         <Field label="Email" name="email" kind="email" autocomplete="email" max_length=254 error=error/>
                         <Field label="Password" name="password" kind="password" autocomplete="new-password" required=true strength=min hint=hint error=error/>
                         <Field label="Confirm password" name="password_confirmation" kind="password" autocomplete="new-password" required=true error=error/>
-                        <Submit label="Create admin account" busy_label="Creating account…" pending=action.pending()/>
+                        <Submit label="Create admin account" busy_label="Creating account…"/>
                     </ActionForm>
                 </section>
             }

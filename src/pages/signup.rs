@@ -38,7 +38,7 @@ pub fn SignupPage() -> impl IntoView {
                         <Field label="Username" name="username" autocomplete="username" max_length=64 error=error/>
                         <Field label="Password" name="password" kind="password" autocomplete="new-password" required=true strength=min hint=hint error=error/>
                         <Field label="Confirm password" name="password_confirmation" kind="password" autocomplete="new-password" required=true error=error/>
-                        <Submit label="Create account" busy_label="Creating account…" pending=action.pending()/>
+                        <Submit label="Create account" busy_label="Creating account…"/>
                     </ActionForm>
                     <crate::components::providers::ProviderButtons providers=site.providers.clone() return_to=Signal::derive(String::new)/>
                     <p class="switch">"Already have an account? "<a href="/login">"Log in"</a></p>

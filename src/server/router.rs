@@ -52,20 +52,9 @@ fn leptos_context() -> impl Fn() + Clone + Send + Sync + 'static {
 /// process-wide flag): a page of another router in the same process that
 /// first polled its data in that window would never finish. Listed once,
 /// before any router exists, no page can be rendering meanwhile.
-///
-/// The browser's router also knows the provider's endpoints the user is sent
-/// to (`/oauth2/authorize`, `/oauth2/logout`), so that arriving there from a
-/// page loads them from the server; here they are the server's, not pages.
 fn page_routes() -> Vec<AxumRouteListing> {
     static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
-    ROUTES
-        .get_or_init(|| {
-            generate_route_list(App)
-                .into_iter()
-                .filter(|r| !crate::app::SERVER_ONLY_PATHS.contains(&r.path()))
-                .collect()
-        })
-        .clone()
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
 pub fn build(state: AppState) -> Router {
@@ -235,14 +224,35 @@ fn json_limit_errors(res: Response<Body>) -> Response<Body> {
     }
 }
 
+/// The header of a form post sent by the page's `SubmitButton` island, and
+/// the header its redirect comes back in.
+const FORM_FETCH: &str = "gatehouse-form";
+const FORM_LOCATION: &str = "gatehouse-location";
+
 /// Server functions answer 500 for every error they did not set a status for,
 /// including arguments they could not decode. Their error body says which
 /// status it is; put it on the response, so bad input is a 4xx.
+///
+/// A form the page's island sends by `fetch` (`Gatehouse-Form`) gets the
+/// redirect a plain form post gets as a header instead (`204`,
+/// `Gatehouse-Location`), for the page to follow: `fetch` cannot read a
+/// redirect it does not follow, and following it would render the next page
+/// for nothing (or fail, when it is another site's address).
 async fn server_fn_status(req: Request<Body>, next: middleware::Next) -> Response<Body> {
     if !req.uri().path().starts_with("/fn/") {
         return next.run(req).await;
     }
+    let from_island = req.headers().contains_key(FORM_FETCH);
     let res = next.run(req).await;
+    if from_island && res.status().is_redirection() && res.headers().contains_key(header::LOCATION) {
+        let (mut parts, _) = res.into_parts();
+        if let Some(location) = parts.headers.remove(header::LOCATION) {
+            parts.headers.insert(FORM_LOCATION, location);
+        }
+        parts.status = StatusCode::NO_CONTENT;
+        parts.headers.remove(header::CONTENT_LENGTH);
+        return Response::from_parts(parts, Body::empty());
+    }
     if res.status() != StatusCode::INTERNAL_SERVER_ERROR || !res.headers().contains_key("serverfnerror") {
         return res;
     }

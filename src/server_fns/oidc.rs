@@ -42,6 +42,38 @@ mod ssr {
     /// A session key: a client secret just made, for the page after a plain
     /// form post (it cannot travel in the address).
     pub const NEW_SECRET: &str = "new_client_secret";
+
+    /// A secret just made, and the page load that shows it (its request id).
+    #[derive(serde::Serialize, serde::Deserialize)]
+    pub struct NewSecret {
+        pub created: crate::model::oidc::ClientCreated,
+        #[serde(default)]
+        pub shown_by: Option<String>,
+    }
+
+    /// The secret to show on this page load: the first page load after it
+    /// was made shows it, in every part of the page that asks (a page may
+    /// render its parts more than once); the next one finds it gone.
+    pub async fn take_new_secret(
+        session: &tower_sessions::Session,
+    ) -> Option<crate::model::oidc::ClientCreated> {
+        let this_load = leptos::prelude::use_context::<axum::http::request::Parts>()
+            .and_then(|p| p.headers.get("x-request-id")?.to_str().ok().map(str::to_string))
+            .unwrap_or_default();
+        let mut fresh = session.get::<NewSecret>(NEW_SECRET).await.ok().flatten()?;
+        match fresh.shown_by.as_deref() {
+            None => {
+                fresh.shown_by = Some(this_load);
+                let _ = session.insert(NEW_SECRET, &fresh).await;
+                Some(fresh.created)
+            }
+            Some(id) if !id.is_empty() && id == this_load => Some(fresh.created),
+            Some(_) => {
+                let _ = session.remove_value(NEW_SECRET).await;
+                None
+            }
+        }
+    }
 }
 
 /// What the consent page asks (the query is the authorization request).
@@ -126,12 +158,11 @@ pub async fn disconnect_app(#[server(default)] client_id: String) -> Result<(), 
 pub async fn admin_clients() -> Result<ClientsData, AppError> {
     use self::ssr::*;
     use super::ssr::*;
-    use crate::model::oidc::ClientCreated;
     let state = state()?;
     let admin = require_admin()?;
     let clients = state.core.clients(&admin).await.map_err(fail)?;
     let session = session().await?;
-    let new_secret = session.remove::<ClientCreated>(NEW_SECRET).await.ok().flatten();
+    let new_secret = take_new_secret(&session).await;
     Ok(ClientsData { clients, new_secret })
 }
 
@@ -166,7 +197,13 @@ async fn show_secret(
     if is_plain_form() {
         let session = session().await?;
         session
-            .insert(self::ssr::NEW_SECRET, &created)
+            .insert(
+                self::ssr::NEW_SECRET,
+                self::ssr::NewSecret {
+                    created,
+                    shown_by: None,
+                },
+            )
             .await
             .map_err(|e| {
                 fail(crate::server::core::Error::Unavailable(format!(

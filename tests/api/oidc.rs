@@ -1436,3 +1436,52 @@ async fn a_first_party_client_skips_the_consent_page() {
     .await;
     assert!(callback(&location(&res)).contains_key("code"));
 }
+
+/// Registering an app with the page's form (no JavaScript: a plain post; with
+/// it: the same post sent by the page's island, `Gatehouse-Form`, whose
+/// redirect comes back as a header) shows the new secret on the next page,
+/// once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_clients_form_shows_a_new_secret_on_the_next_page_once() {
+    let app = provider().await;
+    let admin = app.setup_admin().await;
+    for (name, from_island) in [("Wiki", false), ("Chat", true)] {
+        let mut post = admin
+            .post(app.url("/fn/admin_create_client"))
+            .header(header::ORIGIN, app.origin())
+            .header(header::REFERER, app.url("/admin/clients"))
+            .header(header::ACCEPT, "text/html");
+        if from_island {
+            post = post.header("Gatehouse-Form", "1");
+        }
+        let res = post
+            .form(&[
+                ("name", name),
+                ("kind", "confidential"),
+                ("redirect_uris", "https://app.example.com/callback"),
+                ("post_logout_redirect_uris", ""),
+                ("openid", "on"),
+                ("authorization_code", "on"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let next = if from_island {
+            assert_eq!(res.status(), StatusCode::NO_CONTENT, "{name}");
+            assert!(res.headers().get(header::LOCATION).is_none());
+            res.headers()["gatehouse-location"].to_str().unwrap().to_string()
+        } else {
+            assert!(res.status().is_redirection(), "{name}: {}", res.status());
+            location(&res)
+        };
+        assert_eq!(next, "/admin/clients?done=created");
+        let page = app.get_page(&admin, &next).await.text().await.unwrap();
+        assert!(
+            page.contains("data-testid=\"new-client-secret\""),
+            "{name}: the secret is shown"
+        );
+        assert!(page.contains(name));
+        let again = app.get_page(&admin, &next).await.text().await.unwrap();
+        assert!(!again.contains("new-client-secret"), "{name}: and only once");
+    }
+}
