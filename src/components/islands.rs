@@ -152,15 +152,20 @@ mod browser {
     /// with `__err` (as for a post without JavaScript): then only `#main` is
     /// replaced, keeping what was typed. Anything else (the next page, this
     /// page after a change, another site after consent) is loaded. If the
-    /// post cannot be sent, the browser sends it.
+    /// post cannot be sent, or is refused before it reaches the form's
+    /// server function (a limit, say: an answer without a redirect), the
+    /// browser sends it, and shows what the server says.
     pub async fn send(form: &HtmlFormElement) {
-        let Ok(next) = post(form).await else {
-            let _ = form.submit();
-            return;
-        };
-        let Some(url) = next else {
-            let _ = location().reload();
-            return;
+        let url = match post(form).await {
+            Ok(Answer::Redirect(url)) => url,
+            Ok(Answer::Done) => {
+                let _ = location().reload();
+                return;
+            }
+            Ok(Answer::Refused) | Err(_) => {
+                let _ = form.submit();
+                return;
+            }
         };
         let here = location();
         let shows_errors = url.origin() == location_origin()
@@ -172,8 +177,17 @@ mod browser {
         let _ = here.assign(&url.href());
     }
 
-    /// The post; the address the server sent the browser to, if any.
-    async fn post(form: &HtmlFormElement) -> Result<Option<web_sys::Url>, JsValue> {
+    /// How the server answered a form's post.
+    enum Answer {
+        /// Go there (the server's redirect).
+        Redirect(web_sys::Url),
+        /// Done, with nowhere to go: this page again.
+        Done,
+        /// An error without a redirect.
+        Refused,
+    }
+
+    async fn post(form: &HtmlFormElement) -> Result<Answer, JsValue> {
         let data = web_sys::FormData::new_with_form(form)?;
         let body = web_sys::UrlSearchParams::new_with_str_sequence_sequence(&data)?;
         let headers = web_sys::Headers::new()?;
@@ -187,10 +201,15 @@ mod browser {
             JsFuture::from(leptos::prelude::window().fetch_with_str_and_init(&form.action(), &init))
                 .await?
                 .dyn_into()?;
-        Ok(response
+        let to = response
             .headers()
             .get("Gatehouse-Location")?
-            .and_then(|to| web_sys::Url::new_with_base(&to, &location().href().ok()?).ok()))
+            .and_then(|to| web_sys::Url::new_with_base(&to, &location().href().ok()?).ok());
+        Ok(match to {
+            Some(url) => Answer::Redirect(url),
+            None if response.ok() => Answer::Done,
+            None => Answer::Refused,
+        })
     }
 
     /// Loads `href` (this page, with the errors) and puts its `#main` in

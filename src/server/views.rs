@@ -8,8 +8,19 @@ use super::core::{
 use crate::model::{AdminUserItem, AuditItem, InvitationItem, MailItem, PasskeyItem, SessionItem, TotpSetup};
 use std::collections::HashMap;
 
+/// The sessions of a page of them; the one with id `current` (the request's)
+/// says so.
+pub fn sessions(list: Vec<SessionInfo>, current: Option<&str>) -> Vec<SessionItem> {
+    list.into_iter()
+        .map(|s| {
+            let this = Some(s.id.as_str()) == current;
+            session(s, this)
+        })
+        .collect()
+}
+
 /// A session of the user's; `current` when the request was made with it.
-pub fn session(s: SessionInfo, current: bool) -> SessionItem {
+fn session(s: SessionInfo, current: bool) -> SessionItem {
     SessionItem {
         id: s.id,
         created_at: rfc3339(s.created_at),

@@ -134,14 +134,7 @@ pub async fn my_sessions(#[server(default)] page: Option<u32>) -> Result<Session
         .await
         .map_err(fail)?;
     Ok(SessionPage {
-        sessions: list
-            .sessions
-            .into_iter()
-            .map(|s| {
-                let current = Some(s.id.as_str()) == current;
-                crate::server::views::session(s, current)
-            })
-            .collect(),
+        sessions: crate::server::views::sessions(list.sessions, current),
         total: list.total,
         page,
         per_page: SESSIONS_PAGE,

@@ -40,8 +40,9 @@ const MISS_RELOAD_EVERY: Duration = Duration::from_secs(5);
 pub(crate) struct KeySet {
     signing: (String, EncodingKey),
     verifying: HashMap<String, (Algorithm, DecodingKey)>,
-    /// The public keys, as `/.well-known/jwks.json` publishes them.
-    jwks: serde_json::Value,
+    /// The public keys, as `/.well-known/jwks.json` publishes them: the
+    /// document, serialised once per key set.
+    jwks: bytes::Bytes,
 }
 
 impl KeySet {
@@ -242,7 +243,7 @@ impl Core {
         Ok(KeySet {
             signing,
             verifying,
-            jwks: serde_json::json!({ "keys": published }),
+            jwks: bytes::Bytes::from(serde_json::json!({ "keys": published }).to_string()),
         })
     }
 
@@ -252,8 +253,8 @@ impl Core {
     }
 
     /// The public keys in use (the one that signs, and older ones whose
-    /// tokens may still be alive), as a JWK set.
-    pub async fn jwks(&self) -> Result<serde_json::Value> {
+    /// tokens may still be alive), as a JWK set (its JSON).
+    pub async fn jwks(&self) -> Result<bytes::Bytes> {
         Ok(self.keys(false).await?.jwks.clone())
     }
 

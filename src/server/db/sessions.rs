@@ -246,6 +246,16 @@ pub async fn delete_through_provider(
         .map(|r| r.rows_affected()))
 }
 
+/// The live sessions of user `$1` at `$2` (now), idle since `$3` at the
+/// latest, and not older than the user's last password change: the `FROM`
+/// and `WHERE` that [`list_of_user`] and [`count_of_user`] share.
+macro_rules! live_sessions_of_user {
+    () => {
+        "FROM user_sessions s JOIN users u ON u.id = s.user_id \
+         WHERE s.user_id = $1 AND s.expires_at > $2 AND s.last_seen_at > $3 AND s.password_at >= u.password_changed_at"
+    };
+}
+
 /// A page of the live sessions of `user_id`: the one asking first, then
 /// the most recently used.
 pub async fn list_of_user(
@@ -256,10 +266,12 @@ pub async fn list_of_user(
 ) -> Result<Vec<SessionRow>, sqlx::Error> {
     // `current` (the session asking) first, then the most recently used.
     on_pool!(db, pool => sqlx::query_as::<_, SessionRow>(
-        "SELECT s.id, s.user_id, s.created_at, s.last_seen_at, s.expires_at, s.remember, s.user_agent, s.ip, \
-         s.password_at, s.auth_at FROM user_sessions s JOIN users u ON u.id = s.user_id \
-         WHERE s.user_id = $1 AND s.expires_at > $2 AND s.last_seen_at > $3 AND s.password_at >= u.password_changed_at \
-         ORDER BY (s.id = $4) DESC, s.last_seen_at DESC, s.created_at DESC, s.id LIMIT $5 OFFSET $6",
+        concat!(
+            "SELECT s.id, s.user_id, s.created_at, s.last_seen_at, s.expires_at, s.remember, s.user_agent, s.ip, \
+             s.password_at, s.auth_at ",
+            live_sessions_of_user!(),
+            " ORDER BY (s.id = $4) DESC, s.last_seen_at DESC, s.created_at DESC, s.id LIMIT $5 OFFSET $6"
+        ),
     )
     .bind(user_id)
     .bind(live.now)
@@ -274,8 +286,7 @@ pub async fn list_of_user(
 /// How many live sessions `user_id` has (what [`list_of_user`] pages through).
 pub async fn count_of_user(db: &Db, user_id: &str, live: Live) -> Result<u64, sqlx::Error> {
     let n: i64 = on_pool!(db, pool => sqlx::query_scalar(
-        "SELECT COUNT(*) FROM user_sessions s JOIN users u ON u.id = s.user_id \
-         WHERE s.user_id = $1 AND s.expires_at > $2 AND s.last_seen_at > $3 AND s.password_at >= u.password_changed_at",
+        concat!("SELECT COUNT(*) ", live_sessions_of_user!()),
     )
     .bind(user_id)
     .bind(live.now)

@@ -134,14 +134,7 @@ pub async fn sessions(
         .sessions_of(&auth.user.id, current, limit, offset)
         .await?;
     let next = offset as u64 + limit as u64;
-    let items: Vec<SessionItem> = list
-        .sessions
-        .into_iter()
-        .map(|s| {
-            let current = Some(s.id.as_str()) == current;
-            views::session(s, current)
-        })
-        .collect();
+    let items: Vec<SessionItem> = views::sessions(list.sessions, current);
     let mut res = Json(items).into_response();
     res.headers_mut()
         .insert("x-total-count", HeaderValue::from(list.total));

@@ -194,7 +194,7 @@ pub async fn jwks(State(state): State<AppState>) -> Result<axum::response::Respo
             // Public keys, readable by any page (a plain GET: no preflight).
             (axum::http::header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
         ],
-        set.to_string(),
+        axum::body::Body::from(set),
     )
         .into_response())
 }
