@@ -71,6 +71,35 @@ test("see your sessions and sign one out", async ({ page, browser }) => {
   await other.close();
 });
 
+test("many sessions come 20 a page, this one first", async ({ page, playwright }) => {
+  const user = uniqueUser("pages");
+  await createUser(page, user);
+  // 21 sign-ins elsewhere (scripts, other browsers), through the API.
+  const baseURL = test.info().project.use.baseURL;
+  for (let i = 0; i < 21; i++) {
+    const elsewhere = await playwright.request.newContext({ baseURL });
+    const res = await elsewhere.post("/api/v1/auth/login", { data: { username: user.username, password: user.password } });
+    expect(res.status()).toBe(200);
+    await elsewhere.dispose();
+  }
+  await page.goto("/login?return=%2Faccount");
+  await logIn(page, user.username, user.password);
+  await expect(page).toHaveURL(/\/account$/);
+  const sessions = page.getByTestId("session");
+  await expect(sessions).toHaveCount(20);
+  await expect(sessions.first()).toContainText("This device");
+  await expect(page.getByTestId("sessions-shown")).toHaveText("1–20 of 22 sessions");
+
+  await page.getByTestId("sessions-older").click();
+  await expect(page).toHaveURL(/\/account\?sessions=2#sessions$/);
+  await expect(sessions).toHaveCount(2);
+  await expect(sessions.filter({ hasText: "This device" })).toHaveCount(0);
+  await expect(page.getByTestId("sessions-shown")).toHaveText("21–22 of 22 sessions");
+  await expect(page.getByTestId("sessions-older")).toHaveCount(0);
+  await page.getByRole("link", { name: "Newer" }).click();
+  await expect(page.getByTestId("sessions-shown")).toHaveText("1–20 of 22 sessions");
+});
+
 test("sign out everywhere else", async ({ page, browser }) => {
   const user = uniqueUser("all");
   await createUser(page, user);

@@ -52,12 +52,20 @@ test.beforeAll(async ({ playwright }) => {
   );
   rpProcess.stdout!.on("data", (d) => (rpLog += d));
   rpProcess.stderr!.on("data", (d) => (rpLog += d));
+  let exited: string | null = null;
+  rpProcess.on("exit", (code, signal) => (exited = `exited (${code ?? signal})`));
   await expect
-    .poll(async () => fetch(`http://127.0.0.1:${rpPort}/`).then((r) => r.status).catch(() => 0), {
-      timeout: 20_000,
-      message: `the example app starts: ${rpLog}`,
-    })
-    .toBe(200);
+    .poll(
+      async () => {
+        if (exited) throw new Error(`the example app ${exited}: ${rpLog}`);
+        return fetch(`http://127.0.0.1:${rpPort}/`).then((r) => r.status).catch(() => 0);
+      },
+      { timeout: 20_000, message: "the example app starts (its output follows)" },
+    )
+    .toBe(200)
+    .catch((e) => {
+      throw new Error(`${e}\nthe example app's output: ${rpLog}`);
+    });
 });
 
 test.afterAll(() => {

@@ -224,7 +224,8 @@ mod browser {
             JsFuture::from(leptos::prelude::window().fetch_with_str_and_init(href, &init))
                 .await?
                 .dyn_into()?;
-        if !response.ok() {
+        // Sent elsewhere meanwhile (signed out, say): load that as a page.
+        if !response.ok() || response.redirected() {
             return Err(JsValue::NULL);
         }
         let html = JsFuture::from(response.text()?)
