@@ -25,25 +25,7 @@ pub fn SubmitButton(children: Children) -> impl IntoView {
     {
         button.on_load(move |button| {
             if let Some(form) = button.form() {
-                let target = form.clone();
-                browser::listen(&form, "submit", move |event| {
-                    if event.default_prevented() {
-                        return;
-                    }
-                    if pending.get_untracked() {
-                        // Sent already: a second click does not send it again.
-                        event.prevent_default();
-                        return;
-                    }
-                    pending.set(true);
-                    if browser::posts_to_server_fn(&target) {
-                        event.prevent_default();
-                        let form = target.clone();
-                        // It stays pending: the answer replaces the page's
-                        // content (this button too) or the page.
-                        leptos::task::spawn_local(async move { browser::send(&form).await });
-                    }
-                });
+                browser::take_over(&form, pending);
             }
         });
         // Back to this page from the browser's page cache: the post is over.
@@ -56,6 +38,37 @@ pub fn SubmitButton(children: Children) -> impl IntoView {
             {children()}
         </button>
     }
+}
+
+/// A form's own button, as the server rendered it (its look and label: a
+/// row's "Sign out", "Remove"), that sends its form like [`SubmitButton`]
+/// and is disabled and `aria-busy` meanwhile. Its child is the button.
+#[island]
+pub fn SendsForm(children: Children) -> impl IntoView {
+    let holder = NodeRef::<leptos::html::Span>::new();
+    #[cfg(feature = "hydrate")]
+    {
+        let pending = RwSignal::new(false);
+        holder.on_load(move |holder| {
+            let Some(button) = browser::button_in(&holder) else {
+                return;
+            };
+            if let Some(form) = button.form() {
+                browser::take_over(&form, pending);
+            }
+            Effect::new(move || {
+                let busy = pending.get();
+                button.set_disabled(busy);
+                let _ = if busy {
+                    button.set_attribute("aria-busy", "true")
+                } else {
+                    button.remove_attribute("aria-busy")
+                };
+            });
+        });
+        let _ = window_event_listener(leptos::ev::pageshow, move |_| pending.set(false));
+    }
+    view! { <span class="sends" node_ref=holder>{children()}</span> }
 }
 
 /// The strength meter under a new password field: a bar and a sentence
@@ -137,6 +150,35 @@ mod browser {
             .flatten()?
             .dyn_into()
             .ok()
+    }
+
+    /// Sends `form` (see [`send`]) when it is submitted, if it posts to a
+    /// server function; `pending` from then on. A second submit while
+    /// pending sends nothing. It stays pending: the answer replaces the
+    /// page's content (the button too) or the page.
+    pub fn take_over(form: &HtmlFormElement, pending: leptos::prelude::RwSignal<bool>) {
+        use leptos::prelude::*;
+        let target = form.clone();
+        listen(form, "submit", move |event| {
+            if event.default_prevented() {
+                return;
+            }
+            if pending.get_untracked() {
+                event.prevent_default();
+                return;
+            }
+            pending.set(true);
+            if posts_to_server_fn(&target) {
+                event.prevent_default();
+                let form = target.clone();
+                leptos::task::spawn_local(async move { send(&form).await });
+            }
+        });
+    }
+
+    /// The `<button>` under `holder`.
+    pub fn button_in(holder: &Element) -> Option<web_sys::HtmlButtonElement> {
+        holder.query_selector("button").ok().flatten()?.dyn_into().ok()
     }
 
     /// Whether `form` posts to one of this site's server functions.

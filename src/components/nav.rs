@@ -1,5 +1,6 @@
 //! The navigation bar: the site's name, the signed-in user and Logout.
 
+use crate::components::islands::SendsForm;
 use crate::{
     model::Role,
     server_fns::Logout,
@@ -29,7 +30,7 @@ pub fn NavBar() -> impl IntoView {
                                     <div class="nav-user">
                                         <span class="nav-username" data-testid="nav-username" title="Signed in">{user.username.clone()}</span>
                                         <ActionForm action=logout attr:class="inline-form">
-                                            <button type="submit" class="btn btn-ghost">"Logout"</button>
+                                            <SendsForm><button type="submit" class="btn btn-ghost">"Logout"</button></SendsForm>
                                         </ActionForm>
                                     </div>
                                 }.into_any(),

@@ -1,6 +1,7 @@
 //! `/account`: second factors and passkeys, the email address, the
 //! password, and the sessions.
 
+use crate::components::islands::SendsForm;
 use crate::{
     components::{
         form::{last_error, Field, FormAlert, Submit},
@@ -101,7 +102,7 @@ fn EmailCard(user: UserView, site: SiteInfo) -> impl IntoView {
             {can_resend.then(|| view! {
                 <ActionForm action=resend attr:class="inline-form">
                     <FormAlert error=resend_error/>
-                    <button type="submit" class="btn btn-ghost">"Resend the verification link"</button>
+                    <SendsForm><button type="submit" class="btn btn-ghost">"Resend the verification link"</button></SendsForm>
                 </ActionForm>
             })}
             {if site.mail_enabled {
@@ -166,9 +167,9 @@ fn SessionsCard() -> impl IntoView {
                     <p class="muted">"Sign out any session you don’t recognise."</p>
                 </div>
                 <ActionForm action=revoke_others attr:class="inline-form">
-                    <button type="submit" class="btn btn-ghost">
-                        "Sign out everywhere else"
-                    </button>
+                    <SendsForm>
+                        <button type="submit" class="btn btn-ghost">"Sign out everywhere else"</button>
+                    </SendsForm>
                 </ActionForm>
             </div>
             <Suspense fallback=|| view! { <p class="loading">"Loading sessions…"</p> }>
@@ -227,7 +228,7 @@ fn SessionRow(session: SessionItem, revoke: ServerAction<RevokeSession>) -> impl
             {(!session.current).then(|| view! {
                 <ActionForm action=revoke attr:class="inline-form">
                     <input type="hidden" name="id" value=session.id.clone()/>
-                    <button type="submit" class="btn btn-ghost" aria-label=label.clone()>"Sign out"</button>
+                    <SendsForm><button type="submit" class="btn btn-ghost" aria-label=label.clone()>"Sign out"</button></SendsForm>
                 </ActionForm>
             })}
         </li>
@@ -274,7 +275,7 @@ fn ProvidersCard() -> impl IntoView {
                                                 view! {
                                                     <ActionForm action=unlink attr:class="inline-form">
                                                         <input type="hidden" name="provider" value=provider.clone()/>
-                                                        <button type="submit" class="btn btn-ghost" aria-label=unlink_label>"Unlink"</button>
+                                                        <SendsForm><button type="submit" class="btn btn-ghost" aria-label=unlink_label>"Unlink"</button></SendsForm>
                                                     </ActionForm>
                                                 }.into_any()
                                             } else {
@@ -323,7 +324,7 @@ fn AppsCard() -> impl IntoView {
                                             </div>
                                             <ActionForm action=disconnect attr:class="inline-form">
                                                 <input type="hidden" name="client_id" value=app.client_id.clone()/>
-                                                <button type="submit" class="btn btn-ghost" aria-label=label>"Disconnect"</button>
+                                                <SendsForm><button type="submit" class="btn btn-ghost" aria-label=label>"Disconnect"</button></SendsForm>
                                             </ActionForm>
                                         </li>
                                     }

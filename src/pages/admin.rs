@@ -2,6 +2,7 @@
 //! admins only: others get the 403 page, and every server function behind it
 //! checks the role again.
 
+use crate::components::islands::SendsForm;
 use crate::{
     components::{
         form::{last_error, Field, FormAlert, LastError, Submit},
@@ -267,7 +268,7 @@ fn Invitations(invitations: Vec<InvitationItem>, actions: Actions) -> impl IntoV
                                 <td>
                                     <ActionForm action=actions.revoke_invitation attr:class="inline-form">
                                         <input type="hidden" name="id" value=i.id.clone()/>
-                                        <button type="submit" class="btn btn-ghost btn-compact btn-danger" aria-label=label>"Revoke"</button>
+                                        <SendsForm><button type="submit" class="btn btn-ghost btn-compact btn-danger" aria-label=label>"Revoke"</button></SendsForm>
                                     </ActionForm>
                                 </td>
                             </tr>
@@ -316,7 +317,7 @@ fn Undelivered(mail: Vec<MailItem>, actions: Actions) -> impl IntoView {
                                         {is_failed.then(|| view! {
                                             <ActionForm action=actions.retry_mail attr:class="inline-form">
                                                 <input type="hidden" name="id" value=m.id.clone()/>
-                                                <button type="submit" class="btn btn-ghost btn-compact" aria-label=format!("Retry the mail to {}", m.recipient)>"Retry"</button>
+                                                <SendsForm><button type="submit" class="btn btn-ghost btn-compact" aria-label=format!("Retry the mail to {}", m.recipient)>"Retry"</button></SendsForm>
                                             </ActionForm>
                                         })}
                                     </td>
@@ -389,14 +390,16 @@ fn UserRow(user: AdminUserItem, is_me: bool, actions: Actions) -> impl IntoView 
             <ActionForm action=actions.role attr:class="inline-form">
                 {hidden_id(&id)}
                 <input type="hidden" name="role" value=role_to/>
-                <button type="submit" class="btn btn-ghost btn-compact" aria-label=format!("{role_label}: {username}")>{role_label}</button>
+                <SendsForm><button type="submit" class="btn btn-ghost btn-compact" aria-label=format!("{role_label}: {username}")>{role_label}</button></SendsForm>
             </ActionForm>
             <ActionForm action=actions.disabled attr:class="inline-form">
                 {hidden_id(&id2)}
                 <input type="hidden" name="disabled" value=if disabled { "false" } else { "true" }/>
-                <button type="submit" class="btn btn-ghost btn-compact" class:btn-danger=!disabled aria-label=format!("{toggle}: {username2}")>
-                    {toggle}
-                </button>
+                <SendsForm>
+                    <button type="submit" class="btn btn-ghost btn-compact" class:btn-danger=!disabled aria-label=format!("{toggle}: {username2}")>
+                        {toggle}
+                    </button>
+                </SendsForm>
             </ActionForm>
         }
     });
@@ -405,7 +408,7 @@ fn UserRow(user: AdminUserItem, is_me: bool, actions: Actions) -> impl IntoView 
         view! {
         <ActionForm action=actions.unlock attr:class="inline-form">
             {hidden_id(&id)}
-            <button type="submit" class="btn btn-ghost btn-compact" aria-label=format!("Unlock: {username}")>"Unlock"</button>
+            <SendsForm><button type="submit" class="btn btn-ghost btn-compact" aria-label=format!("Unlock: {username}")>"Unlock"</button></SendsForm>
         </ActionForm>
         }
     });
@@ -414,7 +417,7 @@ fn UserRow(user: AdminUserItem, is_me: bool, actions: Actions) -> impl IntoView 
         view! {
         <ActionForm action=actions.reset_mfa attr:class="inline-form">
             {hidden_id(&id)}
-            <button type="submit" class="btn btn-ghost btn-compact" aria-label=format!("Reset the second factors of {username}")>"Reset 2FA"</button>
+            <SendsForm><button type="submit" class="btn btn-ghost btn-compact" aria-label=format!("Reset the second factors of {username}")>"Reset 2FA"</button></SendsForm>
         </ActionForm>
         }
     });
@@ -423,7 +426,7 @@ fn UserRow(user: AdminUserItem, is_me: bool, actions: Actions) -> impl IntoView 
         view! {
         <ActionForm action=actions.sign_out attr:class="inline-form">
             {hidden_id(&id)}
-            <button type="submit" class="btn btn-ghost btn-compact" aria-label=format!("Sign out everywhere: {username}")>"Sign out"</button>
+            <SendsForm><button type="submit" class="btn btn-ghost btn-compact" aria-label=format!("Sign out everywhere: {username}")>"Sign out"</button></SendsForm>
         </ActionForm>
         }
     });

@@ -2,6 +2,7 @@
 //! (OpenID Connect clients). Register, change, rotate a secret, remove.
 //! Works with JavaScript off, like the rest of `/admin`.
 
+use crate::components::islands::SendsForm;
 use crate::{
     components::{
         form::{last_error, Field, FormAlert, LastError, Submit},
@@ -237,13 +238,14 @@ fn ClientRow(
                 {confidential.then(|| view! {
                     <ActionForm action=rotate attr:class="inline-form">
                         <input type="hidden" name="client_id" value=id_rotate/>
-                        <button type="submit" class="btn btn-ghost">"New secret"</button>
+                        <SendsForm><button type="submit" class="btn btn-ghost">"New secret"</button></SendsForm>
                     </ActionForm>
                 })}
                 <ActionForm action=delete attr:class="inline-form">
                     <input type="hidden" name="client_id" value=id_delete/>
-                    <button type="submit" class="btn btn-ghost btn-danger"
-                        aria-label=remove_label>"Remove"</button>
+                    <SendsForm>
+                        <button type="submit" class="btn btn-ghost btn-danger" aria-label=remove_label>"Remove"</button>
+                    </SendsForm>
                 </ActionForm>
             </div>
         </li>

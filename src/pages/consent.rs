@@ -2,6 +2,7 @@
 //! Gatehouse, and what it wants to know. Allow or Deny; works with
 //! JavaScript off.
 
+use crate::components::islands::SendsForm;
 use crate::{
     components::{
         form::{last_error, FormAlert, Submit},
@@ -45,7 +46,7 @@ pub fn ConsentPageView() -> impl IntoView {
                                         <ActionForm action=decide attr:class="inline-form">
                                             <input type="hidden" name="query" value=deny_query/>
                                             <input type="hidden" name="decision" value="deny"/>
-                                            <button type="submit" class="btn btn-ghost">"Deny"</button>
+                                            <SendsForm><button type="submit" class="btn btn-ghost">"Deny"</button></SendsForm>
                                         </ActionForm>
                                         <ActionForm action=decide attr:class="inline-form">
                                             <input type="hidden" name="query" value=allow_query/>

@@ -2,6 +2,7 @@
 //! recovery codes and the passkeys. Everything but adding a passkey works
 //! with JavaScript off.
 
+use crate::components::islands::SendsForm;
 use crate::{
     components::form::{last_error, Field, FormAlert, Submit},
     model::{short_time, PasskeyItem, SecurityView},
@@ -77,7 +78,7 @@ fn SecurityPanels(view: SecurityView) -> impl IntoView {
                     <p class="muted">"Codes from an app on your phone, as a second step after your password."</p>
                     <FormAlert error=error/>
                     <ActionForm action=start attr:class="inline-form">
-                        <button type="submit" class="btn btn-ghost">"Set up an authenticator app"</button>
+                        <SendsForm><button type="submit" class="btn btn-ghost">"Set up an authenticator app"</button></SendsForm>
                     </ActionForm>
                 </div>
             }
@@ -107,12 +108,12 @@ fn ReviewAfterReset() -> impl IntoView {
                 <ActionForm action=keep attr:class="form narrow-form" attr:novalidate=true>
                     <FormAlert error=keep_error/>
                     <Field label="Password, to keep them all" name="keep_password" kind="password" autocomplete="current-password" required=true error=keep_error/>
-                    <button type="submit" class="btn btn-ghost">"They are all mine"</button>
+                    <SendsForm><button type="submit" class="btn btn-ghost">"They are all mine"</button></SendsForm>
                 </ActionForm>
                 <ActionForm action=remove attr:class="form narrow-form" attr:novalidate=true>
                     <FormAlert error=remove_error/>
                     <Field label="Password, to remove every second factor" name="factors_password" kind="password" autocomplete="current-password" required=true error=remove_error/>
-                    <button type="submit" class="btn btn-ghost btn-danger">"Remove every second factor"</button>
+                    <SendsForm><button type="submit" class="btn btn-ghost btn-danger">"Remove every second factor"</button></SendsForm>
                 </ActionForm>
             </div>
         </div>
@@ -138,7 +139,7 @@ fn TotpOn(left: u32) -> impl IntoView {
                 <ActionForm action=disable attr:class="form narrow-form" attr:novalidate=true>
                     <FormAlert error=disable_error/>
                     <Field label="Password, to turn the app off" name="totp_password" kind="password" autocomplete="current-password" required=true error=disable_error/>
-                    <button type="submit" class="btn btn-ghost btn-danger">"Turn off"</button>
+                    <SendsForm><button type="submit" class="btn btn-ghost btn-danger">"Turn off"</button></SendsForm>
                 </ActionForm>
             </div>
         </div>
@@ -211,7 +212,7 @@ fn PasskeyRow(
                     <input type="hidden" name="id" value=id/>
                     <label class="visually-hidden" for=field_id.clone()>{rename_label}</label>
                     <input id=field_id name="name" type="text" value=name3 maxlength="64" autocomplete="off" class="compact-input"/>
-                    <button type="submit" class="btn btn-ghost btn-compact">"Rename"</button>
+                    <SendsForm><button type="submit" class="btn btn-ghost btn-compact">"Rename"</button></SendsForm>
                 </ActionForm>
                 <ActionForm action=delete attr:class="inline-form">
                     <input type="hidden" name="id" value=id2/>
@@ -220,7 +221,7 @@ fn PasskeyRow(
                         <input id=password_id.clone() name="passkey_password" type="password" autocomplete="current-password"
                             placeholder="Password" required=true class="compact-input"/>
                     })}
-                    <button type="submit" class="btn btn-ghost btn-compact btn-danger" aria-label=remove_label>"Remove"</button>
+                    <SendsForm><button type="submit" class="btn btn-ghost btn-compact btn-danger" aria-label=remove_label>"Remove"</button></SendsForm>
                 </ActionForm>
             </div>
         </li>
