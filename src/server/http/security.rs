@@ -177,6 +177,32 @@ fn client_origin(path: &str, query: Option<&str>) -> Option<String> {
     matches!(url.scheme(), "https" | "http").then(|| url.origin().ascii_serialization())
 }
 
+/// While `cargo leptos watch` serves the app (it sets `LEPTOS_WATCH`), its
+/// pages connect to the watcher's reload socket (`ws://<host>:<reload
+/// port>`, 3001 unless `LEPTOS_RELOAD_PORT` says otherwise); the CSP lets
+/// them then, and only then. Read once.
+fn dev_reload_source() -> &'static str {
+    static SOURCE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SOURCE.get_or_init(|| {
+        reload_source(
+            std::env::var_os("LEPTOS_WATCH").is_some(),
+            std::env::var("LEPTOS_RELOAD_EXTERNAL_PORT")
+                .or_else(|_| std::env::var("LEPTOS_RELOAD_PORT"))
+                .ok()
+                .as_deref(),
+        )
+    })
+}
+
+/// The `connect-src` addition for the reload socket: none unless `watch`.
+fn reload_source(watch: bool, port: Option<&str>) -> String {
+    if !watch {
+        return String::new();
+    }
+    let port = port.and_then(|p| p.trim().parse::<u16>().ok()).unwrap_or(3001);
+    format!(" ws://*:{port} wss://*:{port}")
+}
+
 fn set_security_headers(
     headers: &mut HeaderMap,
     kind: PathKind,
@@ -190,8 +216,9 @@ fn set_security_headers(
     let csp = match (is_html, nonce) {
         (true, Some(nonce)) => HeaderValue::from_str(&format!(
             "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
-             style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; \
+             style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'{}; \
              object-src 'none'; base-uri 'none'; form-action 'self'{}; frame-ancestors 'none'",
+            dev_reload_source(),
             form_target.map(|o| format!(" {o}")).unwrap_or_default()
         ))
         .ok(),
@@ -491,6 +518,21 @@ fn is_cross_origin(headers: &HeaderMap, public_origin: Option<&str>) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_reload_socket_is_allowed_only_while_watching() {
+        assert_eq!(super::reload_source(false, Some("3001")), "");
+        assert_eq!(super::reload_source(false, None), "");
+        assert_eq!(super::reload_source(true, None), " ws://*:3001 wss://*:3001");
+        assert_eq!(
+            super::reload_source(true, Some("4001")),
+            " ws://*:4001 wss://*:4001"
+        );
+        assert_eq!(
+            super::reload_source(true, Some("nope")),
+            " ws://*:3001 wss://*:3001"
+        );
+    }
+
     use super::*;
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
