@@ -28,8 +28,6 @@ pub fn SubmitButton(children: Children) -> impl IntoView {
                 browser::take_over(&form, pending);
             }
         });
-        // Back to this page from the browser's page cache: the post is over.
-        let _ = window_event_listener(leptos::ev::pageshow, move |_| pending.set(false));
     }
     view! {
         <button type="submit" class="btn btn-primary" node_ref=button
@@ -66,7 +64,6 @@ pub fn SendsForm(children: Children) -> impl IntoView {
                 };
             });
         });
-        let _ = window_event_listener(leptos::ev::pageshow, move |_| pending.set(false));
     }
     view! { <span class="sends" node_ref=holder>{children()}</span> }
 }
@@ -155,9 +152,11 @@ mod browser {
     /// Sends `form` (see [`send`]) when it is submitted, if it posts to a
     /// server function; `pending` from then on. A second submit while
     /// pending sends nothing. It stays pending: the answer replaces the
-    /// page's content (the button too) or the page.
+    /// page's content (the button too) or the page; back to this page from
+    /// the browser's page cache, the post is over.
     pub fn take_over(form: &HtmlFormElement, pending: leptos::prelude::RwSignal<bool>) {
         use leptos::prelude::*;
+        let _ = window_event_listener(leptos::ev::pageshow, move |_| pending.set(false));
         let target = form.clone();
         listen(form, "submit", move |event| {
             if event.default_prevented() {

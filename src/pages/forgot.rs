@@ -15,7 +15,7 @@ pub fn ForgotPasswordPage() -> impl IntoView {
     let action = ServerAction::<ForgotPassword>::new();
     let error = last_error(action);
     let query = use_query_map();
-    let sent = move || query.read().get("sent").is_some() || action.value().get().is_some_and(|r| r.is_ok());
+    let sent = move || query.read().get("sent").is_some();
     view! {
         <Title text="Forgot your password?"/>
         {crate::components::guard::any_visitor(move |site| {
