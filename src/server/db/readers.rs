@@ -10,12 +10,28 @@
 //! read, as through the pool. They never wait for a lock: whenever they
 //! cannot answer at once (busy, an in-memory database, any error), the
 //! caller asks the pool instead.
+//!
+//! The rows they find are kept (a bounded number, [`KEEP_ROWS`]) with the
+//! database's version they were read at: the header of the WAL index (the
+//! first 48 bytes of the `-shm` file), which every commit of any connection
+//! in any process rewrites (its frame count, salts and checksum) before the
+//! commit returns. A kept row answers only while the header is the one read
+//! before the row was: one `pread`, no lock, no query. Anything committed
+//! since (a logout, a revocation, a role, a password, the CLI's changes)
+//! changes the header, so the next read goes to the database: revocation
+//! stays exact. (The header's layout is SQLite's documented WAL-index format,
+//! <https://sqlite.org/walformat.html>.)
 
 use super::{on_pool, Db};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use sqlx::{postgres::PgRow, sqlite::SqliteConnectOptions, sqlite::SqliteRow, FromRow};
 use std::{
+    any::Any,
+    collections::HashMap,
     fmt,
+    fs::File,
+    hash::{Hash, Hasher},
+    os::unix::fs::FileExt,
     path::PathBuf,
     sync::{Arc, Mutex},
     time::Duration,
@@ -27,9 +43,47 @@ const KEEP_IDLE: usize = 8;
 #[derive(Clone, Default)]
 pub struct Readers(Option<Arc<Inner>>);
 
+/// Rows kept for reads at an unchanged version (beyond it, all are dropped).
+const KEEP_ROWS: usize = 1024;
+
+/// The WAL-index header: the database's version, as far as a read can tell.
+type Version = [u8; 48];
+
 struct Inner {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    watch: Option<Watch>,
+    kept: Mutex<HashMap<KeptKey, Kept>>,
+}
+
+/// What tells this process that the database changed.
+struct Watch {
+    /// The `-shm` file, read (never written or mapped) for its header.
+    shm: File,
+    /// A connection that has read and stays open: while it is, SQLite neither
+    /// deletes nor truncates the `-shm` file (a last connection's close in
+    /// any process would), so `shm` stays the file every writer updates.
+    _keeper: Mutex<Connection>,
+}
+
+/// A kept row's statement (by address: the statements are `'static` and
+/// written once) and key.
+#[derive(PartialEq, Eq)]
+struct KeptKey {
+    sql: usize,
+    key: String,
+}
+
+impl Hash for KeptKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.sql.hash(state);
+        self.key.hash(state);
+    }
+}
+
+struct Kept {
+    version: Version,
+    row: Arc<dyn Any + Send + Sync>,
 }
 
 impl fmt::Debug for Readers {
@@ -49,10 +103,68 @@ impl Readers {
         if url.contains("mode=memory") || !super::names_a_file(path) {
             return Readers(None);
         }
-        Readers(Some(Arc::new(Inner {
+        let mut inner = Inner {
             path: path.to_path_buf(),
             idle: Mutex::new(Vec::new()),
-        })))
+            watch: None,
+            kept: Mutex::new(HashMap::new()),
+        };
+        inner.watch = inner.watch();
+        Readers(Some(Arc::new(inner)))
+    }
+
+    /// The database's version now; `None` when it cannot be told (then
+    /// nothing kept answers).
+    fn version(&self) -> Option<Version> {
+        let watch = self.0.as_ref()?.watch.as_ref()?;
+        let mut header = [0u8; 48];
+        watch.shm.read_exact_at(&mut header, 0).ok()?;
+        // Byte 12 is `isInit`: a header being recovered is no version.
+        (header[12] == 1).then_some(header)
+    }
+
+    /// The row kept for `sql` and `key`, if it was read at `version`.
+    fn kept<T: Clone + Send + Sync + 'static>(
+        &self,
+        sql: &'static str,
+        key: &str,
+        version: &Version,
+    ) -> Option<T> {
+        let inner = self.0.as_ref()?;
+        let lookup = KeptKey {
+            sql: sql.as_ptr() as usize,
+            key: key.to_owned(),
+        };
+        let row = {
+            let kept = inner.kept.lock().ok()?;
+            let found = kept.get(&lookup)?;
+            (found.version == *version).then(|| found.row.clone())?
+        };
+        row.downcast_ref::<T>().cloned()
+    }
+
+    /// Keeps `row`, read by `sql` for `key` at `version` (read before it).
+    fn keep<T: Send + Sync + 'static>(&self, sql: &'static str, key: &str, version: Version, row: T) {
+        let Some(inner) = self.0.as_ref() else { return };
+        if let Ok(mut kept) = inner.kept.lock() {
+            if kept.len() >= KEEP_ROWS {
+                kept.retain(|_, k| k.version == version);
+                if kept.len() >= KEEP_ROWS {
+                    kept.clear();
+                }
+            }
+            let key = KeptKey {
+                sql: sql.as_ptr() as usize,
+                key: key.to_owned(),
+            };
+            kept.insert(
+                key,
+                Kept {
+                    version,
+                    row: Arc::new(row),
+                },
+            );
+        }
     }
 
     /// Runs `read` on a reader. `None` when there is no reader or it could
@@ -87,6 +199,31 @@ impl Readers {
 }
 
 impl Inner {
+    /// The `-shm` file and the connection that keeps it, when the database
+    /// is in WAL mode and both open.
+    fn watch(&self) -> Option<Watch> {
+        let keeper = self.open().ok()?;
+        let mode: String = keeper
+            .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+            .ok()?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return None;
+        }
+        // A read, so the keeper holds its share of the file from now on.
+        keeper
+            .query_row("SELECT count(*) FROM sqlite_master", [], |row| {
+                row.get::<_, i64>(0)
+            })
+            .ok()?;
+        let mut shm = self.path.clone().into_os_string();
+        shm.push("-shm");
+        let shm = File::open(shm).ok()?;
+        Some(Watch {
+            shm,
+            _keeper: Mutex::new(keeper),
+        })
+    }
+
     fn open(&self) -> rusqlite::Result<Connection> {
         let conn = Connection::open_with_flags(
             &self.path,
@@ -99,20 +236,29 @@ impl Inner {
 }
 
 /// The one row `sql` finds for `key` (its only parameter, `$1`): on SQLite
-/// from a reader, mapped by `from_reader`, when one answers at once; else
-/// from the pool.
+/// the row kept from an earlier read if the database has not changed since,
+/// else from a reader, mapped by `from_reader`, when one answers at once;
+/// else from the pool.
 pub async fn fetch_optional<T>(
     db: &Db,
-    sql: &str,
+    sql: &'static str,
     key: &str,
     from_reader: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
 ) -> Result<Option<T>, sqlx::Error>
 where
-    T: Send + Unpin + for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow>,
+    T: Clone + Send + Sync + Unpin + 'static + for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow>,
 {
     if let Db::Sqlite(_, readers) = db {
+        // The version before the read: the row read is at least as new.
+        let version = readers.version();
+        if let Some(row) = version.as_ref().and_then(|v| readers.kept::<T>(sql, key, v)) {
+            return Ok(Some(row));
+        }
         let read = readers.read(|conn| conn.prepare_cached(sql)?.query_row([key], from_reader).optional());
         if let Some(row) = read {
+            if let (Some(version), Some(found)) = (version, &row) {
+                readers.keep(sql, key, version, found.clone());
+            }
             return Ok(row);
         }
     }
@@ -175,6 +321,71 @@ mod tests {
         assert_eq!(count(&db).await, Some(2));
         execute(&db, "DELETE FROM t").await;
         assert_eq!(count(&db).await, Some(0));
+    }
+
+    const FIND: &str = "SELECT v FROM kv WHERE k = $1";
+
+    async fn find(db: &Db, key: &str) -> Option<String> {
+        super::fetch_optional::<(String,)>(db, FIND, key, |row| Ok((row.get(0)?,)))
+            .await
+            .expect("the read")
+            .map(|(v,)| v)
+    }
+
+    fn kept(db: &Db, key: &str) -> Option<String> {
+        let Db::Sqlite(_, readers) = db else {
+            panic!("a SQLite database")
+        };
+        let version = readers.version()?;
+        readers.kept::<(String,)>(FIND, key, &version).map(|(v,)| v)
+    }
+
+    #[tokio::test]
+    async fn a_kept_row_answers_only_until_anything_is_committed() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("k.db");
+        let db = Db::connect(&format!("sqlite://{}?mode=rwc", path.display()))
+            .await
+            .expect("the database opens");
+        execute(&db, "CREATE TABLE kv (k TEXT PRIMARY KEY, v TEXT)").await;
+        execute(&db, "INSERT INTO kv VALUES ('a', 'one'), ('b', 'x')").await;
+        assert_eq!(find(&db, "a").await.as_deref(), Some("one"));
+        // Kept, and the answer while nothing changes.
+        assert_eq!(kept(&db, "a").as_deref(), Some("one"));
+        assert_eq!(find(&db, "a").await.as_deref(), Some("one"));
+
+        // Another connection (as another process would: the CLI) commits a
+        // change to another row: nothing kept answers any more.
+        let other = rusqlite::Connection::open(&path).expect("another connection");
+        other
+            .execute("UPDATE kv SET v = 'y' WHERE k = 'b'", [])
+            .expect("an update");
+        assert_eq!(kept(&db, "a"), None);
+        assert_eq!(find(&db, "a").await.as_deref(), Some("one"));
+
+        // A change to the row itself is seen by the next read, then its removal.
+        other
+            .execute("UPDATE kv SET v = 'two' WHERE k = 'a'", [])
+            .expect("an update");
+        assert_eq!(find(&db, "a").await.as_deref(), Some("two"));
+        execute(&db, "DELETE FROM kv WHERE k = 'a'").await;
+        assert_eq!(find(&db, "a").await, None);
+
+        // Many commits: the WAL is checkpointed and restarts from its start,
+        // and a row kept before is still not taken for the current one.
+        assert_eq!(find(&db, "b").await.as_deref(), Some("y"));
+        for n in 0..200 {
+            other
+                .execute("INSERT INTO kv VALUES (?1, 'filler')", [format!("f{n}")])
+                .expect("an insert");
+        }
+        other
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .expect("a checkpoint");
+        other
+            .execute("UPDATE kv SET v = 'z' WHERE k = 'b'", [])
+            .expect("an update");
+        assert_eq!(find(&db, "b").await.as_deref(), Some("z"));
     }
 
     #[tokio::test]

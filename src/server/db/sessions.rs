@@ -30,7 +30,7 @@ pub struct SessionWithUser {
     pub user: UserRow,
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(sqlx::FromRow, Clone)]
 struct JoinedRow {
     s_id: String,
     s_created_at: i64,
@@ -100,7 +100,7 @@ pub async fn amr_of(db: &Db, id: &str) -> Result<Option<String>, sqlx::Error> {
 
 /// The session `id` and its user, whatever their state; the caller judges.
 pub async fn find_with_user(db: &Db, id: &str) -> Result<Option<SessionWithUser>, sqlx::Error> {
-    find_joined(db, &BY_ID, id).await
+    find_joined(db, BY_ID.as_str(), id).await
 }
 
 /// The session whose browser record (the cookie's id) is `record_id`, and
@@ -109,7 +109,7 @@ pub async fn find_with_user_by_record(
     db: &Db,
     record_id: &str,
 ) -> Result<Option<SessionWithUser>, sqlx::Error> {
-    find_joined(db, &BY_RECORD_ID, &super::record_key(record_id)).await
+    find_joined(db, BY_RECORD_ID.as_str(), &super::record_key(record_id)).await
 }
 
 /// The session and its user by the session's id, and by its browser record
@@ -127,7 +127,11 @@ fn joined_by(column: &str) -> String {
 }
 
 /// The one row `sql` (one of [`BY_ID`], [`BY_RECORD_ID`]) finds for `value`.
-async fn find_joined(db: &Db, sql: &str, value: &str) -> Result<Option<SessionWithUser>, sqlx::Error> {
+async fn find_joined(
+    db: &Db,
+    sql: &'static str,
+    value: &str,
+) -> Result<Option<SessionWithUser>, sqlx::Error> {
     let row = readers::fetch_optional(db, sql, value, |row| {
         Ok(JoinedRow {
             s_id: row.get(0)?,

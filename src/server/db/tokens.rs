@@ -239,7 +239,7 @@ pub struct FamilyWithUser {
     pub user: UserRow,
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(sqlx::FromRow, Clone)]
 struct FamilyJoin {
     f_id: String,
     f_expires_at: i64,
@@ -261,7 +261,7 @@ static FAMILY_WITH_USER: LazyLock<String> = LazyLock::new(|| {
 
 /// A family and its user, in one query (once per bearer request).
 pub async fn family_with_user(db: &Db, family_id: &str) -> Result<Option<FamilyWithUser>, sqlx::Error> {
-    let row = readers::fetch_optional(db, &FAMILY_WITH_USER, family_id, |row| {
+    let row = readers::fetch_optional(db, FAMILY_WITH_USER.as_str(), family_id, |row| {
         Ok(FamilyJoin {
             f_id: row.get(0)?,
             f_expires_at: row.get(1)?,
