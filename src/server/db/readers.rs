@@ -30,7 +30,6 @@ use std::{
     collections::HashMap,
     fmt,
     fs::File,
-    hash::{Hash, Hasher},
     os::unix::fs::FileExt,
     path::PathBuf,
     sync::{Arc, Mutex},
@@ -53,7 +52,7 @@ struct Inner {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
     watch: Option<Watch>,
-    kept: Mutex<HashMap<KeptKey, Kept>>,
+    kept: Mutex<HashMap<String, Kept>>,
 }
 
 /// What tells this process that the database changed.
@@ -66,22 +65,11 @@ struct Watch {
     _keeper: Mutex<Connection>,
 }
 
-/// A kept row's statement (by address: the statements are `'static` and
-/// written once) and key.
-#[derive(PartialEq, Eq)]
-struct KeptKey {
-    sql: usize,
-    key: String,
-}
-
-impl Hash for KeptKey {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.sql.hash(state);
-        self.key.hash(state);
-    }
-}
-
+/// A row kept under its key, with the statement that read it (by address:
+/// the statements are `'static` and written once) and the version it was
+/// read at.
 struct Kept {
+    sql: usize,
     version: Version,
     row: Arc<dyn Any + Send + Sync>,
 }
@@ -131,14 +119,10 @@ impl Readers {
         version: &Version,
     ) -> Option<T> {
         let inner = self.0.as_ref()?;
-        let lookup = KeptKey {
-            sql: sql.as_ptr() as usize,
-            key: key.to_owned(),
-        };
         let row = {
             let kept = inner.kept.lock().ok()?;
-            let found = kept.get(&lookup)?;
-            (found.version == *version).then(|| found.row.clone())?
+            let found = kept.get(key)?;
+            (found.sql == sql.as_ptr() as usize && found.version == *version).then(|| found.row.clone())?
         };
         row.downcast_ref::<T>().cloned()
     }
@@ -153,13 +137,10 @@ impl Readers {
                     kept.clear();
                 }
             }
-            let key = KeptKey {
-                sql: sql.as_ptr() as usize,
-                key: key.to_owned(),
-            };
             kept.insert(
-                key,
+                key.to_owned(),
                 Kept {
+                    sql: sql.as_ptr() as usize,
                     version,
                     row: Arc::new(row),
                 },

@@ -518,21 +518,6 @@ fn is_cross_origin(headers: &HeaderMap, public_origin: Option<&str>) -> bool {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn the_reload_socket_is_allowed_only_while_watching() {
-        assert_eq!(super::reload_source(false, Some("3001")), "");
-        assert_eq!(super::reload_source(false, None), "");
-        assert_eq!(super::reload_source(true, None), " ws://*:3001 wss://*:3001");
-        assert_eq!(
-            super::reload_source(true, Some("4001")),
-            " ws://*:4001 wss://*:4001"
-        );
-        assert_eq!(
-            super::reload_source(true, Some("nope")),
-            " ws://*:3001 wss://*:3001"
-        );
-    }
-
     use super::*;
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
@@ -666,6 +651,21 @@ mod tests {
         assert!(
             is_cross_origin(&h, Some("https://id.example.com")),
             "scheme matters"
+        );
+    }
+
+    #[test]
+    fn the_reload_socket_is_allowed_only_while_watching() {
+        assert_eq!(super::reload_source(false, Some("3001")), "");
+        assert_eq!(super::reload_source(false, None), "");
+        assert_eq!(super::reload_source(true, None), " ws://*:3001 wss://*:3001");
+        assert_eq!(
+            super::reload_source(true, Some("4001")),
+            " ws://*:4001 wss://*:4001"
+        );
+        assert_eq!(
+            super::reload_source(true, Some("nope")),
+            " ws://*:3001 wss://*:3001"
         );
     }
 }
