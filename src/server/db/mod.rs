@@ -168,14 +168,9 @@ impl Batch {
                     }
                 }
                 script.push_str("COMMIT;");
-                let mut conn = pool.acquire().await?;
-                let result = sqlx::query_with(&script, args).execute(&mut *conn).await;
-                if result.is_err() {
-                    // A statement failed inside the script's transaction:
-                    // closing the connection rolls it back (and no
-                    // connection goes back to the pool inside a transaction).
-                    let _ = conn.close().await;
-                }
+                let mut held = Held::acquire(pool).await?;
+                let result = sqlx::query_with(&script, args).execute(held.conn()?).await;
+                held.release(result.is_ok()).await;
                 result.map(|_| ())
             }
             Db::Postgres(pool) => {
@@ -193,6 +188,46 @@ impl Batch {
                 }
                 tx.commit().await
             }
+        }
+    }
+}
+
+/// A pool connection for a SQLite script that runs its own transaction
+/// (`BEGIN IMMEDIATE; ...; COMMIT`, like a [`Batch`]).
+///
+/// Dropped before [`Held::release`] (the script's future was dropped: its
+/// request timed out, or its client went away), the connection is closed, not
+/// returned to the pool: the worker thread stops a script at the first answer
+/// nobody takes, which can be right after its `BEGIN IMMEDIATE`, and a
+/// connection left inside that transaction would hold the write lock and
+/// swallow every later write made through it. Closing rolls it back.
+pub(crate) struct Held(Option<sqlx::pool::PoolConnection<sqlx::Sqlite>>);
+
+impl Held {
+    pub(crate) async fn acquire(pool: &SqlitePool) -> Result<Held, sqlx::Error> {
+        Ok(Held(Some(pool.acquire().await?)))
+    }
+
+    pub(crate) fn conn(&mut self) -> Result<&mut sqlx::SqliteConnection, sqlx::Error> {
+        self.0.as_deref_mut().ok_or(sqlx::Error::PoolClosed)
+    }
+
+    /// The script has finished: its connection goes back to the pool, or,
+    /// when the script failed (perhaps inside its transaction), is closed,
+    /// which rolls the transaction back.
+    pub(crate) async fn release(mut self, succeeded: bool) {
+        if let Some(conn) = self.0.take() {
+            if !succeeded {
+                let _ = conn.close().await;
+            }
+        }
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.as_mut() {
+            conn.close_on_drop();
         }
     }
 }
@@ -438,6 +473,7 @@ pub fn is_unique_violation(err: &sqlx::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::{renumber, Batch, Db};
+    use std::{str::FromStr, time::Duration};
 
     async fn n_of(db: &Db, k: &str) -> Option<i64> {
         on_pool!(db, pool => sqlx::query_scalar("SELECT n FROM t WHERE k = $1").bind(k).fetch_optional(pool).await)
@@ -515,6 +551,93 @@ mod tests {
                 .expect("rolled back");
             held.push(conn);
         }
+    }
+
+    /// A batch dropped while it waits for the write lock (its request timed
+    /// out, or its client went away) must not leave its connection inside the
+    /// script's transaction: that connection would hold the write lock (every
+    /// other write waits, then fails), and what later went through it would
+    /// never be committed.
+    #[tokio::test]
+    async fn a_batch_dropped_midway_leaves_no_transaction_behind() {
+        use sqlx::{ConnectOptions, Connection};
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("b.db").display());
+        let db = Db::connect(&url).await.expect("a database");
+        let Db::Sqlite(pool, _) = &db else {
+            panic!("a SQLite database")
+        };
+        sqlx::query("CREATE TABLE t (k TEXT PRIMARY KEY, n INTEGER)")
+            .execute(pool)
+            .await
+            .expect("a table");
+        let other = || async {
+            sqlx::sqlite::SqliteConnectOptions::from_str(&url)
+                .expect("options")
+                .busy_timeout(Duration::ZERO)
+                .connect()
+                .await
+                .expect("another connection")
+        };
+
+        // Another connection holds the write lock; the batch waits for it
+        // and is dropped while it waits.
+        let mut blocker = other().await;
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut blocker)
+            .await
+            .expect("the write lock");
+        let mut batch = Batch::default();
+        batch.push(
+            "INSERT INTO t (k, n) VALUES ($1, $2)",
+            vec!["dropped".into(), 1i64.into()],
+        );
+        let waited = tokio::time::timeout(Duration::from_millis(300), batch.run(&db)).await;
+        assert!(waited.is_err(), "the batch should still be waiting for the lock");
+        sqlx::query("COMMIT")
+            .execute(&mut blocker)
+            .await
+            .expect("the lock released");
+        blocker.close().await.expect("closed");
+
+        // Soon the write lock is free again (nothing of the dropped batch
+        // holds it) ...
+        let mut free = false;
+        for _ in 0..40 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let mut probe = other().await;
+            if sqlx::query("BEGIN IMMEDIATE").execute(&mut probe).await.is_ok() {
+                sqlx::query("ROLLBACK")
+                    .execute(&mut probe)
+                    .await
+                    .expect("rolled back");
+                free = true;
+                break;
+            }
+        }
+        assert!(free, "a dropped batch left its connection holding the write lock");
+
+        // ... and what the pool writes afterwards is committed: another
+        // connection sees it.
+        for k in 0..8i64 {
+            let mut write = Batch::default();
+            write.push(
+                "INSERT INTO t (k, n) VALUES ($1, $2)",
+                vec![format!("after-{k}").as_str().into(), k.into()],
+            );
+            write.run(&db).await.expect("a write after the dropped batch");
+        }
+        let mut reader = other().await;
+        let seen: i64 = sqlx::query_scalar("SELECT count(*) FROM t WHERE k LIKE 'after-%'")
+            .fetch_one(&mut reader)
+            .await
+            .expect("a count");
+        assert_eq!(seen, 8, "writes after the dropped batch were not all committed");
+        let dropped: i64 = sqlx::query_scalar("SELECT count(*) FROM t WHERE k = 'dropped'")
+            .fetch_one(&mut reader)
+            .await
+            .expect("a count");
+        assert!(dropped <= 1);
     }
 
     #[test]

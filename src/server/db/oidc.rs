@@ -259,7 +259,7 @@ pub async fn grant_for_code(db: &Db, g: &NewGrant<'_>, code_hash: &str) -> Resul
                 SELECT $11, $2, $1 WHERE $11 IS NOT NULL AND changes() = 1;\n\
                 COMMIT;\n\
                 SELECT COUNT(*) FROM refresh_families WHERE id = $2;";
-            let mut conn = pool.acquire().await?;
+            let mut held = super::Held::acquire(pool).await?;
             let made = sqlx::query_scalar::<_, i64>(SCRIPT)
                 .bind(g.created_at)
                 .bind(g.id)
@@ -272,13 +272,9 @@ pub async fn grant_for_code(db: &Db, g: &NewGrant<'_>, code_hash: &str) -> Resul
                 .bind(g.scope)
                 .bind(g.amr)
                 .bind(g.refresh_hash)
-                .fetch_one(&mut *conn)
+                .fetch_one(held.conn()?)
                 .await;
-            if made.is_err() {
-                // A statement failed inside the script's transaction:
-                // closing the connection rolls it back.
-                let _ = conn.close().await;
-            }
+            held.release(made.is_ok()).await;
             Ok(made? == 1)
         }
         Db::Postgres(pool) => {
