@@ -151,7 +151,8 @@ impl Core {
     pub async fn refresh_tokens(&self, refresh_token: &str, client: &Client) -> Result<(User, TokenPair)> {
         let now = super::now();
         let hash = hash_token(refresh_token);
-        let Some(family) = tokens::spend(&self.db, &hash, now, None).await? else {
+        let next = random_token(32);
+        let Some(family) = tokens::rotate(&self.db, &hash, &hash_token(&next), now, None).await? else {
             if let Some((family, user_id)) = tokens::family_of(&self.db, &hash, None).await? {
                 let revoked = tokens::revoke_family(&self.db, &family, now, "reuse").await?;
                 tracing::warn!("a spent refresh token was presented again; its family is revoked");
@@ -179,8 +180,6 @@ impl Core {
             return Err(Error::Unauthenticated);
         }
         let user = User::try_from(found.user)?;
-        let next = random_token(32);
-        tokens::insert_token(&self.db, &family, &hash_token(&next), now).await?;
         let pair = self.pair(&user, &family, next, found.expires_at).await?;
         Ok((user, pair))
     }

@@ -158,16 +158,6 @@ pub async fn insert_family(
     })
 }
 
-pub async fn insert_token(db: &Db, family_id: &str, token_hash: &str, now: i64) -> Result<(), sqlx::Error> {
-    on_pool!(db, pool => sqlx::query("INSERT INTO refresh_tokens (token_hash, family_id, created_at) VALUES ($1, $2, $3)")
-        .bind(token_hash)
-        .bind(family_id)
-        .bind(now)
-        .execute(pool)
-        .await
-        .map(|_| ()))
-}
-
 /// The families a token may be spent in: the API's own (`None`) or one
 /// client's. A token of another kind is neither spent nor found, so one
 /// party's attempt never spends (or revokes) another's tokens. A condition
@@ -182,26 +172,67 @@ fn owner_filter(family: &str, client_id: Option<&str>, param: u8) -> String {
     format!("EXISTS (SELECT 1 FROM refresh_families o WHERE o.id = {family} AND {client})")
 }
 
-/// Spends the token in one statement, so two concurrent refreshes with the
-/// same token cannot both succeed. Returns its family if it was unspent.
-pub async fn spend(
+/// Spends the token `token_hash` and stores `next_hash` in its family, in one
+/// transaction: both happen or neither, so a refresh that fails (or is
+/// dropped) before this commits leaves the token as it was, and a retry with
+/// it is no replay. One statement spends it, so two concurrent refreshes with
+/// the same token cannot both succeed. Returns the family if the token was
+/// unspent (among the families of `client_id`, as for [`family_of`]).
+pub async fn rotate(
     db: &Db,
     token_hash: &str,
+    next_hash: &str,
     now: i64,
     client_id: Option<&str>,
 ) -> Result<Option<String>, sqlx::Error> {
-    let sql = format!(
-        "UPDATE refresh_tokens SET spent_at = $1 WHERE token_hash = $2 AND spent_at IS NULL \
-         AND {} RETURNING family_id",
-        owner_filter("refresh_tokens.family_id", client_id, 3)
-    );
-    on_pool!(db, pool => {
-        let mut q = sqlx::query_scalar::<_, String>(&sql).bind(now).bind(token_hash);
-        if let Some(id) = client_id {
-            q = q.bind(id);
+    match db {
+        Db::Sqlite(pool, _) => {
+            // One script, one hand-off to the connection's worker thread.
+            let script = format!(
+                "BEGIN IMMEDIATE;\n\
+                 UPDATE refresh_tokens SET spent_at = $1 WHERE token_hash = $2 AND spent_at IS NULL AND {};\n\
+                 INSERT INTO refresh_tokens (token_hash, family_id, created_at) \
+                 SELECT $3, family_id, $1 FROM refresh_tokens WHERE token_hash = $2 AND changes() = 1;\n\
+                 COMMIT;\n\
+                 SELECT family_id FROM refresh_tokens WHERE token_hash = $3;",
+                owner_filter("refresh_tokens.family_id", client_id, 4)
+            );
+            let mut held = super::Held::acquire(pool).await?;
+            let mut q = sqlx::query_scalar::<_, String>(&script)
+                .bind(now)
+                .bind(token_hash)
+                .bind(next_hash);
+            if let Some(id) = client_id {
+                q = q.bind(id);
+            }
+            let family = q.fetch_optional(held.conn()?).await;
+            held.release(family.is_ok()).await;
+            family
         }
-        q.fetch_optional(pool).await
-    })
+        Db::Postgres(pool) => {
+            let sql = format!(
+                "UPDATE refresh_tokens SET spent_at = $1 WHERE token_hash = $2 AND spent_at IS NULL \
+                 AND {} RETURNING family_id",
+                owner_filter("refresh_tokens.family_id", client_id, 3)
+            );
+            let mut tx = pool.begin().await?;
+            let mut q = sqlx::query_scalar::<_, String>(&sql).bind(now).bind(token_hash);
+            if let Some(id) = client_id {
+                q = q.bind(id);
+            }
+            let Some(family) = q.fetch_optional(&mut *tx).await? else {
+                return Ok(None);
+            };
+            sqlx::query("INSERT INTO refresh_tokens (token_hash, family_id, created_at) VALUES ($1, $2, $3)")
+                .bind(next_hash)
+                .bind(&family)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(Some(family))
+        }
+    }
 }
 
 /// The family of a token, spent or not, and the family's user (among the

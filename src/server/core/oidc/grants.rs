@@ -467,7 +467,8 @@ impl Core {
                 asked
             }
         };
-        let Some(_) = tokens::spend(&self.db, &hash, now, Some(&c.id)).await? else {
+        let next = random_token(32);
+        let Some(_) = tokens::rotate(&self.db, &hash, &hash_token(&next), now, Some(&c.id)).await? else {
             let ended = tokens::revoke_family(&self.db, &owner.family_id, now, "reuse").await?;
             tracing::warn!("a spent refresh token of a client was presented again; its grant is revoked");
             let note = if ended {
@@ -495,8 +496,6 @@ impl Core {
         if !self.consented(&user.id, c, &granted).await? {
             return Err(oauth(OAuthCode::InvalidGrant, "the user withdrew their consent"));
         }
-        let next = random_token(32);
-        tokens::insert_token(&self.db, &owner.family_id, &hash_token(&next), now).await?;
         self.issue(Issue {
             client: c,
             user: &user,
