@@ -1373,3 +1373,56 @@ async fn recovery_codes_are_stored_salted() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+// ---- 12. A guess that never finished does not lock the account for good ----
+
+/// The guess that reaches the lockout threshold is counted before it is
+/// checked; if its request is dropped (the client went away, the request
+/// timed out) it never locks the account either. The next attempt must then
+/// lock it for the usual time, not refuse every attempt from then on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_guess_at_the_threshold_ends_in_a_lock_that_ends() {
+    let app = TestApp::spawn_with(&[
+        ("GATEHOUSE_LOGIN_ATTEMPTS", "1000"),
+        ("GATEHOUSE_LOCKOUT_THRESHOLD", "3"),
+        ("GATEHOUSE_LOCKOUT_SECONDS", "1"),
+    ])
+    .await;
+    app.setup_admin().await;
+    app.signup("ada@example.com", Some("ada")).await;
+    let login = |password: &'static str| {
+        let app = &app;
+        async move {
+            app.post_json(
+                &app.bare_client(),
+                "/api/v1/auth/login",
+                &json!({ "username": "ada", "password": password }),
+            )
+            .await
+            .status()
+        }
+    };
+    for _ in 0..2 {
+        assert_eq!(login("wrong password one").await, StatusCode::UNAUTHORIZED);
+    }
+    // The third guess was counted, and its request was lost before its
+    // password was judged: the account's row as that leaves it.
+    gatehouse::on_pool!(app.db(), pool => sqlx::query("UPDATE lockouts SET failures = failures + 1 WHERE failures = 2")
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))
+    .map(|n| assert_eq!(n, 1, "one account row with two failures"))
+    .unwrap();
+
+    assert_eq!(
+        login(PASSWORD).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the threshold is reached"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    assert_eq!(
+        login(PASSWORD).await,
+        StatusCode::OK,
+        "after the lockout's time the right password signs in"
+    );
+}

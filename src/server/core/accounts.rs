@@ -252,7 +252,9 @@ impl Core {
         let lock_key = limits::account_key(row.as_ref().map(|r| r.id.as_str()), identifier);
         // Counted as a failure before the password is checked, so racing
         // guesses cannot slip past the lockout.
-        let reservation = self.reserve_guess(&lock_key).await?;
+        let reservation = self
+            .reserve_guess(&lock_key, row.as_ref().map(|r| r.id.as_str()), client)
+            .await?;
         let matches = match &row {
             Some(r) => self.hasher.verify(password, &r.password_hash).await?,
             None => {
@@ -351,7 +353,7 @@ impl Core {
     ) -> Result<()> {
         self.admit_attempt(client).await?;
         let lock_key = limits::account_key(Some(&user.id), "");
-        let reservation = self.reserve_guess(&lock_key).await?;
+        let reservation = self.reserve_guess(&lock_key, Some(&user.id), client).await?;
         let row = users::find_by_id(&self.db, &user.id)
             .await?
             .ok_or(Error::Unauthenticated)?;

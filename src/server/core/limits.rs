@@ -85,8 +85,14 @@ impl Core {
     /// `GATEHOUSE_LOCKOUT_THRESHOLD` (guesses in flight included) without
     /// checking it. So at most the threshold are ever checked, however many
     /// race. Returns the guess's number, for [`Core::guess_failed`]; a right
-    /// guess gives it back with [`Core::clear_failures`].
-    pub(crate) async fn reserve_guess(&self, key: &str) -> Result<i64> {
+    /// guess gives it back with [`Core::clear_failures`]. `user_id` and
+    /// `client` are for the audit record of a lock.
+    pub(crate) async fn reserve_guess(
+        &self,
+        key: &str,
+        user_id: Option<&str>,
+        client: &Client,
+    ) -> Result<i64> {
         let now = super::now();
         let (failures, previous_locks, locked_until) = limits::reserve_failure(&self.db, key, now).await?;
         if let Some(until) = locked_until.filter(|until| *until > now) {
@@ -95,11 +101,19 @@ impl Core {
                 retry_after: (until - now) as u64,
             });
         }
-        if failures > i64::from(self.config.lockout_threshold) {
+        let threshold = i64::from(self.config.lockout_threshold);
+        if failures > threshold {
             metrics::counter!("gatehouse_limit_hits_total", "limit" => "account").increment(1);
             limits::release_failure(&self.db, key).await?;
+            // The guess that reached the threshold has not locked `key`: it
+            // is still being checked, or it never finished (its request was
+            // dropped or failed). Lock now, so this is a lock that ends, not
+            // a refusal that never does; a right guess in flight still
+            // clears it.
+            let length = lock_length(self.config.lockout.as_secs() as i64, previous_locks);
+            self.lock_out(key, threshold, length, user_id, client).await?;
             return Err(Error::RateLimited {
-                retry_after: lock_length(self.config.lockout.as_secs() as i64, previous_locks) as u64,
+                retry_after: length as u64,
             });
         }
         Ok(failures)
@@ -118,12 +132,25 @@ impl Core {
         if reservation < threshold {
             return Ok(());
         }
-        let now = super::now();
         let previous_locks = limits::lock_count(&self.db, key).await?;
         let length = lock_length(self.config.lockout.as_secs() as i64, previous_locks);
+        self.lock_out(key, reservation, length, user_id, client).await
+    }
+
+    /// Locks `key` for `length` seconds after `failures` failed attempts,
+    /// unless it is locked already; audited.
+    async fn lock_out(
+        &self,
+        key: &str,
+        failures: i64,
+        length: i64,
+        user_id: Option<&str>,
+        client: &Client,
+    ) -> Result<()> {
+        let now = super::now();
         if limits::lock(&self.db, key, now + length, now).await? {
             metrics::counter!("gatehouse_lockouts_total").increment(1);
-            let detail = format!("locked for {length} s after {reservation} failed attempts");
+            let detail = format!("locked for {length} s after {failures} failed attempts");
             self.audit(Event::AccountLocked, user_id, client, Some(&detail))
                 .await;
         }

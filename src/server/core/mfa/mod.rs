@@ -270,7 +270,7 @@ impl Core {
         // Counted on a key of their own: a right password never clears
         // wrong codes, so "password, a few codes" again and again locks too.
         let lock_key = limits::second_factor_key(&user.id);
-        let reservation = self.reserve_guess(&lock_key).await?;
+        let reservation = self.reserve_guess(&lock_key, Some(&user.id), client).await?;
         let (ok, method) = match proof {
             Proof::Code(code) => {
                 let accepted = match factors::totp(&self.db, &user.id)

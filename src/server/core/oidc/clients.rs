@@ -499,7 +499,7 @@ impl Core {
         self.admit_attempt(client).await?;
         if let Some(target) = target {
             let key = format!("client:{}", target.id);
-            let n = self.reserve_guess(&key).await?;
+            let n = self.reserve_guess(&key, None, client).await?;
             self.guess_failed(&key, n, None, client).await?;
             self.audit(
                 Event::LoginFailed,
