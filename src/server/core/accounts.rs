@@ -322,18 +322,24 @@ impl Core {
         // A pending email change (or reset link) someone else started ends here.
         self.cancel_pending_links_in(&mut tx, &user.id).await?;
         let mailed = self.queue_password_notice(&mut tx, user, false).await?;
+        // The session or token family making the change goes on with the new
+        // password; every other one ends (and one a racing login makes with
+        // the old password is refused when used). All in the change's
+        // transaction: the password never changes without them.
+        self.rebind_to_password(&mut tx, auth, changed_at).await?;
+        let (sessions, families) = self
+            .end_all_in(
+                &mut tx,
+                &user.id,
+                auth.session_id(),
+                auth.token_family(),
+                "password change",
+            )
+            .await?;
         tx.commit().await?;
         if mailed {
             self.wake_mailer();
         }
-        // The session or token family making the change goes on with the new
-        // password; every other one ends (and one a racing login makes with
-        // the old password is refused when used).
-        self.rebind_to_password(auth, changed_at).await?;
-        let sessions = self.end_other_sessions(&user.id, auth.session_id()).await?;
-        let families = self
-            .revoke_token_families(&user.id, auth.token_family(), "password change")
-            .await?;
         let detail = format!("{sessions} other sessions and {families} token families ended");
         self.audit(Event::PasswordChanged, Some(&user.id), client, Some(&detail))
             .await;

@@ -11,7 +11,10 @@ use super::{
 };
 use crate::{
     model::Role,
-    server::db::users::{self, AdminUserRow, SetupClaim, UpdateError},
+    server::db::{
+        limits as limits_db,
+        users::{self, AdminUserRow, SetupClaim, UpdateError},
+    },
 };
 
 /// A user as the admin area lists it.
@@ -221,9 +224,12 @@ impl Core {
         }
         match change.disabled {
             Some(true) if !target.disabled => {
-                self.cancel_pending_links(id).await?;
-                let sessions = self.end_other_sessions(id, None).await?;
-                let families = self.revoke_token_families(id, None, "account disabled").await?;
+                let mut tx = self.db.begin().await?;
+                self.cancel_pending_links_in(&mut tx, id).await?;
+                let (sessions, families) = self
+                    .end_all_in(&mut tx, id, None, None, "account disabled")
+                    .await?;
+                tx.commit().await?;
                 let detail = format!(
                     "{} disabled by {}; {sessions} sessions and {families} token families ended",
                     target.username, actor.user.username
@@ -263,11 +269,12 @@ impl Core {
     pub async fn sign_out_user(&self, actor: &Authenticated, id: &str, client: &Client) -> Result<u64> {
         self.require_recent_auth(actor)?;
         let target = self.managed_user(actor, id).await?;
-        self.cancel_pending_links(id).await?;
-        let sessions = self.end_other_sessions(id, None).await?;
-        let families = self
-            .revoke_token_families(id, None, "revoked by an admin")
+        let mut tx = self.db.begin().await?;
+        self.cancel_pending_links_in(&mut tx, id).await?;
+        let (sessions, families) = self
+            .end_all_in(&mut tx, id, None, None, "revoked by an admin")
             .await?;
+        tx.commit().await?;
         let detail = format!(
             "{sessions} sessions and {families} token families of {} ended by {}",
             target.user.username, actor.user.username
@@ -390,17 +397,16 @@ impl Core {
             crate::server::db::factors::set_factors_review(&mut tx, &user.id, true).await?;
         }
         let mailed = self.queue_password_notice(&mut tx, &user, true).await?;
+        let (sessions, families) = self
+            .end_all_in(&mut tx, &user.id, None, None, "password reset")
+            .await?;
+        let now = super::now();
+        limits_db::clear_in(&mut tx, &limits::account_key(Some(&user.id), ""), now).await?;
+        limits_db::clear_in(&mut tx, &limits::second_factor_key(&user.id), now).await?;
         tx.commit().await?;
         if mailed {
             self.wake_mailer();
         }
-        let sessions = self.end_other_sessions(&user.id, None).await?;
-        let families = self
-            .revoke_token_families(&user.id, None, "password reset")
-            .await?;
-        self.clear_failures(&limits::account_key(Some(&user.id), ""))
-            .await?;
-        self.clear_failures(&limits::second_factor_key(&user.id)).await?;
         let detail =
             format!("from the command line; {sessions} sessions and {families} token families ended");
         self.audit(

@@ -17,7 +17,7 @@ use crate::server::{
     config::EmailVerification,
     db::{
         email_tokens::{self, NewToken},
-        factors, identities,
+        factors, identities, limits as limits_db,
         users::{self, EmailChangeError},
         Tx,
     },
@@ -282,18 +282,11 @@ impl Core {
         }
     }
 
-    /// Ends the links of `user_id` that could still change the account: a
-    /// pending email change (an intruder's would hand them the account) and
-    /// reset links. Every "end everything" (reset, password change, sign-out
-    /// everywhere, disabling, an admin's reset of factors) runs this.
-    pub(crate) async fn cancel_pending_links(&self, user_id: &str) -> Result<()> {
-        let mut tx = self.db.begin().await?;
-        self.cancel_pending_links_in(&mut tx, user_id).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// [`Core::cancel_pending_links`] in `tx`.
+    /// Ends the links of `user_id` that could still change the account, in
+    /// `tx`: a pending email change (an intruder's would hand them the
+    /// account) and reset links. Every "end everything" (reset, password
+    /// change, sign-out everywhere, disabling, an admin's reset of factors)
+    /// runs this, in the same transaction as the sessions it ends.
     pub(crate) async fn cancel_pending_links_in(&self, tx: &mut Tx, user_id: &str) -> Result<()> {
         let now = super::now();
         email_tokens::spend_all(tx, user_id, LinkPurpose::ConfirmEmail.key(), now).await?;
@@ -438,6 +431,13 @@ impl Core {
         // before its owner proved it (now) loses the way in they set up.
         let dropped = identities::delete_unverified(&mut tx, &user.id).await?;
         self.queue_password_notice(&mut tx, &user, true).await?;
+        // Every session and token family ends, and a lock is lifted, with the
+        // change: a reset never leaves an intruder signed in, or its owner
+        // locked out.
+        let (sessions, families) = self
+            .end_all_in(&mut tx, &user.id, None, None, "password reset")
+            .await?;
+        let unlocked = limits_db::clear_in(&mut tx, &limits::account_key(Some(&user.id), ""), now).await?;
         tx.commit().await?;
         self.wake_mailer();
         for provider in &dropped {
@@ -447,13 +447,6 @@ impl Core {
             self.audit(Event::IdentityUnlinked, Some(&user.id), client, Some(&detail))
                 .await;
         }
-        let sessions = self.end_other_sessions(&user.id, None).await?;
-        let families = self
-            .revoke_token_families(&user.id, None, "password reset")
-            .await?;
-        let unlocked = self
-            .clear_failures(&limits::account_key(Some(&user.id), ""))
-            .await?;
         let detail = format!(
             "with a mailed link; {sessions} sessions and {families} token families ended{}",
             if unlocked { "; the lock was lifted" } else { "" }

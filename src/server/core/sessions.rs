@@ -4,7 +4,7 @@
 use super::{audit::Event, Client, Core, Result, User};
 use crate::server::db::{
     sessions::{self, SessionRow},
-    users, Batch,
+    users, Batch, Tx,
 };
 
 /// The key, in a browser's session record, of the id of the core session it
@@ -315,11 +315,16 @@ impl Core {
 
     /// Keeps the session or token family of `auth` valid after its user's
     /// password changed (to `changed_at`) through it.
-    pub(crate) async fn rebind_to_password(&self, auth: &Authenticated, changed_at: i64) -> Result<()> {
+    pub(crate) async fn rebind_to_password(
+        &self,
+        tx: &mut Tx,
+        auth: &Authenticated,
+        changed_at: i64,
+    ) -> Result<()> {
         match &auth.credential {
-            Credential::Session(id) => sessions::set_password_at(&self.db, id, changed_at).await?,
+            Credential::Session(id) => sessions::set_password_at(tx, id, changed_at).await?,
             Credential::Bearer { family } => {
-                crate::server::db::tokens::set_password_at(&self.db, family, changed_at).await?
+                crate::server::db::tokens::set_password_at(tx, family, changed_at).await?
             }
         }
         Ok(())
@@ -393,20 +398,41 @@ impl Core {
         }
     }
 
-    /// Ends every session of `user_id` but `keep`. Returns how many ended.
-    pub(crate) async fn end_other_sessions(&self, user_id: &str, keep: Option<&str>) -> Result<u64> {
-        Ok(sessions::delete_all_of_user(&self.db, user_id, keep).await?)
+    /// Ends every session and token family of `user_id` but the session
+    /// `keep_session` and the family `keep_family`, in `tx` (with whatever
+    /// change calls for it: all of it happens, or none). Returns how many
+    /// sessions and families ended.
+    pub(crate) async fn end_all_in(
+        &self,
+        tx: &mut Tx,
+        user_id: &str,
+        keep_session: Option<&str>,
+        keep_family: Option<&str>,
+        reason: &str,
+    ) -> Result<(u64, u64)> {
+        let sessions = sessions::delete_all_of_user(tx, user_id, keep_session).await?;
+        let families =
+            crate::server::db::tokens::revoke_user_families(tx, user_id, keep_family, super::now(), reason)
+                .await?;
+        Ok((sessions, families))
     }
 
     /// "Sign out everywhere else": every other session and every token family
     /// of the signed-in user ends.
     pub async fn sign_out_elsewhere(&self, auth: &Authenticated, client: &Client) -> Result<u64> {
         let user_id = &auth.user.id;
-        self.cancel_pending_links(user_id).await?;
-        let sessions = self.end_other_sessions(user_id, auth.session_id()).await?;
-        let families = self
-            .revoke_token_families(user_id, auth.token_family(), "signed out everywhere else")
+        let mut tx = self.db.begin().await?;
+        self.cancel_pending_links_in(&mut tx, user_id).await?;
+        let (sessions, families) = self
+            .end_all_in(
+                &mut tx,
+                user_id,
+                auth.session_id(),
+                auth.token_family(),
+                "signed out everywhere else",
+            )
             .await?;
+        tx.commit().await?;
         let detail = format!("{sessions} sessions and {families} token families ended");
         self.audit(Event::SessionsRevoked, Some(user_id), client, Some(&detail))
             .await;

@@ -193,16 +193,6 @@ impl Core {
         Ok(())
     }
 
-    /// Ends every token family of `user_id` but `keep`.
-    pub async fn revoke_token_families(
-        &self,
-        user_id: &str,
-        keep: Option<&str>,
-        reason: &str,
-    ) -> Result<u64> {
-        Ok(tokens::revoke_user_families(&self.db, user_id, keep, super::now(), reason).await?)
-    }
-
     /// The user behind a bearer access token: a valid signature by one of our
     /// keys with that key's algorithm, our issuer and audience, not expired,
     /// its family not revoked and its user not disabled.

@@ -1,6 +1,6 @@
 //! Queries on `login_failures`, `lockouts` and `rate_limits`.
 
-use super::{on_pool, Batch, Db};
+use super::{on_pool, on_tx, Batch, Db, Tx};
 
 const UNCOUNT_ATTEMPT: &str = "UPDATE login_failures SET count = count - 1 WHERE key = $1 AND count > 0";
 const CLEAR: &str = "DELETE FROM lockouts WHERE key = $1";
@@ -90,6 +90,17 @@ pub async fn clear(db: &Db, key: &str, now: i64) -> Result<bool, sqlx::Error> {
     )
     .bind(key)
     .fetch_optional(pool)
+    .await)?;
+    Ok(was_locked.flatten().is_some_and(|until| until > now))
+}
+
+/// [`clear`] in `tx`.
+pub async fn clear_in(tx: &mut Tx, key: &str, now: i64) -> Result<bool, sqlx::Error> {
+    let was_locked: Option<Option<i64>> = on_tx!(tx, conn => sqlx::query_scalar(
+        "DELETE FROM lockouts WHERE key = $1 RETURNING locked_until",
+    )
+    .bind(key)
+    .fetch_optional(conn)
     .await)?;
     Ok(was_locked.flatten().is_some_and(|until| until > now))
 }

@@ -167,11 +167,11 @@ pub async fn set_record_id(db: &Db, id: &str, record_id: &str) -> Result<(), sql
 
 /// Binds a session to the user's new password (the session that changed it
 /// stays signed in).
-pub async fn set_password_at(db: &Db, id: &str, password_at: i64) -> Result<(), sqlx::Error> {
-    on_pool!(db, pool => sqlx::query("UPDATE user_sessions SET password_at = $1 WHERE id = $2")
+pub async fn set_password_at(tx: &mut Tx, id: &str, password_at: i64) -> Result<(), sqlx::Error> {
+    on_tx!(tx, conn => sqlx::query("UPDATE user_sessions SET password_at = $1 WHERE id = $2")
         .bind(password_at)
         .bind(id)
-        .execute(pool)
+        .execute(conn)
         .await
         .map(|_| ()))
 }
@@ -222,15 +222,15 @@ pub async fn delete_owned(db: &Db, user_id: &str, id: &str) -> Result<bool, sqlx
     Ok(done > 0)
 }
 
-/// Deletes every session of `user_id` except `keep` (if given). Returns how many.
-pub async fn delete_all_of_user(db: &Db, user_id: &str, keep: Option<&str>) -> Result<u64, sqlx::Error> {
-    let done = on_pool!(db, pool => sqlx::query("DELETE FROM user_sessions WHERE user_id = $1 AND id <> $2")
+/// Deletes every session of `user_id` except `keep` (if given), in `tx`.
+/// Returns how many.
+pub async fn delete_all_of_user(tx: &mut Tx, user_id: &str, keep: Option<&str>) -> Result<u64, sqlx::Error> {
+    on_tx!(tx, conn => sqlx::query("DELETE FROM user_sessions WHERE user_id = $1 AND id <> $2")
         .bind(user_id)
         .bind(keep.unwrap_or(""))
-        .execute(pool)
+        .execute(conn)
         .await
-        .map(|r| r.rows_affected()))?;
-    Ok(done)
+        .map(|r| r.rows_affected()))
 }
 
 /// Deletes the sessions of `user_id` that signed in through identity

@@ -1,9 +1,9 @@
 //! Queries on `signing_keys`, `refresh_families` and `refresh_tokens`.
 
 use super::{
-    on_pool, readers,
+    on_pool, on_tx, readers,
     users::{UserRow, USER_COLUMNS},
-    Db,
+    Db, Tx,
 };
 use std::sync::LazyLock;
 
@@ -317,11 +317,11 @@ pub async fn family_with_user(db: &Db, family_id: &str) -> Result<Option<FamilyW
 
 /// Binds a family to the user's new password (the client that changed it
 /// keeps its family).
-pub async fn set_password_at(db: &Db, family_id: &str, password_at: i64) -> Result<(), sqlx::Error> {
-    on_pool!(db, pool => sqlx::query("UPDATE refresh_families SET password_at = $1 WHERE id = $2")
+pub async fn set_password_at(tx: &mut Tx, family_id: &str, password_at: i64) -> Result<(), sqlx::Error> {
+    on_tx!(tx, conn => sqlx::query("UPDATE refresh_families SET password_at = $1 WHERE id = $2")
         .bind(password_at)
         .bind(family_id)
-        .execute(pool)
+        .execute(conn)
         .await
         .map(|_| ()))
 }
@@ -350,15 +350,15 @@ pub async fn revoke_family(db: &Db, family_id: &str, now: i64, reason: &str) -> 
     Ok(n > 0)
 }
 
-/// Revokes every live family of a user but `keep`. Returns how many.
+/// Revokes every live family of a user but `keep`, in `tx`. Returns how many.
 pub async fn revoke_user_families(
-    db: &Db,
+    tx: &mut Tx,
     user_id: &str,
     keep: Option<&str>,
     now: i64,
     reason: &str,
 ) -> Result<u64, sqlx::Error> {
-    on_pool!(db, pool => sqlx::query(
+    on_tx!(tx, conn => sqlx::query(
         "UPDATE refresh_families SET revoked_at = $1, revoked_reason = $2 \
          WHERE user_id = $3 AND id <> $4 AND revoked_at IS NULL",
     )
@@ -366,7 +366,7 @@ pub async fn revoke_user_families(
     .bind(reason)
     .bind(user_id)
     .bind(keep.unwrap_or(""))
-    .execute(pool)
+    .execute(conn)
     .await
     .map(|r| r.rows_affected()))
 }

@@ -20,7 +20,7 @@ use crate::{
     model::Role,
     server::{
         config::MfaPolicy,
-        db::{factors, sessions, tokens},
+        db::{factors, sessions, tokens, Tx},
     },
 };
 use serde::{Deserialize, Serialize};
@@ -333,9 +333,11 @@ impl Core {
         } else {
             false
         };
+        let ended = self
+            .end_elsewhere(&mut tx, auth, "every second factor removed")
+            .await?;
         tx.commit().await?;
         self.wake_mailer_if(mailed);
-        let ended = self.end_elsewhere(auth, "every second factor removed").await?;
         let detail = format!(
             "every second factor removed by the owner ({}{passkeys} passkeys); {ended}",
             if totp { "an authenticator app, " } else { "" }
@@ -358,10 +360,9 @@ impl Core {
 
     /// Ends every session and token family of the signed-in user but the
     /// one making the request; says how many, for the audit record.
-    async fn end_elsewhere(&self, auth: &Authenticated, reason: &str) -> Result<String> {
-        let sessions = self.end_other_sessions(&auth.user.id, auth.session_id()).await?;
-        let families = self
-            .revoke_token_families(&auth.user.id, auth.token_family(), reason)
+    async fn end_elsewhere(&self, tx: &mut Tx, auth: &Authenticated, reason: &str) -> Result<String> {
+        let (sessions, families) = self
+            .end_all_in(tx, &auth.user.id, auth.session_id(), auth.token_family(), reason)
             .await?;
         Ok(format!(
             "{sessions} other sessions and {families} token families ended"
@@ -383,13 +384,12 @@ impl Core {
         let mailed = self
             .queue_factor_notice(&mut tx, &target.user, FactorChange::ResetByAdmin)
             .await?;
+        self.cancel_pending_links_in(&mut tx, id).await?;
+        let (sessions, families) = self
+            .end_all_in(&mut tx, id, None, None, "second factors reset by an admin")
+            .await?;
         tx.commit().await?;
         self.wake_mailer_if(mailed);
-        self.cancel_pending_links(id).await?;
-        let sessions = self.end_other_sessions(id, None).await?;
-        let families = self
-            .revoke_token_families(id, None, "second factors reset by an admin")
-            .await?;
         let detail = format!(
             "{}'s second factors ({passkeys} passkeys) reset by {}; {sessions} sessions and {families} token families ended",
             target.user.username, actor.user.username

@@ -315,10 +315,10 @@ impl Core {
         let mailed = self
             .queue_factor_notice(&mut tx, &auth.user, FactorChange::PasskeyRemoved(&row.name))
             .await?;
+        // Whatever that passkey signed in (without a password) ends with it.
+        let ended = self.end_elsewhere(&mut tx, auth, "a passkey was removed").await?;
         tx.commit().await?;
         self.wake_mailer_if(mailed);
-        // Whatever that passkey signed in (without a password) ends with it.
-        let ended = self.end_elsewhere(auth, "a passkey was removed").await?;
         self.audit(
             Event::MfaDisabled,
             Some(&auth.user.id),
