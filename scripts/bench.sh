@@ -172,7 +172,19 @@ printf '  %-52s %10s ms\n' "start to /health 200" "$STARTUP_MS"
 printf '  %-52s %10s MiB\n' "RSS idle" "$IDLE_RSS"
 
 measure "GET /health" "$BASE/health"
-row "GET /health" "$RPS/s" "$(ratio "$RPS" "$HELLO")" "of hello (target >= 0.75)"
+HEALTH_RPS="$RPS"
+# This VM's speed drifts by tens of percent within a run: hello again, right
+# after /health, and every "of hello" ratio divides by the mean of both.
+hello_port="$(free_port)"
+"$baseline" hello "127.0.0.1:$hello_port" & pids+=($!)
+wait_for "http://127.0.0.1:$hello_port/"
+measure "bare axum hello, again" "http://127.0.0.1:$hello_port/"
+kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+HELLO_FIRST="$HELLO"
+HELLO="$(python3 -c "import sys; print(round((float(sys.argv[1]) + float(sys.argv[2])) / 2))" "$HELLO_FIRST" "$RPS")"
+HELLO_AGAIN="$RPS"
+printf '  %-52s %10s req/s\n' "hello, the mean of both" "$HELLO"
+row "GET /health" "$HEALTH_RPS/s" "$(ratio "$HEALTH_RPS" "$HELLO")" "of hello (target >= 0.75)"
 measure "GET /api/v1/auth/session (signed in)" -H "Cookie: $COOKIE" "$BASE/api/v1/auth/session"
 SESSION_RPS="$RPS"
 row "session check GET /api/v1/auth/session" "$RPS/s" "$(ratio "$RPS" "$HELLO")" "of hello (target >= 0.4)"
@@ -224,13 +236,17 @@ row "signed-in SSR GET /dashboard" "$RPS/s" "$(ratio "$RPS" "$HELLO")" "of hello
 : > "$work/rss.samples"
 rss_sampler "$SERVER" "$work/rss.samples" &
 sampler=$!
+# The argon2 limit again, beside the flood (before it here, after the rest
+# below): the logins' ratio divides by the mean of these two.
+ARGON2_BEFORE="$("$baseline" argon2 "$DURATION" "$CORES")"
+printf '  %-52s %10s verifies/s\n' "argon2id loop, just before the flood" "$ARGON2_BEFORE"
 # The flood of record for memory: 64 connections (more waiting requests
 # than workers, so queued work shows in the peak).
 login_flood "$FLOOD" "${FLOOD_CONNECTIONS:-64}"
 kill "$sampler" 2>/dev/null || true
 wait "$sampler" 2>/dev/null || true
 printf '  %-52s %10s logins/s\n' "POST /api/v1/auth/login, ${FLOOD}s flood, ${FLOOD_CONNECTIONS:-64} connections" "$LOGINS"
-row "password logins/s" "$LOGINS/s" "$(ratio "$LOGINS" "$ARGON2")" "of the argon2 loop (target >= 0.95)"
+FLOOD_LOGINS="$LOGINS"
 read -r SAMPLED_PEAK SAMPLED_ANON SAMPLED_FILE < <(peak_of "$work/rss.samples")
 printf '  %-52s %10s MiB (anonymous %s, file-backed %s; %s samples)\n' "RSS peak sampled every 50 ms during the flood" \
   "$SAMPLED_PEAK" "$SAMPLED_ANON" "$SAMPLED_FILE" "$(wc -l < "$work/rss.samples")"
@@ -245,6 +261,10 @@ RESTED_ANON="$(rss_mib "$SERVER" RssAnon)"
 RESTED_FILE="$(rss_mib "$SERVER" RssFile)"
 printf '  %-52s %10s MiB (anonymous %s, file-backed %s)\n' "RSS 10 s after the flood" "$RESTED_RSS" "$RESTED_ANON" "$RESTED_FILE"
 row "RSS 10 s after the login flood" "$RESTED_RSS MiB" "" "anonymous $RESTED_ANON + file $RESTED_FILE (target <= 20)"
+ARGON2_AFTER="$("$baseline" argon2 "$DURATION" "$CORES")"
+printf '  %-52s %10s verifies/s\n' "argon2id loop, after the flood's rest" "$ARGON2_AFTER"
+ARGON2_BESIDE="$(python3 -c "import sys; print(f'{(float(sys.argv[1]) + float(sys.argv[2])) / 2:.1f}')" "$ARGON2_BEFORE" "$ARGON2_AFTER")"
+row "password logins/s" "$FLOOD_LOGINS/s" "$(ratio "$FLOOD_LOGINS" "$ARGON2_BESIDE")" "of the argon2 loop beside it, $ARGON2_BESIDE ($ARGON2_BEFORE before, $ARGON2_AFTER after; at the start $ARGON2) (target >= 0.95)"
 printf '  %-52s %10s MiB (peak %s; 3 s later %s)\n' "RSS after the flood" "$FLOOD_RSS" "$PEAK_RSS" "$SETTLED_RSS"
 row "RSS idle / after the login flood (peak)" "$IDLE_RSS / $FLOOD_RSS ($PEAK_RSS) MiB" "" "(target <= 16 / <= 64); 3 s after: $SETTLED_RSS MiB"
 
@@ -350,5 +370,5 @@ fi
 
 # ---------------------------------------------------------------------------
 echo
-say "summary ($CORES cores; hello $HELLO req/s, argon2 $ARGON2 verifies/s, RS256 $RS256 signs/s)"
+say "summary ($CORES cores; hello $HELLO req/s ($HELLO_FIRST, $HELLO_AGAIN), argon2 $ARGON2 verifies/s (beside the flood $ARGON2_BESIDE), RS256 $RS256 signs/s)"
 printf '%s\n' "${results[@]}"
