@@ -610,25 +610,6 @@ async fn the_openapi_document_is_exact() {
     );
 }
 
-/// Makes ending sessions fail (a trigger), or undoes it.
-async fn refuse_ending_sessions(app: &TestApp, refuse: bool) {
-    use gatehouse::server::db::Db;
-    let statements: &[&str] = match (app.db(), refuse) {
-        (Db::Sqlite(..), true) => &[
-            "CREATE TRIGGER refuse_ending BEFORE DELETE ON user_sessions BEGIN SELECT RAISE(ABORT, 'refused'); END",
-        ],
-        (Db::Sqlite(..), false) => &["DROP TRIGGER refuse_ending"],
-        (Db::Postgres(..), true) => &[
-            "CREATE OR REPLACE FUNCTION refuse_ending() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$",
-            "CREATE TRIGGER refuse_ending BEFORE DELETE ON user_sessions FOR EACH ROW EXECUTE FUNCTION refuse_ending()",
-        ],
-        (Db::Postgres(..), false) => &["DROP TRIGGER refuse_ending ON user_sessions"],
-    };
-    for sql in statements {
-        gatehouse::on_pool!(app.db(), pool => sqlx::query(sql).execute(pool).await.map(|_| ())).unwrap();
-    }
-}
-
 /// A password change and the end of the other sessions it brings are one
 /// change: when the sessions cannot be ended, the password stays as it was
 /// (the user saw an error, and must not find it changed, or their other
@@ -652,9 +633,9 @@ async fn a_password_change_that_cannot_end_the_other_sessions_changes_nothing() 
         }
     };
 
-    refuse_ending_sessions(&app, true).await;
+    refuse(&app, "DELETE", "user_sessions", true).await;
     assert!(change(c.clone()).await.is_server_error());
-    refuse_ending_sessions(&app, false).await;
+    refuse(&app, "DELETE", "user_sessions", false).await;
     // Nothing changed: the old password signs in, the other session lives.
     app.login(ADMIN, ADMIN_PASSWORD).await;
     assert_eq!(

@@ -296,25 +296,6 @@ async fn access_tokens_expire_after_their_configured_lifetime() {
     );
 }
 
-/// Makes every new refresh token fail to be stored (a trigger), or undoes it.
-async fn refuse_new_refresh_tokens(app: &TestApp, refuse: bool) {
-    use gatehouse::server::db::Db;
-    let statements: &[&str] = match (app.db(), refuse) {
-        (Db::Sqlite(..), true) => &[
-            "CREATE TRIGGER refuse_tokens BEFORE INSERT ON refresh_tokens BEGIN SELECT RAISE(ABORT, 'refused'); END",
-        ],
-        (Db::Sqlite(..), false) => &["DROP TRIGGER refuse_tokens"],
-        (Db::Postgres(..), true) => &[
-            "CREATE OR REPLACE FUNCTION refuse_tokens() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$",
-            "CREATE TRIGGER refuse_tokens BEFORE INSERT ON refresh_tokens FOR EACH ROW EXECUTE FUNCTION refuse_tokens()",
-        ],
-        (Db::Postgres(..), false) => &["DROP TRIGGER refuse_tokens ON refresh_tokens"],
-    };
-    for sql in statements {
-        gatehouse::on_pool!(app.db(), pool => sqlx::query(sql).execute(pool).await.map(|_| ())).unwrap();
-    }
-}
-
 /// A refresh that fails after its token was accepted (here the next token
 /// cannot be stored) spends nothing: the client's retry works, instead of
 /// being taken for a replay that ends the family and signs the user out.
@@ -325,10 +306,10 @@ async fn a_refresh_that_fails_midway_spends_nothing() {
     let first = tokens(&app, ADMIN, ADMIN_PASSWORD).await;
     let r1 = first["refresh_token"].as_str().unwrap().to_string();
 
-    refuse_new_refresh_tokens(&app, true).await;
+    refuse(&app, "INSERT", "refresh_tokens", true).await;
     let res = refresh_with(&app, &r1).await;
     assert!(res.status().is_server_error(), "{}", res.status());
-    refuse_new_refresh_tokens(&app, false).await;
+    refuse(&app, "INSERT", "refresh_tokens", false).await;
 
     let res = refresh_with(&app, &r1).await;
     assert_eq!(res.status(), StatusCode::OK, "the retry of a refresh that failed");

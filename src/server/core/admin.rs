@@ -224,12 +224,7 @@ impl Core {
         }
         match change.disabled {
             Some(true) if !target.disabled => {
-                let mut tx = self.db.begin().await?;
-                self.cancel_pending_links_in(&mut tx, id).await?;
-                let (sessions, families) = self
-                    .end_all_in(&mut tx, id, None, None, "account disabled")
-                    .await?;
-                tx.commit().await?;
+                let (sessions, families) = self.end_everything(id, None, None, "account disabled").await?;
                 let detail = format!(
                     "{} disabled by {}; {sessions} sessions and {families} token families ended",
                     target.username, actor.user.username
@@ -251,8 +246,11 @@ impl Core {
     pub async fn unlock_user(&self, actor: &Authenticated, id: &str, client: &Client) -> Result<ManagedUser> {
         self.require_recent_auth(actor)?;
         let target = self.managed_user(actor, id).await?;
-        let password_lock = self.clear_failures(&limits::account_key(Some(id), "")).await?;
-        let code_lock = self.clear_failures(&limits::second_factor_key(id)).await?;
+        let now = super::now();
+        let mut tx = self.db.begin().await?;
+        let password_lock = limits_db::clear(&mut tx, &limits::account_key(Some(id), ""), now).await?;
+        let code_lock = limits_db::clear(&mut tx, &limits::second_factor_key(id), now).await?;
+        tx.commit().await?;
         let was_locked = password_lock || code_lock;
         let detail = format!(
             "{} unlocked by {}{}",
@@ -269,12 +267,7 @@ impl Core {
     pub async fn sign_out_user(&self, actor: &Authenticated, id: &str, client: &Client) -> Result<u64> {
         self.require_recent_auth(actor)?;
         let target = self.managed_user(actor, id).await?;
-        let mut tx = self.db.begin().await?;
-        self.cancel_pending_links_in(&mut tx, id).await?;
-        let (sessions, families) = self
-            .end_all_in(&mut tx, id, None, None, "revoked by an admin")
-            .await?;
-        tx.commit().await?;
+        let (sessions, families) = self.end_everything(id, None, None, "revoked by an admin").await?;
         let detail = format!(
             "{sessions} sessions and {families} token families of {} ended by {}",
             target.user.username, actor.user.username
@@ -401,8 +394,8 @@ impl Core {
             .end_all_in(&mut tx, &user.id, None, None, "password reset")
             .await?;
         let now = super::now();
-        limits_db::clear_in(&mut tx, &limits::account_key(Some(&user.id), ""), now).await?;
-        limits_db::clear_in(&mut tx, &limits::second_factor_key(&user.id), now).await?;
+        limits_db::clear(&mut tx, &limits::account_key(Some(&user.id), ""), now).await?;
+        limits_db::clear(&mut tx, &limits::second_factor_key(&user.id), now).await?;
         tx.commit().await?;
         if mailed {
             self.wake_mailer();

@@ -437,7 +437,7 @@ impl Core {
         let (sessions, families) = self
             .end_all_in(&mut tx, &user.id, None, None, "password reset")
             .await?;
-        let unlocked = limits_db::clear_in(&mut tx, &limits::account_key(Some(&user.id), ""), now).await?;
+        let unlocked = limits_db::clear(&mut tx, &limits::account_key(Some(&user.id), ""), now).await?;
         tx.commit().await?;
         self.wake_mailer();
         for provider in &dropped {

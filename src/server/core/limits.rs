@@ -85,7 +85,7 @@ impl Core {
     /// `GATEHOUSE_LOCKOUT_THRESHOLD` (guesses in flight included) without
     /// checking it. So at most the threshold are ever checked, however many
     /// race. Returns the guess's number, for [`Core::guess_failed`]; a right
-    /// guess gives it back with [`Core::clear_failures`]. `user_id` and
+    /// guess gives it back with [`Core::guess_succeeded`]. `user_id` and
     /// `client` are for the audit record of a lock.
     pub(crate) async fn reserve_guess(
         &self,
@@ -163,11 +163,6 @@ impl Core {
         let mut batch = Batch::default();
         limits::forget_success(&mut batch, &self.client_key(client), key);
         Ok(batch.run(&self.db).await?)
-    }
-
-    /// Forgets `key`'s failures (after a success). Returns whether it was locked.
-    pub(crate) async fn clear_failures(&self, key: &str) -> Result<bool> {
-        Ok(limits::clear(&self.db, key, super::now()).await?)
     }
 
     /// Counts one `what` against `key` (e.g. `signup:ip:...`); past `limit` in

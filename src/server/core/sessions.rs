@@ -417,22 +417,37 @@ impl Core {
         Ok((sessions, families))
     }
 
+    /// A sign-out everywhere (but `keep_session` and `keep_family`): the
+    /// pending links of `user_id` end with its sessions and token families,
+    /// in one transaction. Returns how many sessions and families ended.
+    pub(crate) async fn end_everything(
+        &self,
+        user_id: &str,
+        keep_session: Option<&str>,
+        keep_family: Option<&str>,
+        reason: &str,
+    ) -> Result<(u64, u64)> {
+        let mut tx = self.db.begin().await?;
+        self.cancel_pending_links_in(&mut tx, user_id).await?;
+        let ended = self
+            .end_all_in(&mut tx, user_id, keep_session, keep_family, reason)
+            .await?;
+        tx.commit().await?;
+        Ok(ended)
+    }
+
     /// "Sign out everywhere else": every other session and every token family
     /// of the signed-in user ends.
     pub async fn sign_out_elsewhere(&self, auth: &Authenticated, client: &Client) -> Result<u64> {
         let user_id = &auth.user.id;
-        let mut tx = self.db.begin().await?;
-        self.cancel_pending_links_in(&mut tx, user_id).await?;
         let (sessions, families) = self
-            .end_all_in(
-                &mut tx,
+            .end_everything(
                 user_id,
                 auth.session_id(),
                 auth.token_family(),
                 "signed out everywhere else",
             )
             .await?;
-        tx.commit().await?;
         let detail = format!("{sessions} sessions and {families} token families ended");
         self.audit(Event::SessionsRevoked, Some(user_id), client, Some(&detail))
             .await;

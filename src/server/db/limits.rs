@@ -82,20 +82,9 @@ pub fn forget_success(batch: &mut Batch, client_key: &str, lock_key: &str) {
     batch.push(CLEAR, vec![lock_key.into()]);
 }
 
-/// Forgets `key`'s failures and locks (after a success, or an unlock).
+/// Forgets `key`'s failures and locks (an unlock, a reset), in `tx`.
 /// Returns whether it was locked.
-pub async fn clear(db: &Db, key: &str, now: i64) -> Result<bool, sqlx::Error> {
-    let was_locked: Option<Option<i64>> = on_pool!(db, pool => sqlx::query_scalar(
-        "DELETE FROM lockouts WHERE key = $1 RETURNING locked_until",
-    )
-    .bind(key)
-    .fetch_optional(pool)
-    .await)?;
-    Ok(was_locked.flatten().is_some_and(|until| until > now))
-}
-
-/// [`clear`] in `tx`.
-pub async fn clear_in(tx: &mut Tx, key: &str, now: i64) -> Result<bool, sqlx::Error> {
+pub async fn clear(tx: &mut Tx, key: &str, now: i64) -> Result<bool, sqlx::Error> {
     let was_locked: Option<Option<i64>> = on_tx!(tx, conn => sqlx::query_scalar(
         "DELETE FROM lockouts WHERE key = $1 RETURNING locked_until",
     )

@@ -475,6 +475,17 @@ mod tests {
     use super::{renumber, Batch, Db};
     use std::{str::FromStr, time::Duration};
 
+    /// A database file (in a directory kept while the first value lives), its
+    /// URL and a pool on it, with a table `t (k TEXT PRIMARY KEY, n INTEGER)`.
+    async fn table_t() -> (tempfile::TempDir, String, Db) {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("b.db").display());
+        let db = Db::connect(&url).await.expect("a database");
+        on_pool!(&db, pool => sqlx::query("CREATE TABLE t (k TEXT PRIMARY KEY, n INTEGER)").execute(pool).await.map(|_| ()))
+            .expect("a table");
+        (dir, url, db)
+    }
+
     async fn n_of(db: &Db, k: &str) -> Option<i64> {
         on_pool!(db, pool => sqlx::query_scalar("SELECT n FROM t WHERE k = $1").bind(k).fetch_optional(pool).await)
             .expect("a read")
@@ -501,16 +512,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_batch_writes_all_or_nothing_and_leaves_no_transaction_open() {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("b.db").display());
-        let db = Db::connect(&url).await.expect("a database");
+        let (_dir, _, db) = table_t().await;
         let Db::Sqlite(pool, _) = &db else {
             panic!("a SQLite database")
         };
-        sqlx::query("CREATE TABLE t (k TEXT PRIMARY KEY, n INTEGER)")
-            .execute(pool)
-            .await
-            .expect("a table");
 
         let mut batch = Batch::default();
         batch
@@ -561,16 +566,7 @@ mod tests {
     #[tokio::test]
     async fn a_batch_dropped_midway_leaves_no_transaction_behind() {
         use sqlx::{ConnectOptions, Connection};
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("b.db").display());
-        let db = Db::connect(&url).await.expect("a database");
-        let Db::Sqlite(pool, _) = &db else {
-            panic!("a SQLite database")
-        };
-        sqlx::query("CREATE TABLE t (k TEXT PRIMARY KEY, n INTEGER)")
-            .execute(pool)
-            .await
-            .expect("a table");
+        let (_dir, url, db) = table_t().await;
         let other = || async {
             sqlx::sqlite::SqliteConnectOptions::from_str(&url)
                 .expect("options")

@@ -423,3 +423,26 @@ pub fn location(res: &Response) -> String {
         .unwrap_or("")
         .to_string()
 }
+
+/// Makes every `operation` (`INSERT`, `UPDATE`, `DELETE`) on `table` fail, a
+/// trigger raising an error, or with `refuse` false takes the trigger away:
+/// for what a change does when one of its writes fails.
+pub async fn refuse(app: &TestApp, operation: &str, table: &str, refuse: bool) {
+    let name = format!("refuse_{}_{table}", operation.to_lowercase());
+    let statements = match (app.db(), refuse) {
+        (Db::Sqlite(..), true) => vec![format!(
+            "CREATE TRIGGER {name} BEFORE {operation} ON {table} BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )],
+        (Db::Sqlite(..), false) => vec![format!("DROP TRIGGER {name}")],
+        (Db::Postgres(..), true) => vec![
+            format!(
+                "CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$"
+            ),
+            format!("CREATE TRIGGER {name} BEFORE {operation} ON {table} FOR EACH ROW EXECUTE FUNCTION {name}()"),
+        ],
+        (Db::Postgres(..), false) => vec![format!("DROP TRIGGER {name} ON {table}")],
+    };
+    for sql in &statements {
+        gatehouse::on_pool!(app.db(), pool => sqlx::query(sql).execute(pool).await.map(|_| ())).unwrap();
+    }
+}
