@@ -24,14 +24,20 @@ test("an app on an allowed origin signs in, refreshes transparently once, and si
   const stored = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }));
   expect(stored).not.toContain("ey");
 
-  await page.getByRole("button", { name: "Call /users/me" }).click();
+  // The button stays disabled until its call (with any refresh and retry)
+  // has finished, so the counts below are final, not a race with the call.
+  const callMe = page.getByRole("button", { name: "Call /users/me" });
+  await callMe.click();
+  await expect(callMe).toBeEnabled();
   await expect(page.getByTestId("me")).toContainText(`"username": "${user.username}"`);
   expect(refreshes).toHaveLength(0);
 
   // The access token (3 s, plus the server's 2 s of clock leeway, in whole
   // seconds) runs out: the next call refreshes once and succeeds.
   await page.waitForTimeout(6_500);
-  await page.getByRole("button", { name: "Call /users/me" }).click();
+  await page.getByTestId("me").evaluate((el) => (el.textContent = ""));
+  await callMe.click();
+  await expect(callMe).toBeEnabled();
   await expect(page.getByTestId("calls")).toHaveText("2");
   await expect(page.getByTestId("me")).toContainText(user.username);
   expect(refreshes).toHaveLength(1);
