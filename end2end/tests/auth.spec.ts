@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { ADMIN, createUser, hydrated, logIn, signUp, uniqueUser } from "./helpers";
+import { ADMIN, answered, createUser, hydrated, logIn, signUp, uniqueUser } from "./helpers";
 
 test("sign up, log in, see the dashboard, log out", async ({ page }) => {
   const user = uniqueUser();
@@ -53,7 +53,7 @@ test("a wrong password shows an error and keeps you on the login page", async ({
   // The form kept what was typed (no page reload with the wasm running).
   await expect(page.getByLabel("Username or email")).toHaveValue(ADMIN.username);
   // An unknown user gets exactly the same message.
-  await logIn(page, "nobody-here", "not the password at all");
+  await answered(page, () => logIn(page, "nobody-here", "not the password at all"));
   await expect(page.getByRole("alert")).toHaveText("invalid credentials");
 });
 
@@ -120,8 +120,11 @@ test("a form's errors come back in place: the same document, and what was typed 
 test("the submit button shows a pending state while the request runs", async ({ page }) => {
   await page.goto("/login");
   await hydrated(page);
+  // The request waits until the pending state has been seen.
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
   await page.route("**/fn/login", async (route) => {
-    await new Promise((r) => setTimeout(r, 800));
+    await held;
     await route.continue();
   });
   await page.getByLabel("Username or email").fill(ADMIN.username);
@@ -130,6 +133,7 @@ test("the submit button shows a pending state while the request runs", async ({ 
   const busy = page.getByRole("button", { name: "Logging in…" });
   await expect(busy).toBeDisabled();
   await expect(busy).toHaveAttribute("aria-busy", "true");
+  release();
   await expect(page.getByRole("alert")).toHaveText("invalid credentials");
   await expect(page.getByRole("button", { name: "Log in" })).toBeEnabled();
 });

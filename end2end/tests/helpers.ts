@@ -34,6 +34,17 @@ export async function logIn(page: Page, identifier: string, password: string) {
   await page.getByRole("button", { name: "Log in" }).click();
 }
 
+/**
+ * Runs `submit` and waits for its answer: the page's `#main` replaced, by the
+ * errors swapped in place or by a new page. An error already shown from an
+ * earlier attempt then cannot pass for this attempt's.
+ */
+export async function answered(page: Page, submit: () => Promise<void>) {
+  await page.locator("#main").evaluate((el) => el.setAttribute("data-stale", ""));
+  await submit();
+  await expect(page.locator("#main[data-stale]")).toHaveCount(0);
+}
+
 /** Creates an account through the API (faster than the form). */
 export async function createUser(page: Page, user: { username: string; email: string; password: string }) {
   const res = await page.request.post("/api/v1/auth/signup", {

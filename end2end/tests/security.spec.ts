@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { ADMIN, hydrated, logIn } from "./helpers";
+import { ADMIN, answered, hydrated, logIn } from "./helpers";
 import { limitedPort } from "../playwright.config";
 
 test("the app hydrates and works under the Content-Security-Policy (ASVS 3.4.3)", async ({ page }) => {
@@ -30,7 +30,7 @@ test("a rate-limited login says how long to wait (ASVS 6.3.1)", async ({ page, r
   await page.goto(`${base}/login`);
   await hydrated(page);
   for (let i = 0; i < 2; i++) {
-    await logIn(page, ADMIN.username, `wrong password ${i}`);
+    await answered(page, () => logIn(page, ADMIN.username, `wrong password ${i}`));
     await expect(page.getByRole("alert")).toHaveText("invalid credentials");
   }
   await logIn(page, ADMIN.username, ADMIN.password);
