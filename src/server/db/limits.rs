@@ -1,6 +1,6 @@
 //! Queries on `login_failures`, `lockouts` and `rate_limits`.
 
-use super::{on_pool, on_tx, Batch, Db, Tx};
+use super::{on_pool, on_tx, readers, Arg, Batch, Db, Tx};
 
 const UNCOUNT_ATTEMPT: &str = "UPDATE login_failures SET count = count - 1 WHERE key = $1 AND count > 0";
 const CLEAR: &str = "DELETE FROM lockouts WHERE key = $1";
@@ -9,13 +9,17 @@ const CLEAR: &str = "DELETE FROM lockouts WHERE key = $1";
 /// starts at the first attempt, atomically. Returns the count and the window's
 /// start after counting.
 pub async fn count_attempt(db: &Db, key: &str, now: i64, window: i64) -> Result<(i64, i64), sqlx::Error> {
-    on_pool!(db, pool => sqlx::query_as::<_, (i64, i64)>(
-        "INSERT INTO login_failures (key, window_start, count) VALUES ($1, $2, 1) \
+    const SQL: &str = "INSERT INTO login_failures (key, window_start, count) VALUES ($1, $2, 1) \
          ON CONFLICT (key) DO UPDATE SET \
            count = CASE WHEN login_failures.window_start + $3 <= $2 THEN 1 ELSE login_failures.count + 1 END, \
            window_start = CASE WHEN login_failures.window_start + $3 <= $2 THEN $2 ELSE login_failures.window_start END \
-         RETURNING count, window_start",
-    )
+         RETURNING count, window_start";
+    if let Some(counted) = one_here(db, SQL, &[key.into(), now.into(), window.into()], |row| {
+        Ok((row.get(0)?, row.get(1)?))
+    }) {
+        return Ok(counted);
+    }
+    on_pool!(db, pool => sqlx::query_as::<_, (i64, i64)>(SQL)
     .bind(key)
     .bind(now)
     .bind(window)
@@ -28,13 +32,17 @@ pub async fn count_attempt(db: &Db, key: &str, now: i64, window: i64) -> Result<
 /// locked. Atomic, so however many guesses race, each gets its own number.
 /// Returns `(failures counting this one, lock_count, locked_until)`.
 pub async fn reserve_failure(db: &Db, key: &str, now: i64) -> Result<(i64, i64, Option<i64>), sqlx::Error> {
-    on_pool!(db, pool => sqlx::query_as::<_, (i64, i64, Option<i64>)>(
-        "INSERT INTO lockouts (key, failures, lock_count, updated_at) VALUES ($1, 1, 0, $2) \
+    const SQL: &str = "INSERT INTO lockouts (key, failures, lock_count, updated_at) VALUES ($1, 1, 0, $2) \
          ON CONFLICT (key) DO UPDATE SET \
            failures = CASE WHEN lockouts.locked_until > $2 THEN lockouts.failures ELSE lockouts.failures + 1 END, \
            updated_at = $2 \
-         RETURNING failures, lock_count, locked_until",
-    )
+         RETURNING failures, lock_count, locked_until";
+    if let Some(reserved) = one_here(db, SQL, &[key.into(), now.into()], |row| {
+        Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+    }) {
+        return Ok(reserved);
+    }
+    on_pool!(db, pool => sqlx::query_as::<_, (i64, i64, Option<i64>)>(SQL)
     .bind(key)
     .bind(now)
     .fetch_one(pool)
@@ -134,4 +142,19 @@ pub async fn purge(db: &Db, window_cutoff: i64, stale_before: i64, now: i64) -> 
         .await
         .map(|r| r.rows_affected()))?;
     Ok(a + b + c)
+}
+
+/// The one row `sql` (a write that returns it) returns, written on the
+/// calling thread ([`Db::write_here`]); `None` when the pool must write it.
+fn one_here<T>(
+    db: &Db,
+    sql: &str,
+    args: &[Arg],
+    map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Option<T> {
+    db.write_here(|conn| {
+        readers::run_statement(conn, sql, args, map)?
+            .pop()
+            .ok_or(rusqlite::Error::QueryReturnedNoRows)
+    })
 }

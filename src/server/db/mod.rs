@@ -131,8 +131,9 @@ impl From<bool> for Arg {
 /// sqlx runs each SQLite statement on the connection's worker thread: two
 /// thread hand-offs per statement, and two more for `BEGIN` and `COMMIT`,
 /// which cost more than the small writes themselves (a login flood spent
-/// most of its non-hashing time switching threads). On SQLite the batch goes
-/// to the worker as one script (`BEGIN IMMEDIATE; ...; COMMIT`): one
+/// most of its non-hashing time switching threads). On SQLite the batch runs
+/// on the calling thread when it can ([`readers::Readers::write`]), else it
+/// goes to the worker as one script (`BEGIN IMMEDIATE; ...; COMMIT`): one
 /// hand-off. On PostgreSQL it runs statement by statement in a transaction.
 #[derive(Debug, Default)]
 pub struct Batch {
@@ -151,8 +152,18 @@ impl Batch {
             return Ok(());
         }
         match db {
-            Db::Sqlite(pool, _) => {
+            Db::Sqlite(pool, readers) => {
                 use sqlx::Arguments;
+                let statements = &self.statements;
+                let here = readers.write(pool, |conn| {
+                    for (sql, args) in statements {
+                        readers::run_statement(conn, sql, args, |_| Ok(()))?;
+                    }
+                    Ok(())
+                });
+                if here.is_some() {
+                    return Ok(());
+                }
                 let mut script = String::from("BEGIN IMMEDIATE;\n");
                 let mut args = sqlx::sqlite::SqliteArguments::default();
                 for (sql, values) in self.statements {
@@ -262,6 +273,19 @@ static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/s
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
 impl Db {
+    /// Runs `write` in a transaction on the calling thread
+    /// ([`readers::Readers::write`]); `None` on PostgreSQL, or when the write
+    /// did not commit there (the caller makes it through the pool).
+    pub(crate) fn write_here<T>(
+        &self,
+        write: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
+    ) -> Option<T> {
+        match self {
+            Db::Sqlite(pool, readers) => readers.write(pool, write),
+            Db::Postgres(_) => None,
+        }
+    }
+
     /// Opens a pool for `url` (`sqlite:...` or `postgres://...`). Does not migrate.
     pub async fn connect(url: &str) -> Result<Db, sqlx::Error> {
         if url.starts_with("sqlite:") {
@@ -341,9 +365,10 @@ impl Db {
     /// The tower-sessions store on the same database.
     pub fn session_store(&self) -> SessionStoreAny {
         match self {
-            Db::Sqlite(pool, _) => SessionStoreAny::Sqlite(
+            Db::Sqlite(pool, readers) => SessionStoreAny::Sqlite(
                 tower_sessions_sqlx_store::SqliteStore::new(pool.clone()),
                 pool.clone(),
+                readers.clone(),
             ),
             Db::Postgres(pool) => SessionStoreAny::Postgres(
                 tower_sessions_sqlx_store::PostgresStore::new(pool.clone()),

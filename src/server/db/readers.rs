@@ -1,5 +1,6 @@
 //! Reads on the calling thread, for the one lookup every signed-in request
-//! makes (its session or token family, joined with its user).
+//! makes (its session or token family, joined with its user), and short
+//! writes on the calling thread, for a login's few small writes ([`Readers::write`]).
 //!
 //! sqlx runs each SQLite query on the connection's own worker thread: two
 //! thread hand-offs per query, which cost more than the indexed read itself
@@ -22,9 +23,9 @@
 //! stays exact. (The header's layout is SQLite's documented WAL-index format,
 //! <https://sqlite.org/walformat.html>.)
 
-use super::{on_pool, Db};
+use super::{on_pool, Arg, Db};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
-use sqlx::{postgres::PgRow, sqlite::SqliteConnectOptions, sqlite::SqliteRow, FromRow};
+use sqlx::{postgres::PgRow, sqlite::SqliteConnectOptions, sqlite::SqliteRow, FromRow, SqlitePool};
 use std::{
     any::Any,
     collections::HashMap,
@@ -32,7 +33,10 @@ use std::{
     fs::File,
     os::unix::fs::FileExt,
     path::PathBuf,
-    sync::{Arc, Mutex},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc, Mutex, TryLockError,
+    },
     time::Duration,
 };
 
@@ -53,7 +57,16 @@ struct Inner {
     idle: Mutex<Vec<Connection>>,
     watch: Option<Watch>,
     kept: Mutex<HashMap<String, Kept>>,
+    /// The connection of [`Readers::write`], opened at its first write.
+    writer: Mutex<Option<Connection>>,
+    /// A checkpoint of the writes made here is running ([`CHECKPOINT_FRAMES`]).
+    checkpointing: Arc<AtomicBool>,
 }
+
+/// Once the WAL holds this many frames after a write made here, a
+/// checkpoint runs on the pool (SQLite's own automatic checkpoint, at the
+/// same size, is off for the writer: it would run on the request's thread).
+const CHECKPOINT_FRAMES: u32 = 1000;
 
 /// What tells this process that the database changed.
 struct Watch {
@@ -96,6 +109,8 @@ impl Readers {
             idle: Mutex::new(Vec::new()),
             watch: None,
             kept: Mutex::new(HashMap::new()),
+            writer: Mutex::new(None),
+            checkpointing: Arc::new(AtomicBool::new(false)),
         };
         inner.watch = inner.watch();
         Readers(Some(Arc::new(inner)))
@@ -177,6 +192,133 @@ impl Readers {
         }
         answer
     }
+
+    /// Runs `write` in a transaction of its own (`BEGIN IMMEDIATE`, then
+    /// `COMMIT`) on this thread, through the one writing connection kept
+    /// here; `Some` when it committed.
+    ///
+    /// sqlx hands every statement to its connection's worker thread and back
+    /// (and pings the worker when the connection returns to the pool): most
+    /// of a login's time outside its password hash went to those thread
+    /// switches. A short write made here switches no thread. It never waits:
+    /// whenever it cannot commit at once (another thread is writing here,
+    /// another connection holds the write lock, an in-memory database, any
+    /// error), it has rolled back and answers `None`, and the caller makes
+    /// the same write through the pool, which waits its turn and reports
+    /// errors as sqlx errors. A write made here cannot be cut short by a
+    /// dropped request: nothing in it awaits.
+    pub fn write<T>(
+        &self,
+        pool: &SqlitePool,
+        write: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Option<T> {
+        let inner = self.0.as_ref()?;
+        let mut slot = match inner.writer.try_lock() {
+            Ok(slot) => slot,
+            Err(TryLockError::WouldBlock) => return None,
+            // A panic while writing: the transaction guard below rolled back.
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+        };
+        if slot.is_none() {
+            match inner.open_writer() {
+                Ok(conn) => *slot = Some(conn),
+                Err(e) => {
+                    tracing::debug!(error = %e, "could not open the writer; using the pool");
+                    return None;
+                }
+            }
+        }
+        let conn = slot.as_ref()?;
+        let answer = match Transaction::begin(conn) {
+            Ok(tx) => tx.run(write),
+            Err(e) => Err(e),
+        };
+        match answer {
+            Ok(answer) => {
+                drop(slot);
+                if self.frames().is_some_and(|n| n >= CHECKPOINT_FRAMES) {
+                    inner.checkpoint(pool);
+                }
+                Some(answer)
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "a write could not commit here; using the pool");
+                // A connection that could not roll back is closed (which does).
+                if !conn.is_autocommit() {
+                    *slot = None;
+                }
+                None
+            }
+        }
+    }
+
+    /// The frames in the WAL now (`mxFrame` of the WAL-index header).
+    fn frames(&self) -> Option<u32> {
+        let header = self.version()?;
+        Some(u32::from_ne_bytes([
+            header[16], header[17], header[18], header[19],
+        ]))
+    }
+}
+
+/// A transaction of [`Readers::write`]: rolled back unless it committed,
+/// even when the write panics.
+struct Transaction<'c> {
+    conn: &'c Connection,
+    done: bool,
+}
+
+impl<'c> Transaction<'c> {
+    fn begin(conn: &'c Connection) -> rusqlite::Result<Transaction<'c>> {
+        conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+        Ok(Transaction { conn, done: false })
+    }
+
+    fn run<T>(mut self, write: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+        let answer = write(self.conn)?;
+        self.conn.prepare_cached("COMMIT")?.execute([])?;
+        self.done = true;
+        Ok(answer)
+    }
+}
+
+impl Drop for Transaction<'_> {
+    fn drop(&mut self) {
+        if !self.done && !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+/// Runs `sql` (one statement, its parameters named `$1`, `$2`, ... as
+/// everywhere else) with `args` (`$n` is `args[n - 1]`), and maps the rows
+/// it returns, if any.
+pub fn run_statement<T>(
+    conn: &Connection,
+    sql: &str,
+    args: &[Arg],
+    mut map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<Vec<T>> {
+    let mut statement = conn.prepare_cached(sql)?;
+    for index in 1..=statement.parameter_count() {
+        let arg = statement
+            .parameter_name(index)
+            .and_then(|name| name.strip_prefix('$'))
+            .and_then(|n| n.parse::<usize>().ok())
+            .and_then(|n| args.get(n.checked_sub(1)?))
+            .ok_or(rusqlite::Error::InvalidParameterCount(index, args.len()))?;
+        match arg {
+            Arg::Text(v) => statement.raw_bind_parameter(index, v)?,
+            Arg::Int(v) => statement.raw_bind_parameter(index, v)?,
+            Arg::Bool(v) => statement.raw_bind_parameter(index, v)?,
+        }
+    }
+    let mut rows = statement.raw_query();
+    let mut found = Vec::new();
+    while let Some(row) = rows.next()? {
+        found.push(map(row)?);
+    }
+    Ok(found)
 }
 
 impl Inner {
@@ -203,6 +345,44 @@ impl Inner {
             shm,
             _keeper: Mutex::new(keeper),
         })
+    }
+
+    /// The connection of [`Readers::write`]: the pool's settings (foreign
+    /// keys, `synchronous = NORMAL`), but it never waits for the lock, and
+    /// it leaves checkpoints to the pool.
+    fn open_writer(&self) -> rusqlite::Result<Connection> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(Duration::ZERO)?;
+        conn.execute_batch(
+            "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;",
+        )?;
+        let mode: String = conn.query_row("PRAGMA journal_mode", [], |row| row.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            // Without WAL a write here would block readers: the pool writes.
+            return Err(rusqlite::Error::InvalidQuery);
+        }
+        Ok(conn)
+    }
+
+    /// A passive checkpoint on a pool connection (its worker thread, not the
+    /// request's), unless one is running.
+    fn checkpoint(&self, pool: &SqlitePool) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if self.checkpointing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (pool, running) = (pool.clone(), self.checkpointing.clone());
+        runtime.spawn(async move {
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+                tracing::warn!(error = %e, "a checkpoint failed");
+            }
+            running.store(false, Ordering::Release);
+        });
     }
 
     fn open(&self) -> rusqlite::Result<Connection> {
@@ -367,6 +547,114 @@ mod tests {
             .execute("UPDATE kv SET v = 'z' WHERE k = 'b'", [])
             .expect("an update");
         assert_eq!(find(&db, "b").await.as_deref(), Some("z"));
+    }
+
+    /// A database in a new file with an empty table `t`, its pool and readers.
+    async fn writable() -> (tempfile::TempDir, Db, sqlx::SqlitePool, super::Readers) {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let db = with_table(&format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("w.db").display()
+        ))
+        .await;
+        execute(&db, "CREATE UNIQUE INDEX t_x ON t (x)").await;
+        let Db::Sqlite(pool, readers) = db.clone() else {
+            panic!("a SQLite database")
+        };
+        (dir, db, pool, readers)
+    }
+
+    fn insert(conn: &rusqlite::Connection, x: i64) -> rusqlite::Result<()> {
+        super::run_statement(conn, "INSERT INTO t (x) VALUES ($1)", &[x.into()], |_| Ok(())).map(|_| ())
+    }
+
+    async fn pool_count(pool: &sqlx::SqlitePool) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM t")
+            .fetch_one(pool)
+            .await
+            .expect("a count")
+    }
+
+    #[tokio::test]
+    async fn a_write_here_commits_all_or_nothing_and_never_waits() {
+        let (_dir, _db, pool, readers) = writable().await;
+        assert_eq!(readers.write(&pool, |conn| insert(conn, 1)), Some(()));
+        assert_eq!(pool_count(&pool).await, 1, "the pool sees it at once");
+
+        // The second insert breaks the unique index: the first is rolled
+        // back too, and the caller is told to use the pool.
+        let failed = readers.write(&pool, |conn| {
+            insert(conn, 2)?;
+            insert(conn, 1)
+        });
+        assert_eq!(failed, None);
+        assert_eq!(pool_count(&pool).await, 1);
+
+        // A panic inside a write rolls it back as well.
+        let readers2 = readers.clone();
+        let pool2 = pool.clone();
+        let panicked = std::thread::spawn(move || {
+            readers2.write(&pool2, |conn| -> rusqlite::Result<()> {
+                insert(conn, 3)?;
+                panic!("a bug in a write")
+            })
+        })
+        .join();
+        assert!(panicked.is_err());
+        assert_eq!(pool_count(&pool).await, 1);
+
+        // Another connection holds the write lock: no wait, nothing written.
+        let mut other = pool.acquire().await.expect("a connection");
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut *other)
+            .await
+            .expect("the lock");
+        let started = std::time::Instant::now();
+        assert_eq!(readers.write(&pool, |conn| insert(conn, 4)), None);
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        sqlx::query("ROLLBACK")
+            .execute(&mut *other)
+            .await
+            .expect("a rollback");
+        drop(other);
+
+        // After all that the writer still writes (and holds no lock).
+        assert_eq!(readers.write(&pool, |conn| insert(conn, 5)), Some(()));
+        let xs: Vec<i64> = sqlx::query_scalar("SELECT x FROM t ORDER BY x")
+            .fetch_all(&pool)
+            .await
+            .expect("the rows");
+        assert_eq!(xs, vec![1, 5]);
+    }
+
+    #[tokio::test]
+    async fn writes_here_are_checkpointed_on_the_pool() {
+        let (_dir, _db, pool, readers) = writable().await;
+        for x in 0..1500 {
+            assert_eq!(readers.write(&pool, |conn| insert(conn, x)), Some(()));
+            if x % 100 == 0 {
+                // The checkpoint runs on the pool, beside the writes.
+                tokio::task::yield_now().await;
+            }
+        }
+        // Wait for the checkpoint that started, then write again: the WAL
+        // starts over instead of growing without end.
+        for _ in 0..100 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            if !readers
+                .0
+                .as_ref()
+                .expect("readers")
+                .checkpointing
+                .load(std::sync::atomic::Ordering::Acquire)
+            {
+                break;
+            }
+        }
+        assert_eq!(readers.write(&pool, |conn| insert(conn, 5000)), Some(()));
+        let frames = readers.frames().expect("a WAL");
+        assert!(frames < super::CHECKPOINT_FRAMES, "{frames} frames in the WAL");
+        assert_eq!(pool_count(&pool).await, 1501);
     }
 
     #[tokio::test]

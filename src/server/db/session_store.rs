@@ -36,7 +36,7 @@ pub fn record_key(id: &str) -> String {
 
 #[derive(Clone, Debug)]
 pub enum SessionStoreAny {
-    Sqlite(SqliteStore, SqlitePool),
+    Sqlite(SqliteStore, SqlitePool, super::readers::Readers),
     Postgres(PostgresStore, PgPool),
 }
 
@@ -90,9 +90,35 @@ fn decode(id: &Id, data: &[u8]) -> session_store::Result<Record> {
     Ok(record)
 }
 
-async fn sqlite_try_create(pool: &SqlitePool, record: &Record) -> session_store::Result<bool> {
+async fn sqlite_try_create(
+    pool: &SqlitePool,
+    readers: &super::readers::Readers,
+    record: &Record,
+) -> session_store::Result<bool> {
     let key = record_key(&record.id.to_string());
     let data = encode(record)?;
+    // On this thread when it can (see `Readers::write`), stored as sqlx
+    // stores a date (RFC 3339 text).
+    let expiry = record
+        .expiry_date
+        .format(&time::format_description::well_known::Rfc3339)
+        .map_err(|e| session_store::Error::Encode(e.to_string()))?;
+    let here = readers.write(pool, |conn| {
+        use rusqlite::{named_params, OptionalExtension};
+        let inserted = conn
+            .prepare_cached(SQLITE_CREATE)?
+            .query_row(named_params! {"$1": key, "$2": data, "$3": expiry}, |_| Ok(()))
+            .optional()?
+            .is_some();
+        if let (true, Some(sid)) = (inserted, bound_session(record)) {
+            conn.prepare_cached(SET_RECORD_ID)?
+                .execute(named_params! {"$1": key, "$2": sid})?;
+        }
+        Ok(inserted)
+    });
+    if let Some(created) = here {
+        return Ok(created);
+    }
     let query = match bound_session(record) {
         Some(sid) => sqlx::query(SQLITE_CREATE_AND_BIND)
             .bind(key)
@@ -136,7 +162,7 @@ impl SessionStoreAny {
     async fn fetch(&self, key: &str) -> session_store::Result<Option<Vec<u8>>> {
         let now = OffsetDateTime::now_utc();
         match self {
-            SessionStoreAny::Sqlite(_, pool) => {
+            SessionStoreAny::Sqlite(_, pool, _) => {
                 sqlx::query_scalar(SQLITE_LOAD)
                     .bind(key)
                     .bind(now)
@@ -160,7 +186,7 @@ impl SessionStore for SessionStoreAny {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         loop {
             let created = match self {
-                SessionStoreAny::Sqlite(_, pool) => sqlite_try_create(pool, record).await?,
+                SessionStoreAny::Sqlite(_, pool, readers) => sqlite_try_create(pool, readers, record).await?,
                 SessionStoreAny::Postgres(_, pool) => pg_try_create(pool, record).await?,
             };
             if created {
@@ -174,7 +200,7 @@ impl SessionStore for SessionStoreAny {
         let key = record_key(&record.id.to_string());
         let data = encode(record)?;
         match self {
-            SessionStoreAny::Sqlite(_, pool) => sqlx::query(SQLITE_SAVE)
+            SessionStoreAny::Sqlite(_, pool, _) => sqlx::query(SQLITE_SAVE)
                 .bind(key)
                 .bind(data)
                 .bind(record.expiry_date)
@@ -211,7 +237,7 @@ impl SessionStore for SessionStoreAny {
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
         let key = record_key(&id.to_string());
         match self {
-            SessionStoreAny::Sqlite(_, pool) => sqlx::query(SQLITE_DELETE)
+            SessionStoreAny::Sqlite(_, pool, _) => sqlx::query(SQLITE_DELETE)
                 .bind(key)
                 .execute(pool)
                 .await
@@ -228,7 +254,7 @@ impl SessionStore for SessionStoreAny {
 impl ExpiredDeletion for SessionStoreAny {
     async fn delete_expired(&self) -> session_store::Result<()> {
         match self {
-            SessionStoreAny::Sqlite(s, _) => s.delete_expired().await,
+            SessionStoreAny::Sqlite(s, _, _) => s.delete_expired().await,
             SessionStoreAny::Postgres(s, _) => s.delete_expired().await,
         }
     }
@@ -289,7 +315,7 @@ pub async fn rehash_legacy_records(store: &SessionStoreAny) -> Result<u64, Strin
         }};
     }
     match store {
-        SessionStoreAny::Sqlite(_, pool) => rehash!(pool, "tower_sessions"),
+        SessionStoreAny::Sqlite(_, pool, _) => rehash!(pool, "tower_sessions"),
         SessionStoreAny::Postgres(_, pool) => rehash!(pool, "tower_sessions.session"),
     }
 }

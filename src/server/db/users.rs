@@ -152,11 +152,14 @@ pub enum SetupClaim {
 }
 
 /// The user a login identifier (username or email key) names.
+/// On SQLite, read on the calling thread when it can ([`super::readers`]).
 pub async fn find_by_key(db: &Db, key: &str) -> Result<Option<UserRow>, sqlx::Error> {
-    let sql = format!(
-        "SELECT {USER_COLUMNS} FROM user_identifiers i JOIN users u ON u.id = i.user_id WHERE i.key = $1"
-    );
-    on_pool!(db, pool => sqlx::query_as::<_, UserRow>(&sql).bind(key).fetch_optional(pool).await)
+    static BY_KEY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "SELECT {USER_COLUMNS} FROM user_identifiers i JOIN users u ON u.id = i.user_id WHERE i.key = $1"
+        )
+    });
+    super::readers::fetch_optional(db, BY_KEY.as_str(), key, |row| super::readers::user_row(row, 0)).await
 }
 
 pub async fn find_by_id(db: &Db, id: &str) -> Result<Option<UserRow>, sqlx::Error> {
