@@ -55,12 +55,24 @@ wait_for() { for _ in $(seq 500); do curl -fs -o /dev/null "$1" && return 0; sle
 rss_mib() { awk -v k="$2" '$1 == k":" { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
 # rss_sampler PID OUT: every 50 ms, the process's RSS and its anonymous and
 # file-backed parts (kB), one line each, into OUT, until killed.
+# One process that sleeps between samples: a shell loop forked awk and sleep
+# 40 times a second, which took CPU from the flood it measures (and from the
+# argon2 loop beside it) that the loop after the flood did not lose.
 rss_sampler() {
-  while [ -r "/proc/$1/status" ]; do
-    awk '$1 == "VmRSS:" { t = $2 } $1 == "RssAnon:" { a = $2 } $1 == "RssFile:" { f = $2 } END { print t, a, f }' \
-      "/proc/$1/status" >> "$2" 2>/dev/null || true
-    sleep 0.05
-  done
+  exec python3 - "$1" "$2" <<'PY'
+import sys, time
+pid, out = sys.argv[1], sys.argv[2]
+with open(out, "a") as samples:
+    while True:
+        try:
+            with open(f"/proc/{pid}/status") as status:
+                kb = {k: v.split()[0] for k, _, v in (line.partition(":") for line in status) if v.strip()}
+        except OSError:
+            break
+        samples.write(f"{kb.get('VmRSS', 0)} {kb.get('RssAnon', 0)} {kb.get('RssFile', 0)}\n")
+        samples.flush()
+        time.sleep(0.05)
+PY
 }
 # peak_of OUT: "total anon file" (MiB) of the sample with the largest total.
 peak_of() { sort -n -k1 "$1" | tail -1 | awk '{ printf "%.1f %.1f %.1f\n", $1 / 1024, $2 / 1024, $3 / 1024 }'; }
