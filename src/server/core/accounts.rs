@@ -7,7 +7,7 @@ use crate::{
         config::EmailVerification,
         db::{
             users::{self, InsertError, NewUser, SetupClaim},
-            Tx,
+            Batch, Tx,
         },
     },
 };
@@ -200,7 +200,29 @@ impl Core {
     /// account all answer `InvalidCredentials`, after the same hashing work,
     /// and count towards a lockout alike.
     pub async fn check_credentials(&self, identifier: &str, password: &str, client: &Client) -> Result<User> {
-        let result = self.check_credentials_counted(identifier, password, client).await;
+        let mut settle = Batch::default();
+        let user = self
+            .check_credentials_then(identifier, password, client, &mut settle)
+            .await?;
+        settle.run(&self.db).await?;
+        Ok(user)
+    }
+
+    /// [`Core::check_credentials`], leaving the writes a right password
+    /// makes (the attempt taken back, the account's failures forgotten) in
+    /// `settle` for the caller to commit with its own (a login commits them
+    /// with its session: one write instead of two). On an error nothing is
+    /// left in it.
+    pub(crate) async fn check_credentials_then(
+        &self,
+        identifier: &str,
+        password: &str,
+        client: &Client,
+        settle: &mut Batch,
+    ) -> Result<User> {
+        let result = self
+            .check_credentials_counted(identifier, password, client, settle)
+            .await;
         let outcome = match &result {
             Ok(_) => "success",
             Err(Error::InvalidCredentials) => "failure",
@@ -217,6 +239,7 @@ impl Core {
         identifier: &str,
         password: &str,
         client: &Client,
+        settle: &mut Batch,
     ) -> Result<User> {
         let key = validate::identifier_key(identifier);
         // Input no account can match (empty, longer than any identifier, with
@@ -265,11 +288,12 @@ impl Core {
         let user = row.map(User::try_from).transpose()?;
         match user {
             Some(user) if matches && !user.disabled => {
-                self.guess_succeeded(client, &lock_key).await?;
+                self.guess_succeeded_in(settle, client, &lock_key);
                 if self.config.email_verification == EmailVerification::Required
                     && user.email.is_some()
                     && !user.email_verified
                 {
+                    std::mem::take(settle).run(&self.db).await?;
                     self.remind_to_verify(&user, client).await?;
                     return Err(Error::EmailNotVerified);
                 }

@@ -161,8 +161,13 @@ impl Core {
     /// is taken back and `key`'s failures are forgotten, in one write.
     pub(crate) async fn guess_succeeded(&self, client: &Client, key: &str) -> Result<()> {
         let mut batch = Batch::default();
-        limits::forget_success(&mut batch, &self.client_key(client), key);
+        self.guess_succeeded_in(&mut batch, client, key);
         Ok(batch.run(&self.db).await?)
+    }
+
+    /// [`Core::guess_succeeded`], written with the rest of `batch`.
+    pub(crate) fn guess_succeeded_in(&self, batch: &mut Batch, client: &Client, key: &str) {
+        limits::forget_success(batch, &self.client_key(client), key);
     }
 
     /// Counts one `what` against `key` (e.g. `signup:ip:...`); past `limit` in

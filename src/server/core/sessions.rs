@@ -173,8 +173,18 @@ impl Core {
         remember: bool,
         client: &Client,
     ) -> Result<LoginOutcome> {
-        let user = self.check_credentials(identifier, password, client).await?;
-        if let Some(pending) = self.pend_sign_in(&user, remember, "password", None).await? {
+        // The right password's writes go with the session's, in one
+        // transaction; on the way to a second factor (or a refusal of
+        // one), on their own.
+        let mut settle = Batch::default();
+        let user = self
+            .check_credentials_then(identifier, password, client, &mut settle)
+            .await?;
+        let pending = self.pend_sign_in(&user, remember, "password", None).await;
+        if !matches!(pending, Ok(None)) {
+            std::mem::take(&mut settle).run(&self.db).await?;
+        }
+        if let Some(pending) = pending? {
             return Ok(LoginOutcome::SecondFactor(pending));
         }
         let detail = if remember {
@@ -189,6 +199,7 @@ impl Core {
                 &Amr::password(),
                 client,
                 Some((Event::LoginSucceeded, detail)),
+                settle,
             )
             .await?;
         Ok(LoginOutcome::SignedIn(user, session))
@@ -204,12 +215,13 @@ impl Core {
         amr: &Amr,
         client: &Client,
     ) -> Result<NewSession> {
-        self.open_session(user, remember, amr, client, None).await
+        self.open_session(user, remember, amr, client, None, Batch::default())
+            .await
     }
 
     /// [`Core::start_session`], with the audit record of the sign-in
-    /// (`noted`) in the same write: the session row, the last login and the
-    /// record are one transaction (one hand-off to SQLite's worker thread;
+    /// (`noted`) in the same write, after the writes already in `batch`: the
+    /// session row, the last login and the record are one transaction (one hand-off to SQLite's worker thread;
     /// see [`Batch`]).
     async fn open_session(
         &self,
@@ -218,6 +230,7 @@ impl Core {
         amr: &Amr,
         client: &Client,
         noted: Option<(Event, &str)>,
+        mut batch: Batch,
     ) -> Result<NewSession> {
         let now = super::now();
         let lifetime = if remember {
@@ -240,7 +253,6 @@ impl Core {
             password_at: user.password_changed_at,
             auth_at: now,
         };
-        let mut batch = Batch::default();
         sessions::insert_in(&mut batch, &row, &amr.stored(), amr.provider());
         users::record_login_in(&mut batch, &user.id, now);
         if let Some((event, detail)) = noted {

@@ -34,10 +34,10 @@ use std::{
     os::unix::fs::FileExt,
     path::PathBuf,
     sync::{
-        atomic::{AtomicBool, Ordering},
-        Arc, Mutex, TryLockError,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+        Arc, Mutex, PoisonError,
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 /// Idle connections kept for reuse (more may be open during a burst).
@@ -61,7 +61,16 @@ struct Inner {
     writer: Mutex<Option<Connection>>,
     /// A checkpoint of the writes made here is running ([`CHECKPOINT_FRAMES`]).
     checkpointing: Arc<AtomicBool>,
+    /// No checkpoint starts before this (milliseconds after `born`).
+    next_checkpoint: AtomicU64,
+    born: Instant,
 }
+
+/// The least time from one checkpoint's start to the next: under a steady
+/// flow of writes a passive checkpoint rarely catches up with the last
+/// frame (so the WAL cannot start over), and one after every write would
+/// cost more than it saves.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
 /// Once the WAL holds this many frames after a write made here, a
 /// checkpoint runs on the pool (SQLite's own automatic checkpoint, at the
@@ -111,6 +120,8 @@ impl Readers {
             kept: Mutex::new(HashMap::new()),
             writer: Mutex::new(None),
             checkpointing: Arc::new(AtomicBool::new(false)),
+            next_checkpoint: AtomicU64::new(0),
+            born: Instant::now(),
         };
         inner.watch = inner.watch();
         Readers(Some(Arc::new(inner)))
@@ -200,10 +211,10 @@ impl Readers {
     /// sqlx hands every statement to its connection's worker thread and back
     /// (and pings the worker when the connection returns to the pool): most
     /// of a login's time outside its password hash went to those thread
-    /// switches. A short write made here switches no thread. It never waits:
-    /// whenever it cannot commit at once (another thread is writing here,
-    /// another connection holds the write lock, an in-memory database, any
-    /// error), it has rolled back and answers `None`, and the caller makes
+    /// switches. A short write made here switches no thread. It never waits
+    /// for the database: whenever it cannot commit at once (another
+    /// connection holds the write lock, an in-memory database, any error),
+    /// it has rolled back and answers `None`, and the caller makes
     /// the same write through the pool, which waits its turn and reports
     /// errors as sqlx errors. A write made here cannot be cut short by a
     /// dropped request: nothing in it awaits.
@@ -213,12 +224,11 @@ impl Readers {
         write: impl FnOnce(&Connection) -> rusqlite::Result<T>,
     ) -> Option<T> {
         let inner = self.0.as_ref()?;
-        let mut slot = match inner.writer.try_lock() {
-            Ok(slot) => slot,
-            Err(TryLockError::WouldBlock) => return None,
-            // A panic while writing: the transaction guard below rolled back.
-            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
-        };
+        // Another request thread's write here holds the connection for tens
+        // of microseconds (it never waits inside): waiting for it costs less
+        // than the pool's hand-offs. After a panic while writing, the
+        // transaction guard below has rolled back.
+        let mut slot = inner.writer.lock().unwrap_or_else(PoisonError::into_inner);
         if slot.is_none() {
             match inner.open_writer() {
                 Ok(conn) => *slot = Some(conn),
@@ -373,9 +383,15 @@ impl Inner {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        if self.checkpointing.swap(true, Ordering::AcqRel) {
+        let now = u64::try_from(self.born.elapsed().as_millis()).unwrap_or(u64::MAX);
+        if now < self.next_checkpoint.load(Ordering::Acquire)
+            || self.checkpointing.swap(true, Ordering::AcqRel)
+        {
             return;
         }
+        let every = u64::try_from(CHECKPOINT_EVERY.as_millis()).unwrap_or(u64::MAX);
+        self.next_checkpoint
+            .store(now.saturating_add(every), Ordering::Release);
         let (pool, running) = (pool.clone(), self.checkpointing.clone());
         runtime.spawn(async move {
             if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
@@ -630,6 +646,16 @@ mod tests {
     #[tokio::test]
     async fn writes_here_are_checkpointed_on_the_pool() {
         let (_dir, _db, pool, readers) = writable().await;
+        let inner = readers.0.clone().expect("readers");
+        let settled = || async {
+            for _ in 0..100 {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                if !inner.checkpointing.load(std::sync::atomic::Ordering::Acquire) {
+                    return;
+                }
+            }
+            panic!("a checkpoint that does not end");
+        };
         for x in 0..1500 {
             assert_eq!(readers.write(&pool, |conn| insert(conn, x)), Some(()));
             if x % 100 == 0 {
@@ -637,24 +663,17 @@ mod tests {
                 tokio::task::yield_now().await;
             }
         }
-        // Wait for the checkpoint that started, then write again: the WAL
-        // starts over instead of growing without end.
-        for _ in 0..100 {
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            if !readers
-                .0
-                .as_ref()
-                .expect("readers")
-                .checkpointing
-                .load(std::sync::atomic::Ordering::Acquire)
-            {
-                break;
-            }
-        }
+        // Writes kept coming while it ran, so it may not have caught up.
+        // Once they pause, the next write starts one that does, and the
+        // write after it starts the WAL over instead of growing it.
+        settled().await;
+        tokio::time::sleep(super::CHECKPOINT_EVERY).await;
         assert_eq!(readers.write(&pool, |conn| insert(conn, 5000)), Some(()));
+        settled().await;
+        assert_eq!(readers.write(&pool, |conn| insert(conn, 5001)), Some(()));
         let frames = readers.frames().expect("a WAL");
         assert!(frames < super::CHECKPOINT_FRAMES, "{frames} frames in the WAL");
-        assert_eq!(pool_count(&pool).await, 1501);
+        assert_eq!(pool_count(&pool).await, 1502);
     }
 
     #[tokio::test]
