@@ -221,8 +221,9 @@ impl Core {
 
     /// [`Core::start_session`], with the audit record of the sign-in
     /// (`noted`) in the same write, after the writes already in `batch`: the
-    /// session row, the last login and the record are one transaction (one hand-off to SQLite's worker thread;
-    /// see [`Batch`]).
+    /// session row, the last login and the record are one transaction (on
+    /// SQLite one write on the request's thread, or one hand-off to the
+    /// pool's worker thread; see [`Batch`]).
     async fn open_session(
         &self,
         user: &User,

@@ -152,10 +152,10 @@ impl Batch {
             return Ok(());
         }
         match db {
-            Db::Sqlite(pool, readers) => {
+            Db::Sqlite(pool, _) => {
                 use sqlx::Arguments;
                 let statements = &self.statements;
-                let here = readers.write(pool, |conn| {
+                let here = db.write_here(|conn| {
                     for (sql, args) in statements {
                         readers::run_statement(conn, sql, args, |_| Ok(()))?;
                     }

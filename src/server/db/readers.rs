@@ -361,11 +361,7 @@ impl Inner {
     /// keys, `synchronous = NORMAL`), but it never waits for the lock, and
     /// it leaves checkpoints to the pool.
     fn open_writer(&self) -> rusqlite::Result<Connection> {
-        let conn = Connection::open_with_flags(
-            &self.path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        conn.busy_timeout(Duration::ZERO)?;
+        let conn = self.connect(OpenFlags::SQLITE_OPEN_READ_WRITE)?;
         conn.execute_batch(
             "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;",
         )?;
@@ -402,10 +398,12 @@ impl Inner {
     }
 
     fn open(&self) -> rusqlite::Result<Connection> {
-        let conn = Connection::open_with_flags(
-            &self.path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
+        self.connect(OpenFlags::SQLITE_OPEN_READ_ONLY)
+    }
+
+    /// A connection to the file with `access`, for one thread at a time.
+    fn connect(&self, access: OpenFlags) -> rusqlite::Result<Connection> {
+        let conn = Connection::open_with_flags(&self.path, access | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
         // Never block the request's thread: busy means "ask the pool".
         conn.busy_timeout(Duration::ZERO)?;
         Ok(conn)
