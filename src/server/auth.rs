@@ -254,6 +254,9 @@ fn has_cookie(headers: &HeaderMap, name: &str) -> bool {
         .any(|pair| pair.trim_start().split('=').next() == Some(name))
 }
 
+/// A header name made once, not parsed from a string per request.
+const X_FORWARDED_FOR: header::HeaderName = header::HeaderName::from_static("x-forwarded-for");
+
 /// Who the client is (see [`client_ip`]) and its user agent, worked out once
 /// per request (by [`crate::server::http::security::FrontDoorLayer`]).
 pub fn client_of<B>(req: &axum::http::Request<B>, config: &Config) -> Client {
@@ -263,7 +266,7 @@ pub fn client_of<B>(req: &axum::http::Request<B>, config: &Config) -> Client {
         .map(|c| c.0.ip());
     let forwarded: Vec<&str> = req
         .headers()
-        .get_all("x-forwarded-for")
+        .get_all(X_FORWARDED_FOR)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .collect();

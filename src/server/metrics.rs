@@ -90,21 +90,25 @@ fn describe() {
 /// Middleware: counts each request and times it, by method, route and
 /// status. Every label comes from a fixed set, never from what the client
 /// sent: the route is the template the router matched (axum's
-/// [`MatchedPath`], e.g. `/api/v1/admin/users/{id}/unlock`), everything the
-/// router did not match is `unmatched`, and a method outside the standard
-/// ones is `other`. So no request can add a series.
+/// [`MatchedPath`], e.g. `/api/v1/admin/users/{id}/unlock`, brought out on
+/// the response by [`route_of_response`]), everything the router did not
+/// match is `unmatched`, and a method outside the standard ones is `other`.
+/// So no request can add a series.
+///
+/// It sits outside the router (so it counts the answers of the layers
+/// around it too: refusals, timeouts, panics), where the request does not
+/// know its route yet.
 pub async fn track(req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = method_label(req.method());
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_string());
     let res = next.run(req).await;
     let status = res.status();
     // A matched route that answers 404 (a static file that is not there, a
     // server function that does not exist) is still that route.
-    let route = route.unwrap_or_else(|| "unmatched".to_string());
+    let route = res
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
     let elapsed = started.elapsed().as_secs_f64();
     metrics::counter!(
         "gatehouse_http_requests_total",
@@ -115,6 +119,17 @@ pub async fn track(req: Request, next: Next) -> Response {
     .increment(1);
     metrics::histogram!("gatehouse_http_request_duration_seconds", "method" => method, "route" => route)
         .record(elapsed);
+    res
+}
+
+/// Middleware inside the router: puts the route it matched on the
+/// response, for [`track`] outside it.
+pub async fn route_of_response(req: Request, next: Next) -> Response {
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let mut res = next.run(req).await;
+    if let Some(route) = route {
+        res.extensions_mut().insert(route);
+    }
     res
 }
 

@@ -12,19 +12,18 @@ use axum::{
 };
 use leptos::prelude::{provide_context, use_context};
 use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
-use std::{sync::OnceLock, time::Duration};
+use std::{convert::Infallible, sync::OnceLock, time::Duration};
 use tower::{
     util::{MapRequestLayer, MapResponseLayer},
-    ServiceBuilder,
+    Service, ServiceBuilder,
 };
 use tower_http::{
     catch_panic::CatchPanicLayer,
     limit::RequestBodyLimitLayer,
-    request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
+    request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
     sensitive_headers::SetSensitiveRequestHeadersLayer,
     services::ServeDir,
     set_header::SetResponseHeaderLayer,
-    timeout::TimeoutLayer,
     trace::{DefaultOnRequest, DefaultOnResponse, TraceLayer},
 };
 use tower_sessions::{cookie::SameSite, Expiry, SessionManagerLayer};
@@ -57,7 +56,20 @@ fn page_routes() -> Vec<AxumRouteListing> {
     ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
-pub fn build(state: AppState) -> Router {
+/// The app: the router inside the layers every request passes.
+pub fn build(
+    state: AppState,
+) -> impl Service<
+    Request,
+    Response = Response<
+        impl axum::body::HttpBody<Data = axum::body::Bytes, Error: Into<axum::BoxError>> + Send + 'static,
+    >,
+    Error = Infallible,
+    Future: Send + 'static,
+> + Clone
+       + Send
+       + Sync
+       + 'static {
     let config = state.config.clone();
     let options = (*state.leptos_options).clone();
     let routes = page_routes();
@@ -104,9 +116,9 @@ pub fn build(state: AppState) -> Router {
     let pkg_dir = format!("{}/{}", options.site_root, options.site_pkg_dir);
     let static_files = ServeDir::new(pkg_dir).precompressed_br().precompressed_gzip();
 
-    // Every layer around the whole app in one `layer` call: the router boxes
-    // each route once per call (and clones that box per request), so one
-    // stack costs one box instead of one per layer. Outermost first.
+    // The layers every request passes wrap the router from outside, once:
+    // `Router::layer` would put them inside every route, boxed, and clone
+    // and box them (and their future) again on every request.
     let hsts = config.secure_cookies.then(|| {
         SetResponseHeaderLayer::if_not_present(
             header::STRICT_TRANSPORT_SECURITY,
@@ -123,7 +135,7 @@ pub fn build(state: AppState) -> Router {
             header::COOKIE,
         ]))
         .layer(MapRequestLayer::new(keep_only_uuid_request_ids))
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(SetRequestIdLayer::x_request_id(NewRequestId))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(request_span)
@@ -139,21 +151,25 @@ pub fn build(state: AppState) -> Router {
         // Inside the header layers, so even a panic's 500 carries them.
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(MapResponseLayer::new(json_limit_errors))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
+        .layer(http::timeout::TimeoutLayer::new(
             REQUEST_TIMEOUT,
+            StatusCode::REQUEST_TIMEOUT,
         ))
         .layer(MapResponseLayer::new(into_axum_body))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(http::security::FrontDoorLayer::new(state.clone()));
 
-    Router::new()
+    let router = Router::new()
         .merge(http::health_routes())
         .merge(http::oidc::protocol_routes())
         .nest_service("/pkg", static_files)
-        .merge(with_sessions)
-        .layer(around)
-        .with_state(state)
+        .merge(with_sessions);
+    // Only when metrics are on: the route each answer came from.
+    let router = match config.metrics_addr {
+        Some(_) => router.layer(from_fn(super::metrics::route_of_response)),
+        None => router,
+    };
+    around.service(router.with_state(state))
 }
 
 /// A client's `X-Request-Id` is kept (for tracing a request through the
@@ -164,22 +180,47 @@ fn keep_only_uuid_request_ids(mut req: Request<Body>) -> Request<Body> {
         v.to_str()
             .is_ok_and(|s| s.len() == 36 && uuid::Uuid::try_parse(s).is_ok())
     };
-    let ids = req.headers().get_all("x-request-id");
-    let keep = ids.iter().count() == 1 && ids.iter().all(is_uuid);
+    const X_REQUEST_ID: header::HeaderName = header::HeaderName::from_static("x-request-id");
+    let mut ids = req.headers().get_all(&X_REQUEST_ID).iter();
+    let keep = match (ids.next(), ids.next()) {
+        (None, _) => return req,
+        (Some(id), None) => is_uuid(id),
+        (Some(_), Some(_)) => false,
+    };
     if !keep {
-        req.headers_mut().remove("x-request-id");
+        req.headers_mut().remove(&X_REQUEST_ID);
     }
     req
 }
 
+/// A random UUID (v4) for each request that did not bring one: tower-http's
+/// `MakeRequestUuid`, written straight into the header's bytes (it goes
+/// through `Display` and a `String`, on every request).
+#[derive(Clone, Copy)]
+struct NewRequestId;
+
+impl MakeRequestId for NewRequestId {
+    fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
+        let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        let text = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut text);
+        HeaderValue::from_str(text).ok().map(RequestId::new)
+    }
+}
+
 /// A span per request: method, path (never the query string) and request id.
+/// The fields are worked out only when the span is enabled (not at all
+/// below `info`).
 fn request_span(req: &Request<Body>) -> tracing::Span {
-    let id = req
-        .extensions()
-        .get::<RequestId>()
-        .and_then(|id| id.header_value().to_str().ok())
-        .unwrap_or("-");
-    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+    tracing::info_span!(
+        "request",
+        method = %req.method(),
+        path = %req.uri().path(),
+        request_id = %req
+            .extensions()
+            .get::<RequestId>()
+            .and_then(|id| id.header_value().to_str().ok())
+            .unwrap_or("-")
+    )
 }
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> {

@@ -8,25 +8,30 @@
 //! whose headers arrived is read to its end and answered, for up to the
 //! grace period (`GATEHOUSE_SHUTDOWN_SECONDS`); then the server returns.
 
-use axum::Router;
-use hyper::server::conn::http1;
+use axum::{body::Body, extract::Request, http::Response, ServiceExt as _};
+use hyper::{body::Incoming, server::conn::http1};
 use hyper_util::{
     rt::{TokioIo, TokioTimer},
     server::graceful::GracefulShutdown,
     service::TowerToHyperService,
 };
-use std::{future::Future, net::SocketAddr, time::Duration};
-use tower::Service as _;
+use std::{convert::Infallible, future::Future, net::SocketAddr, time::Duration};
+use tower::{Service, ServiceExt as _};
 
 /// Serves `app` on `listener` until `shutdown` completes, then lets the
 /// requests in flight finish for up to `grace`.
-pub async fn serve(
+pub async fn serve<S, B>(
     listener: tokio::net::TcpListener,
-    app: Router,
+    app: S,
     header_timeout: Duration,
     grace: Duration,
     shutdown: impl Future<Output = ()>,
-) {
+) where
+    S: Service<Request, Response = Response<B>, Error = Infallible> + Clone + Send + Sync + 'static,
+    S::Future: Send + 'static,
+    B: axum::body::HttpBody<Data = axum::body::Bytes, Error: Into<axum::BoxError>> + Send + 'static,
+{
+    let app = app.map_request(|req: Request<Incoming>| req.map(Body::new));
     let mut make_service = app.into_make_service_with_connect_info::<SocketAddr>();
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())

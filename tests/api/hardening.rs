@@ -312,6 +312,7 @@ async fn an_unparseable_forwarded_entry_is_the_client_not_skipped() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_ids_are_ours_unless_the_client_sent_a_uuid() {
     let app = TestApp::spawn().await;
+    let mut ours = std::collections::HashSet::new();
     for sent in [
         "not-a-uuid",
         "evil\tlog line",
@@ -326,7 +327,11 @@ async fn request_ids_are_ours_unless_the_client_sent_a_uuid() {
             .unwrap();
         let echoed = res.headers()["x-request-id"].to_str().unwrap().to_string();
         assert_ne!(echoed, sent);
-        assert!(uuid::Uuid::parse_str(&echoed).is_ok(), "{echoed}");
+        assert!(
+            uuid::Uuid::parse_str(&echoed).is_ok_and(|id| id.get_version_num() == 4),
+            "{echoed}"
+        );
+        assert!(ours.insert(echoed), "each request gets its own id");
     }
     let uuid = "67e55044-10b1-426f-9247-bb680e5fe0c8";
     let res = app

@@ -19,23 +19,36 @@ use tower::{Layer, Service};
 const TOKEN_PAGES: [&str; 4] = ["/reset-password", "/verify-email", "/confirm-email", "/invite"];
 
 /// Headers every response carries (unless its handler set its own).
-const COMMON_HEADERS: [(header::HeaderName, &str); 6] = [
-    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-    (header::REFERRER_POLICY, "strict-origin-when-cross-origin"),
-    (header::X_FRAME_OPTIONS, "DENY"),
+// Values made at compile time: a `HeaderValue::from_static` at run time
+// checks every byte of its value again, per response.
+const COMMON_HEADERS: [(header::HeaderName, HeaderValue); 6] = [
+    (
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    ),
+    (
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("strict-origin-when-cross-origin"),
+    ),
+    (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
     (
         header::HeaderName::from_static("cross-origin-opener-policy"),
-        "same-origin",
+        HeaderValue::from_static("same-origin"),
     ),
     (
         header::HeaderName::from_static("cross-origin-resource-policy"),
-        "same-origin",
+        HeaderValue::from_static("same-origin"),
     ),
     (
         header::HeaderName::from_static("permissions-policy"),
-        "camera=(), microphone=(), geolocation=(), payment=()",
+        HeaderValue::from_static("camera=(), microphone=(), geolocation=(), payment=()"),
     ),
 ];
+
+/// The policy of everything that is not an HTML page: it loads nothing.
+const CSP_NOT_A_PAGE: HeaderValue = HeaderValue::from_static(
+    "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+);
 
 /// The nonce this request's inline scripts carry (a request extension).
 #[derive(Clone, Debug)]
@@ -222,27 +235,25 @@ fn set_security_headers(
             form_target.map(|o| format!(" {o}")).unwrap_or_default()
         ))
         .ok(),
-        _ => Some(HeaderValue::from_static(
-            "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
-        )),
+        _ => Some(CSP_NOT_A_PAGE),
     };
+    // Room for all of them at once, not a regrowth (and rehash) midway.
+    headers.reserve(COMMON_HEADERS.len() + 2);
     if let Some(v) = csp {
         headers.insert(header::CONTENT_SECURITY_POLICY, v);
     }
     for (name, value) in COMMON_HEADERS {
-        if !headers.contains_key(&name) {
-            headers.insert(name, HeaderValue::from_static(value));
-        }
+        headers.entry(name).or_insert(value);
     }
     if kind.is_token_page {
         headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     }
-    if !headers.contains_key(header::CACHE_CONTROL) {
-        // Pages and API answers are personal: never stored. Static files are
-        // revalidated (they are not content-hashed).
-        let value = if kind.is_static { "no-cache" } else { "no-store" };
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
-    }
+    // Pages and API answers are personal: never stored. Static files are
+    // revalidated (they are not content-hashed).
+    let cache = if kind.is_static { "no-cache" } else { "no-store" };
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert_with(|| HeaderValue::from_static(cache));
 }
 
 /// Layer: what every request passes before anything else: the host check
