@@ -13,7 +13,11 @@ use axum::{
     Router,
 };
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use std::{net::SocketAddr, sync::OnceLock, time::Instant};
+use std::{
+    net::SocketAddr,
+    sync::{Arc, OnceLock},
+    time::Instant,
+};
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -90,24 +94,27 @@ fn describe() {
 /// Middleware: counts each request and times it, by method, route and
 /// status. Every label comes from a fixed set, never from what the client
 /// sent: the route is the template the router matched (axum's
-/// [`MatchedPath`], e.g. `/api/v1/admin/users/{id}/unlock`, brought out on
-/// the response by [`route_of_response`]), everything the router did not
-/// match is `unmatched`, and a method outside the standard ones is `other`.
-/// So no request can add a series.
+/// [`MatchedPath`], e.g. `/api/v1/admin/users/{id}/unlock`, handed out by
+/// [`note_route`]), everything the router did not match is `unmatched`, and
+/// a method outside the standard ones is `other`. So no request can add a
+/// series.
 ///
-/// It sits outside the router (so it counts the answers of the layers
-/// around it too: refusals, timeouts, panics), where the request does not
-/// know its route yet.
-pub async fn track(req: Request, next: Next) -> Response {
+/// It sits outside the router, so it also counts the answers of the layers
+/// around it: a timeout or a panic on a route is counted under that route
+/// (the router had matched it), a refusal before routing (the front door's)
+/// as `unmatched`.
+pub async fn track(mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = method_label(req.method());
+    let route = RouteSlot::default();
+    req.extensions_mut().insert(route.clone());
     let res = next.run(req).await;
     let status = res.status();
     // A matched route that answers 404 (a static file that is not there, a
     // server function that does not exist) is still that route.
-    let route = res
-        .extensions()
-        .get::<MatchedPath>()
+    let route = route
+        .0
+        .get()
         .map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
     let elapsed = started.elapsed().as_secs_f64();
     metrics::counter!(
@@ -122,15 +129,21 @@ pub async fn track(req: Request, next: Next) -> Response {
     res
 }
 
-/// Middleware inside the router: puts the route it matched on the
-/// response, for [`track`] outside it.
-pub async fn route_of_response(req: Request, next: Next) -> Response {
-    let route = req.extensions().get::<MatchedPath>().cloned();
-    let mut res = next.run(req).await;
-    if let Some(route) = route {
-        res.extensions_mut().insert(route);
+/// Where [`note_route`], inside the router, leaves the route it matched for
+/// [`track`], outside it.
+#[derive(Clone, Default)]
+struct RouteSlot(Arc<OnceLock<MatchedPath>>);
+
+/// Middleware inside the router (with metrics on): tells [`track`] the route
+/// the router matched, before the handler runs.
+pub async fn note_route(req: Request, next: Next) -> Response {
+    if let (Some(slot), Some(route)) = (
+        req.extensions().get::<RouteSlot>(),
+        req.extensions().get::<MatchedPath>(),
+    ) {
+        let _ = slot.0.set(route.clone());
     }
-    res
+    next.run(req).await
 }
 
 /// The method as a label: one of the standard methods, or `other`.

@@ -164,9 +164,10 @@ pub fn build(
         .merge(http::oidc::protocol_routes())
         .nest_service("/pkg", static_files)
         .merge(with_sessions);
-    // Only when metrics are on: the route each answer came from.
+    // Only when metrics are on: the route the router matched, for the
+    // metrics layer outside it.
     let router = match config.metrics_addr {
-        Some(_) => router.layer(from_fn(super::metrics::route_of_response)),
+        Some(_) => router.layer(from_fn(super::metrics::note_route)),
         None => router,
     };
     around.service(router.with_state(state))
