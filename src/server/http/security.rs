@@ -10,6 +10,7 @@ use base64::Engine;
 use std::{
     future::{Future, Ready},
     pin::Pin,
+    sync::LazyLock,
     task::{ready, Context, Poll},
 };
 use tower::{Layer, Service};
@@ -237,23 +238,53 @@ fn set_security_headers(
         .ok(),
         _ => Some(CSP_NOT_A_PAGE),
     };
-    // Room for all of them at once, not a regrowth (and rehash) midway.
-    headers.reserve(COMMON_HEADERS.len() + 2);
-    if let Some(v) = csp {
-        headers.insert(header::CONTENT_SECURITY_POLICY, v);
+    // The headers every response gets, in a map made once and copied: a
+    // copy costs less than hashing them in one by one. The handler's own
+    // headers go in over it, so the handler's value of any of them wins.
+    let defaults = if kind.is_static {
+        &*STATIC_FILE_HEADERS
+    } else {
+        &*ANSWER_HEADERS
+    };
+    let mut merged = defaults.clone();
+    merged.reserve(headers.len() + 2);
+    let mut last: Option<header::HeaderName> = None;
+    for (name, value) in headers.drain() {
+        // `None`: another value of the header before it (`Set-Cookie`).
+        match name {
+            Some(name) => {
+                merged.insert(&name, value);
+                last = Some(name);
+            }
+            None => {
+                if let Some(name) = &last {
+                    merged.append(name, value);
+                }
+            }
+        }
     }
-    for (name, value) in COMMON_HEADERS {
-        headers.entry(name).or_insert(value);
+    if let Some(v) = csp {
+        merged.insert(header::CONTENT_SECURITY_POLICY, v);
     }
     if kind.is_token_page {
-        headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+        merged.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     }
-    // Pages and API answers are personal: never stored. Static files are
-    // revalidated (they are not content-hashed).
-    let cache = if kind.is_static { "no-cache" } else { "no-store" };
+    *headers = merged;
+}
+
+/// [`COMMON_HEADERS`] and the `Cache-Control` of static files (revalidated:
+/// they are not content-hashed) and of everything else (pages and API
+/// answers are personal: never stored).
+static STATIC_FILE_HEADERS: LazyLock<HeaderMap> = LazyLock::new(|| default_headers("no-cache"));
+static ANSWER_HEADERS: LazyLock<HeaderMap> = LazyLock::new(|| default_headers("no-store"));
+
+fn default_headers(cache: &'static str) -> HeaderMap {
+    let mut headers = HeaderMap::with_capacity(16);
+    for (name, value) in COMMON_HEADERS {
+        headers.insert(name, value);
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     headers
-        .entry(header::CACHE_CONTROL)
-        .or_insert_with(|| HeaderValue::from_static(cache));
 }
 
 /// Layer: what every request passes before anything else: the host check
@@ -537,6 +568,62 @@ mod tests {
             h.insert(*k, HeaderValue::from_static(v));
         }
         h
+    }
+
+    #[test]
+    fn every_answer_gets_the_security_headers_and_keeps_its_own() {
+        let answer = PathKind {
+            is_static: false,
+            is_token_page: false,
+        };
+        // An API answer: every default, `no-store`, the CSP that loads nothing.
+        let mut h = headers(&[("content-type", "application/json")]);
+        set_security_headers(&mut h, answer, None, None);
+        assert_eq!(h["content-type"], "application/json");
+        for (name, value) in COMMON_HEADERS {
+            assert_eq!(h[&name], value, "{name}");
+        }
+        assert_eq!(h["cache-control"], "no-store");
+        assert_eq!(h["content-security-policy"], CSP_NOT_A_PAGE);
+        assert_eq!(h.len(), COMMON_HEADERS.len() + 3);
+
+        // The handler's own values win, every value of a repeated header
+        // stays, and the CSP is always ours.
+        let mut h = headers(&[
+            ("cache-control", "public, max-age=300"),
+            ("x-frame-options", "SAMEORIGIN"),
+            ("content-security-policy", "default-src *"),
+        ]);
+        h.append("set-cookie", HeaderValue::from_static("a=1"));
+        h.append("set-cookie", HeaderValue::from_static("b=2"));
+        h.append("set-cookie", HeaderValue::from_static("c=3"));
+        set_security_headers(&mut h, answer, None, None);
+        assert_eq!(h["cache-control"], "public, max-age=300");
+        assert_eq!(h.get_all("cache-control").iter().count(), 1);
+        assert_eq!(h["x-frame-options"], "SAMEORIGIN");
+        assert_eq!(h["content-security-policy"], CSP_NOT_A_PAGE);
+        let cookies: Vec<_> = h.get_all("set-cookie").iter().collect();
+        assert_eq!(cookies, ["a=1", "b=2", "c=3"]);
+        assert_eq!(h["x-content-type-options"], "nosniff");
+
+        // A static file is revalidated; a mail link's page sends no referrer;
+        // a page gets its nonce.
+        let mut h = HeaderMap::new();
+        let file = PathKind {
+            is_static: true,
+            is_token_page: false,
+        };
+        set_security_headers(&mut h, file, None, None);
+        assert_eq!(h["cache-control"], "no-cache");
+        let mut h = headers(&[("content-type", "text/html; charset=utf-8")]);
+        let token_page = PathKind {
+            is_static: false,
+            is_token_page: true,
+        };
+        set_security_headers(&mut h, token_page, Some("n0nce".into()), None);
+        assert_eq!(h["referrer-policy"], "no-referrer");
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("'nonce-n0nce'"), "{csp}");
     }
 
     #[test]
