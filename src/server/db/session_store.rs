@@ -30,6 +30,7 @@ pub const SESSION_KEY: &str = "sid";
 
 /// What a record is stored (and a session bound) under: the SHA-256 of its
 /// id, in hex.
+///
 /// Spelled out by hand: every signed-in request makes one, and
 /// `hex::encode` goes through a `char` iterator (2,000 instructions).
 pub fn record_key(id: &str) -> String {

@@ -248,21 +248,9 @@ fn set_security_headers(
     };
     let mut merged = defaults.clone();
     merged.reserve(headers.len() + 2);
-    let mut last: Option<header::HeaderName> = None;
-    for (name, value) in headers.drain() {
-        // `None`: another value of the header before it (`Set-Cookie`).
-        match name {
-            Some(name) => {
-                merged.insert(&name, value);
-                last = Some(name);
-            }
-            None => {
-                if let Some(name) = &last {
-                    merged.append(name, value);
-                }
-            }
-        }
-    }
+    // `HeaderMap`'s own `extend` over a drain: each of the handler's headers
+    // replaces the default of its name, with every value it has.
+    merged.extend(headers.drain());
     if let Some(v) = csp {
         merged.insert(header::CONTENT_SECURITY_POLICY, v);
     }
