@@ -16,7 +16,7 @@ use super::{
 };
 use axum::{
     extract::{ConnectInfo, Request, State},
-    http::{header, HeaderMap, HeaderValue},
+    http::{header, Extensions, HeaderMap, HeaderValue},
     middleware::Next,
     response::Response,
 };
@@ -257,22 +257,19 @@ fn has_cookie(headers: &HeaderMap, name: &str) -> bool {
 /// A header name made once, not parsed from a string per request.
 const X_FORWARDED_FOR: header::HeaderName = header::HeaderName::from_static("x-forwarded-for");
 
-/// Who the client is (see [`client_ip`]) and its user agent, worked out once
-/// per request (by [`crate::server::http::security::FrontDoorLayer`]).
-pub fn client_of<B>(req: &axum::http::Request<B>, config: &Config) -> Client {
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
-    let forwarded: Vec<&str> = req
-        .headers()
+/// Who the client is (see [`client_ip`]) and its user agent, from a
+/// request's connection (its `ConnectInfo` extension) and headers: worked
+/// out where a handler asks ([`crate::server::http::extract::ClientInfo`]),
+/// not for every request (a probe or a static file has no use for it).
+pub fn client_of(extensions: &Extensions, headers: &HeaderMap, config: &Config) -> Client {
+    let peer = extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let forwarded: Vec<&str> = headers
         .get_all(X_FORWARDED_FOR)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .collect();
     let ip = client_ip(peer, &forwarded, config);
-    let user_agent = req
-        .headers()
+    let user_agent = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(|s| s.chars().take(512).collect());

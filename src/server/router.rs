@@ -250,19 +250,19 @@ where
 /// The body limit and timeout layers answer in plain text; the API's shape is
 /// `{"error": ...}`.
 fn json_limit_errors(res: Response<Body>) -> Response<Body> {
+    let message = match res.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => "request body too large (the limit is 64 KiB)",
+        StatusCode::REQUEST_TIMEOUT => "request timed out",
+        _ => return res,
+    };
     let is_json = res
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    match res.status() {
-        StatusCode::PAYLOAD_TOO_LARGE if !is_json => json_error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "request body too large (the limit is 64 KiB)",
-        ),
-        StatusCode::REQUEST_TIMEOUT if !is_json => {
-            json_error(StatusCode::REQUEST_TIMEOUT, "request timed out")
-        }
-        _ => res,
+    if is_json {
+        res
+    } else {
+        json_error(res.status(), message)
     }
 }
 

@@ -121,9 +121,12 @@ pub(crate) mod ssr {
     }
 
     pub fn client() -> Client {
-        parts()
-            .and_then(|p| p.extensions.get::<Client>().cloned())
-            .unwrap_or_default()
+        match (parts(), state()) {
+            (Some(parts), Ok(state)) => {
+                crate::server::auth::client_of(&parts.extensions, &parts.headers, &state.config)
+            }
+            _ => Client::default(),
+        }
     }
 
     pub async fn session() -> Result<Session, AppError> {

@@ -3,12 +3,13 @@
 
 use super::error::ApiError;
 use crate::server::{
-    auth::{AuthUnavailable, BearerRejected, CurrentAuth},
+    auth::{self, AuthUnavailable, BearerRejected, CurrentAuth},
     core::{sessions::Authenticated, Client},
+    AppState,
 };
 use axum::{
     body::Bytes,
-    extract::{FromRequest, FromRequestParts, Request},
+    extract::{FromRef, FromRequest, FromRequestParts, Request},
     http::{header, request::Parts, StatusCode},
 };
 use serde::de::DeserializeOwned;
@@ -197,16 +198,22 @@ impl<S: Send + Sync> FromRequestParts<S> for MaybeUser {
     }
 }
 
-/// Who is asking (address and user agent), as resolved by the middleware.
+/// Who is asking (address and user agent; see [`auth::client_of`]).
 pub struct ClientInfo(pub Client);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
+impl<S: Send + Sync> FromRequestParts<S> for ClientInfo
+where
+    AppState: FromRef<S>,
+{
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientInfo(
-            parts.extensions.get::<Client>().cloned().unwrap_or_default(),
-        ))
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = AppState::from_ref(state);
+        Ok(ClientInfo(auth::client_of(
+            &parts.extensions,
+            &parts.headers,
+            &state.config,
+        )))
     }
 }
 

@@ -1,7 +1,7 @@
 //! Headers on every response, the per-request CSP nonce, and the check that a
 //! state-changing request comes from this site (CSRF).
 
-use crate::server::{auth, AppState};
+use crate::server::AppState;
 use axum::{
     http::{self, header, HeaderMap, HeaderValue, Method, StatusCode},
     response::{IntoResponse, Response},
@@ -22,7 +22,7 @@ const TOKEN_PAGES: [&str; 4] = ["/reset-password", "/verify-email", "/confirm-em
 /// Headers every response carries (unless its handler set its own).
 // Values made at compile time: a `HeaderValue::from_static` at run time
 // checks every byte of its value again, per response.
-const COMMON_HEADERS: [(header::HeaderName, HeaderValue); 6] = [
+const COMMON_HEADERS: [(header::HeaderName, HeaderValue); 4] = [
     (
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -33,11 +33,16 @@ const COMMON_HEADERS: [(header::HeaderName, HeaderValue); 6] = [
     ),
     (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
     (
-        header::HeaderName::from_static("cross-origin-opener-policy"),
+        header::HeaderName::from_static("cross-origin-resource-policy"),
         HeaderValue::from_static("same-origin"),
     ),
+];
+
+/// Headers that only a document (a page a browser shows and runs) heeds:
+/// every response but data (see [`is_data`]) carries them too.
+const DOCUMENT_HEADERS: [(header::HeaderName, HeaderValue); 2] = [
     (
-        header::HeaderName::from_static("cross-origin-resource-policy"),
+        header::HeaderName::from_static("cross-origin-opener-policy"),
         HeaderValue::from_static("same-origin"),
     ),
     (
@@ -46,10 +51,42 @@ const COMMON_HEADERS: [(header::HeaderName, HeaderValue); 6] = [
     ),
 ];
 
-/// The policy of everything that is not an HTML page: it loads nothing.
+/// Whether a response is data a browser never runs as a document: JSON,
+/// plain text, scripts, styles, wasm. (`nosniff` keeps a browser from
+/// taking it for HTML.) Anything else, a response without a type included,
+/// may be a document.
+fn is_data(headers: &HeaderMap) -> bool {
+    let Some(content_type) = headers.get(header::CONTENT_TYPE) else {
+        return false;
+    };
+    let essence = content_type
+        .as_bytes()
+        .split(|&b| b == b';')
+        .next()
+        .unwrap_or_default();
+    let essence = essence.trim_ascii();
+    let is = |t: &[u8]| essence.eq_ignore_ascii_case(t);
+    let suffixed_json = essence.len() > "application/+json".len()
+        && essence[.."application/".len()].eq_ignore_ascii_case(b"application/")
+        && essence[essence.len() - "+json".len()..].eq_ignore_ascii_case(b"+json");
+    is(b"application/json")
+        || suffixed_json
+        || is(b"text/plain")
+        || is(b"text/css")
+        || is(b"text/javascript")
+        || is(b"application/javascript")
+        || is(b"application/wasm")
+}
+
+/// The policy of everything that is not one of our HTML pages: it loads
+/// nothing.
 const CSP_NOT_A_PAGE: HeaderValue = HeaderValue::from_static(
     "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
 );
+
+/// The policy of data (see [`is_data`]): the directives a document alone
+/// heeds (`base-uri`, `form-action`) have nothing to act on.
+const CSP_DATA: HeaderValue = HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'");
 
 /// The nonce this request's inline scripts carry (a request extension).
 #[derive(Clone, Debug)]
@@ -227,6 +264,7 @@ fn set_security_headers(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("text/html"));
+    let is_data = !is_html && is_data(headers);
     let csp = match (is_html, nonce) {
         (true, Some(nonce)) => HeaderValue::from_str(&format!(
             "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
@@ -236,16 +274,13 @@ fn set_security_headers(
             form_target.map(|o| format!(" {o}")).unwrap_or_default()
         ))
         .ok(),
+        _ if is_data => Some(CSP_DATA),
         _ => Some(CSP_NOT_A_PAGE),
     };
     // The headers every response gets, in a map made once and copied: a
     // copy costs less than hashing them in one by one. The handler's own
     // headers go in over it, so the handler's value of any of them wins.
-    let defaults = if kind.is_static {
-        &*STATIC_FILE_HEADERS
-    } else {
-        &*ANSWER_HEADERS
-    };
+    let defaults = &DEFAULT_HEADERS[usize::from(kind.is_static) * 2 + usize::from(is_data)];
     let mut merged = defaults.clone();
     merged.reserve(headers.len() + 2);
     // `HeaderMap`'s own `extend` over a drain: each of the handler's headers
@@ -260,25 +295,35 @@ fn set_security_headers(
     *headers = merged;
 }
 
-/// [`COMMON_HEADERS`] and the `Cache-Control` of static files (revalidated:
-/// they are not content-hashed) and of everything else (pages and API
-/// answers are personal: never stored).
-static STATIC_FILE_HEADERS: LazyLock<HeaderMap> = LazyLock::new(|| default_headers("no-cache"));
-static ANSWER_HEADERS: LazyLock<HeaderMap> = LazyLock::new(|| default_headers("no-store"));
+/// The default headers of a document answer, a data answer, a static
+/// document file and a static data file (index `is_static * 2 + is_data`): the
+/// [`COMMON_HEADERS`], the [`DOCUMENT_HEADERS`] unless data, and the
+/// `Cache-Control` of static files (revalidated: they are not
+/// content-hashed) and of everything else (pages and API answers are
+/// personal: never stored).
+static DEFAULT_HEADERS: LazyLock<[HeaderMap; 4]> = LazyLock::new(|| {
+    [
+        default_headers("no-store", true),
+        default_headers("no-store", false),
+        default_headers("no-cache", true),
+        default_headers("no-cache", false),
+    ]
+});
 
-fn default_headers(cache: &'static str) -> HeaderMap {
+fn default_headers(cache: &'static str, document: bool) -> HeaderMap {
     let mut headers = HeaderMap::with_capacity(16);
-    for (name, value) in COMMON_HEADERS {
-        headers.insert(name, value);
+    let document_headers = if document { &DOCUMENT_HEADERS[..] } else { &[] };
+    for (name, value) in COMMON_HEADERS.iter().chain(document_headers) {
+        headers.insert(name, value.clone());
     }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     headers
 }
 
 /// Layer: what every request passes before anything else: the host check
-/// ([`refuse_unknown_host`]), who the client is ([`auth::client_of`]), and
-/// the cross-origin write check ([`refuse_cross_origin_write`]). A refusal
-/// is answered here; the rest goes on with the client in its extensions.
+/// ([`refuse_unknown_host`]) and the cross-origin write check
+/// ([`refuse_cross_origin_write`]). A refusal is answered here; the rest
+/// goes on to the router.
 /// A plain tower layer for the reason given at [`SecurityHeadersLayer`].
 #[derive(Clone)]
 pub struct FrontDoorLayer {
@@ -320,8 +365,8 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: http::Request<ReqBody>) -> Self::Future {
-        match admit(&mut req, &self.state) {
+    fn call(&mut self, req: http::Request<ReqBody>) -> Self::Future {
+        match admit(&req, &self.state) {
             Some(refusal) => FrontDoorFuture::Refused {
                 refusal: std::future::ready(Ok(refusal)),
             },
@@ -332,14 +377,11 @@ where
     }
 }
 
-/// The front door's checks, in order: a refusal, or `None` with the client
-/// recorded in the request's extensions.
-fn admit<B>(req: &mut http::Request<B>, state: &AppState) -> Option<Response> {
+/// The front door's checks, in order: a refusal, or `None`.
+fn admit<B>(req: &http::Request<B>, state: &AppState) -> Option<Response> {
     if let Some(refusal) = refuse_unknown_host(req, state) {
         return Some(refusal);
     }
-    let client = auth::client_of(req, &state.config);
-    req.extensions_mut().insert(client);
     refuse_cross_origin_write(req, state)
 }
 
@@ -564,16 +606,42 @@ mod tests {
             is_static: false,
             is_token_page: false,
         };
-        // An API answer: every default, `no-store`, the CSP that loads nothing.
-        let mut h = headers(&[("content-type", "application/json")]);
-        set_security_headers(&mut h, answer, None, None);
-        assert_eq!(h["content-type"], "application/json");
-        for (name, value) in COMMON_HEADERS {
-            assert_eq!(h[&name], value, "{name}");
+        // An API answer (data): the common headers, `no-store`, the CSP
+        // that loads nothing; none of the headers only a document heeds.
+        for data in [
+            "application/json",
+            "Application/JSON; charset=utf-8",
+            "application/jwk-set+json",
+            "text/plain; charset=utf-8",
+        ] {
+            let mut h = headers(&[("content-type", data)]);
+            set_security_headers(&mut h, answer, None, None);
+            assert_eq!(h["content-type"], data);
+            for (name, value) in COMMON_HEADERS {
+                assert_eq!(h[&name], value, "{name} on {data}");
+            }
+            assert_eq!(h["cache-control"], "no-store");
+            assert_eq!(h["content-security-policy"], CSP_DATA);
+            assert_eq!(h.len(), COMMON_HEADERS.len() + 3, "{data}: {h:?}");
         }
-        assert_eq!(h["cache-control"], "no-store");
-        assert_eq!(h["content-security-policy"], CSP_NOT_A_PAGE);
-        assert_eq!(h.len(), COMMON_HEADERS.len() + 3);
+        // Anything that may be shown as a document gets those too: an
+        // unknown type, no type at all, HTML that is not one of our pages.
+        for document in [
+            Some("image/svg+xml"),
+            Some("application/jsonx"),
+            None,
+            Some("text/html"),
+        ] {
+            let mut h = match document {
+                Some(t) => headers(&[("content-type", t)]),
+                None => HeaderMap::new(),
+            };
+            set_security_headers(&mut h, answer, None, None);
+            for (name, value) in COMMON_HEADERS.iter().chain(&DOCUMENT_HEADERS) {
+                assert_eq!(h[name], value, "{name} on {document:?}");
+            }
+            assert_eq!(h["content-security-policy"], CSP_NOT_A_PAGE);
+        }
 
         // The handler's own values win, every value of a repeated header
         // stays, and the CSP is always ours.
