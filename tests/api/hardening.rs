@@ -701,3 +701,57 @@ async fn accepting_invitations_counts_against_the_signup_limit() {
         ]
     );
 }
+
+/// The client is worked out where a handler asks for it: the JSON API's
+/// login and the sign-in form's server function both see the address a
+/// trusted proxy forwarded and the browser's user agent, in the audit log
+/// and in the per-client login budget.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_and_the_sign_in_form_see_the_forwarded_client_alike() {
+    let app = TestApp::spawn_with(&[
+        ("GATEHOUSE_TRUSTED_PROXIES", "127.0.0.1"),
+        ("GATEHOUSE_LOGIN_ATTEMPTS", "2"),
+        ("GATEHOUSE_LOCKOUT_THRESHOLD", "1000"),
+    ])
+    .await;
+    let admin = app.setup_admin().await;
+    let form_login = |client: &'static str| {
+        app.bare_client()
+            .post(app.url("/fn/login"))
+            .header("x-forwarded-for", client)
+            .header(header::USER_AGENT, "FormBrowser/1.0")
+            .header(header::REFERER, app.url("/login"))
+            .form(&[("username", ADMIN), ("password", "wrong")])
+            .send()
+    };
+    assert_eq!(
+        login_from(&app, "198.51.100.7", ADMIN, "wrong").await,
+        StatusCode::UNAUTHORIZED
+    );
+    form_login("203.0.113.5").await.expect("request");
+
+    let failed = audit(&app, &admin, "login_failed").await;
+    let from = |ip: &str| failed.iter().find(|r| r["ip"] == ip).cloned();
+    assert!(from("198.51.100.7").is_some(), "the API's client: {failed:?}");
+    let form = from("203.0.113.5").unwrap_or_else(|| panic!("the form's client: {failed:?}"));
+    assert_eq!(form["user_agent"], "FormBrowser/1.0");
+    assert!(from("127.0.0.1").is_none(), "never the proxy: {failed:?}");
+
+    // Each has a budget of its own: the form's client uses up its second
+    // try and is limited on the third; the API's client still has one.
+    form_login("203.0.113.5").await.expect("request");
+    form_login("203.0.113.5").await.expect("request");
+    let limited = audit(&app, &admin, "login_rate_limited").await;
+    assert!(
+        limited.iter().any(|r| r["ip"] == "203.0.113.5"),
+        "the form's client is limited: {limited:?}"
+    );
+    assert!(
+        !limited.iter().any(|r| r["ip"] == "198.51.100.7"),
+        "the API's client is not: {limited:?}"
+    );
+    assert_eq!(
+        login_from(&app, "198.51.100.7", ADMIN, "wrong").await,
+        StatusCode::UNAUTHORIZED
+    );
+}
