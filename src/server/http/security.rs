@@ -53,12 +53,9 @@ const DOCUMENT_HEADERS: [(header::HeaderName, HeaderValue); 2] = [
 
 /// Whether a response is data a browser never runs as a document: JSON,
 /// plain text, scripts, styles, wasm. (`nosniff` keeps a browser from
-/// taking it for HTML.) Anything else, a response without a type included,
-/// may be a document.
-fn is_data(headers: &HeaderMap) -> bool {
-    let Some(content_type) = headers.get(header::CONTENT_TYPE) else {
-        return false;
-    };
+/// taking it for HTML.) Anything else, and a response without a type, may
+/// be a document.
+fn is_data(content_type: &HeaderValue) -> bool {
     let essence = content_type
         .as_bytes()
         .split(|&b| b == b';')
@@ -260,11 +257,11 @@ fn set_security_headers(
     nonce: Option<String>,
     form_target: Option<String>,
 ) {
-    let is_html = headers
-        .get(header::CONTENT_TYPE)
+    let content_type = headers.get(header::CONTENT_TYPE);
+    let is_html = content_type
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("text/html"));
-    let is_data = !is_html && is_data(headers);
+    let is_data = !is_html && content_type.is_some_and(is_data);
     let csp = match (is_html, nonce) {
         (true, Some(nonce)) => HeaderValue::from_str(&format!(
             "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
